@@ -1,0 +1,146 @@
+"""The calibration of one lens on one camera, as data.
+
+What ``rig calibrate --json`` prints and ``rig plan --lens`` reads::
+
+    {"lens": "Canon EF 24mm f/2.8 IS USM", "camera": "Canon EOS 5D Mark III",
+     "steps": 407,
+     "drive": [{"size": 1, "steps": 1.0, "speed": 23.496}, ...],
+     "latency_ms": 30.2, "latency_jitter_ms": 5.1, ...}
+
+``speed`` is the *sustained* speed: effective steps divided by the shortest
+spacing at which commands of that size can be sent back to back and all of
+them execute.  It already contains the margin for USB latency jitter, so a
+plan built from it never sends a command while the lens still moves.  The
+optional ``move_s`` of a drive is how long one command actually moves the
+lens (the spacing without the margin); plans use it to make the last
+command's motion end on time.
+
+Extra keys are allowed and kept (the method, when it was measured, the
+measured spread).  Missing or wrong keys are refused with a message naming
+the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .inputs import InputError, read_json
+from .planner import Drive, LensModel
+
+__all__ = ["Calibration", "DriveCal", "load_calibration", "parse_calibration"]
+
+
+@dataclass(frozen=True)
+class DriveCal:
+    size: int
+    steps: float
+    speed: float
+    move_s: float | None = None  # how long one command moves the lens, when measured
+
+
+@dataclass(frozen=True)
+class Calibration:
+    lens: str
+    steps: int
+    drive: tuple[DriveCal, ...]
+    camera: str = ""
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def model(self) -> LensModel:
+        return LensModel(
+            steps=self.steps,
+            drives=tuple(Drive(d.size, d.steps, d.steps / d.speed, d.move_s)
+                         for d in sorted(self.drive, key=lambda d: d.size)),
+            latency=self.latency_ms / 1000.0,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lens": self.lens,
+            "camera": self.camera,
+            "steps": self.steps,
+            "drive": [_drive_json(d) for d in sorted(self.drive, key=lambda d: d.size)],
+            "latency_ms": round(self.latency_ms, 3),
+            "latency_jitter_ms": round(self.latency_jitter_ms, 3),
+        }
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+
+def _drive_json(d: DriveCal) -> dict[str, Any]:
+    out: dict[str, Any] = {"size": d.size, "steps": round(d.steps, 4), "speed": round(d.speed, 4)}
+    if d.move_s is not None:
+        out["move_s"] = round(d.move_s, 6)
+    return out
+
+
+def _number(source: str, key: str, value: Any, *, positive: bool = True,
+            whole: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(source, f"must be a number, got {value!r}", key=key)
+    if whole and not float(value).is_integer():
+        raise InputError(source, f"must be a whole number, got {value!r}", key=key)
+    if positive and value <= 0:
+        raise InputError(source, f"must be > 0, got {value!r}", key=key)
+    if not positive and value < 0:
+        raise InputError(source, f"must be >= 0, got {value!r}", key=key)
+    return value
+
+
+def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
+    """Check a decoded calibration and build it; errors name the key."""
+    if not isinstance(data, dict):
+        raise InputError(source, "must be a JSON object with lens, steps and drive")
+    for key in ("lens", "steps", "drive"):
+        if key not in data:
+            raise InputError(source, "missing", key=key)
+    if not isinstance(data["lens"], str) or not data["lens"].strip():
+        raise InputError(source, "must be a non-empty string", key="lens")
+    steps = int(_number(source, "steps", data["steps"], whole=True))
+    drives = data["drive"]
+    if not isinstance(drives, list) or not drives:
+        raise InputError(source, "must be a non-empty list of {size, steps, speed}", key="drive")
+    parsed: list[DriveCal] = []
+    for i, item in enumerate(drives):
+        where = f"drive[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(source, "must be an object {size, steps, speed}", key=where)
+        for key in ("size", "steps", "speed"):
+            if key not in item:
+                raise InputError(source, "missing", key=f"{where}.{key}")
+        size = int(_number(source, f"{where}.size", item["size"], whole=True))
+        each = float(_number(source, f"{where}.steps", item["steps"]))
+        speed = float(_number(source, f"{where}.speed", item["speed"]))
+        move = item.get("move_s")
+        if move is not None:
+            move = float(_number(source, f"{where}.move_s", move))
+            if move > each / speed + 1e-9:
+                raise InputError(source, f"must not exceed steps / speed "
+                                         f"({each / speed:.4f} s), got {move!r}",
+                                 key=f"{where}.move_s")
+        parsed.append(DriveCal(size, each, speed, move))
+    sizes = [d.size for d in parsed]
+    if len(set(sizes)) != len(sizes):
+        raise InputError(source, f"sizes repeat: {sizes}", key="drive")
+    if min(d.steps for d in parsed) > 1.0 + 1e-9:
+        raise InputError(source, "one drive size must move 1 step (the unit of position)",
+                         key="drive")
+    latency = float(_number(source, "latency_ms", data.get("latency_ms", 0.0), positive=False))
+    jitter = float(_number(source, "latency_jitter_ms", data.get("latency_jitter_ms", 0.0),
+                           positive=False))
+    camera = data.get("camera", "")
+    if not isinstance(camera, str):
+        raise InputError(source, f"must be a string, got {camera!r}", key="camera")
+    known = {"lens", "steps", "drive", "camera", "latency_ms", "latency_jitter_ms"}
+    extra = {k: v for k, v in data.items() if k not in known}
+    return Calibration(data["lens"], steps, tuple(parsed), camera, latency, jitter, extra)
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    return parse_calibration(read_json(path), str(path))

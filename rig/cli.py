@@ -1,0 +1,280 @@
+"""The ``rig`` command.
+
+=================  =========================================================
+``rig run``        the rig itself (hardware, or ``--camera sim:...`` in real time)
+``rig simulate``   the app on the simulator, driven by a session script
+``rig demo``       ``simulate`` with the default profile and demo script
+``rig calibrate``  measure the connected lens and store its calibration
+``rig plan``       plan one transition from a calibration file
+=================  =========================================================
+
+Mistakes in files or arguments print one line naming the file, line or key,
+and exit with status 2.  A lens or camera failure exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from .inputs import InputError
+
+log = logging.getLogger("rig")
+
+DATA = Path(__file__).parent / "data"
+DEMO_SCRIPT = DATA / "demo.rig"
+
+
+def _camera_opener(spec: str, clock: Any) -> Any:
+    """A function that opens the camera named by ``spec`` ("usb" or "sim:FILE")."""
+    if spec.startswith("sim:"):
+        from .sim import SimCamera, load_profile
+        profile = load_profile(spec[4:])
+        return lambda: SimCamera(profile, clock)
+    if spec in ("usb", "auto"):
+        import gphoto2 as gp
+        return gp.Camera
+    raise InputError("--camera", f"expected 'usb' or 'sim:PROFILE.toml', got {spec!r}")
+
+
+def _calibration_settings(config: Any) -> Any:
+    from .lens import CalibrationSettings
+    return CalibrationSettings(**config["calibration"])
+
+
+# ------------------------------------------------------------- commands
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .calibration import load_calibration
+    from .planner import plan_move
+    cal = load_calibration(args.lens)
+    for name in ("from_", "to"):
+        value = getattr(args, name)
+        if not 0 <= value <= cal.steps:
+            flag = "--" + name.rstrip("_")
+            raise InputError(flag, f"must be a position 0..{cal.steps} for this lens, "
+                                   f"got {value}")
+    if args.duration < 0:
+        raise InputError("--duration", f"must be >= 0 seconds, got {args.duration:g}")
+    plan = plan_move(args.from_, args.to, args.duration, cal.model())
+    if args.json:
+        print(json.dumps(plan.to_json()))
+    else:
+        counts = ", ".join(f"{n} x size {k}" for k, n in plan.counts.items() if n) or "none"
+        print(f"{plan.start} -> {plan.target}: {plan.duration_s:.3f} s "
+              f"(asked {plan.target_s:.3f} s, fastest {plan.fastest_s:.3f} s); {counts}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .clock import MonotonicClock, VirtualClock
+    from .config import load_config
+    from .lens import Lens, calibrate
+    from .store import Store
+    config = load_config(args.config)
+    spec = args.camera or config["camera"]["port"]
+    clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
+    camera = _camera_opener(spec, clock)()
+    lens = Lens(camera, clock)
+    lens.connect()
+    last = [""]
+
+    def progress(phase: str, fraction: float) -> None:
+        if phase != last[0] and not args.json:
+            print(f"calibrating: {phase}", file=sys.stderr)
+            last[0] = phase
+
+    cal = calibrate(lens, _calibration_settings(config), progress)
+    store = Store(args.state_dir or config.state_dir())
+    path = store.save_calibration(cal)
+    if args.json:
+        print(json.dumps(cal.to_json()))
+    else:
+        print(f"{cal.lens} on {cal.camera}: {cal.steps} steps")
+        for d in cal.drive:
+            print(f"  size {d.size}: {d.steps:g} steps, {d.speed:.2f} steps/s")
+        print(f"saved to {path}")
+    return 0
+
+
+def _summary(report: Any, *, check: bool) -> bool:
+    lens = report.lens
+    print(f"lens: {lens.get('lens', '?')}: {lens.get('steps', '?')} steps; "
+          + ", ".join(f"size {d['size']} = {d['steps']:g} steps at {d['speed']:.1f}/s"
+                      for d in lens.get("drive", [])))
+    print(f"{'kind':5} {'from':>4} {'to':>3} {'target':>6} {'true':>5} "
+          f"{'planned':>8} {'actual':>8} {'dev%':>6} {'track':>6}")
+    ok = True
+    for tr in report.transitions:
+        dev = 0.0 if tr["planned_s"] == 0 else 100 * (tr["actual_s"] - tr["planned_s"]) \
+            / tr["planned_s"]
+        good = tr["true_step"] == tr["target_step"] and (tr["kind"] != "play" or abs(dev) <= 2)
+        ok &= good
+        print(f"{tr['kind']:5} {tr['from']:>4} {tr['to']:>3} {tr['target_step']:>6} "
+              f"{tr['true_step']:>5} {tr['planned_s']:>8.3f} {tr['actual_s']:>8.3f} "
+              f"{dev:>+6.2f} {tr['max_tracking_error_steps']:>6.1f}{'' if good else '  <-- off'}")
+    for af in report.autofocus:
+        print(f"autofocus: subject {af['subject']:g}, lens at {af['result_step']} "
+              f"(true {af['true_step']}), {af['frames']} frames"
+              + ("" if af.get("ok", True) else f": failed, {af.get('reason')}"))
+    for err in report.errors:
+        print(f"error: {err}")
+    ok &= not report.errors
+    plays = sum(1 for tr in report.transitions if tr["kind"] == "play")
+    if check:
+        print(f"{'OK' if ok else 'FAILED'}: {plays} play transitions, "
+              f"{len(report.transitions) - plays} fastest moves, "
+              f"{report.virtual_s:.0f} s of virtual time")
+    return ok
+
+
+def _run_simulation(profile_path: str, script_path: Path, *, report_path: Path,
+                    gif: Path | None, state_dir: Path | None, config_path: str | None,
+                    check: bool) -> int:
+    from .config import load_config
+    from .harness import simulate
+    from .script import load_script
+    from .sim import load_profile
+    profile = load_profile(profile_path)
+    actions = load_script(script_path)
+    config = load_config(config_path)
+    temp = None
+    if state_dir is None:
+        temp = tempfile.mkdtemp(prefix="rig-sim-")
+        state_dir = Path(temp)
+    try:
+        report = simulate(profile, actions, state_dir=state_dir, config=config, gif=gif,
+                          report_path=report_path)
+    finally:
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
+    ok = _summary(report, check=check)
+    print(f"report: {report_path}" + (f"; OLED: {gif} ({report.frames} frames)" if gif else ""))
+    return 0 if ok or not check else 1
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if not args.camera.startswith("sim:"):
+        raise InputError("--camera", f"simulate needs sim:PROFILE.toml, got {args.camera!r}")
+    return _run_simulation(args.camera[4:], Path(args.script), report_path=Path(args.report),
+                           gif=Path(args.gif) if args.gif else None,
+                           state_dir=Path(args.state_dir) if args.state_dir else None,
+                           config_path=args.config, check=False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .sim import DEFAULT_PROFILE
+    out = Path(args.out)
+    state = out / "state"
+    shutil.rmtree(state, ignore_errors=True)  # a new lens each time: calibration is shown
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"rig demo: {DEFAULT_PROFILE.name} with {DEMO_SCRIPT.name} (virtual time)")
+    return _run_simulation(args.camera[4:] if args.camera else str(DEFAULT_PROFILE),
+                           DEMO_SCRIPT, report_path=out / "report.json",
+                           gif=out / "oled.gif", state_dir=state, config_path=args.config,
+                           check=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .app import App, load_state
+    from .buttons import Buttons
+    from .clock import MonotonicClock
+    from .config import load_config
+    from .display import open_device
+    from .store import Store
+    config = load_config(args.config)
+    clock = MonotonicClock()
+    spec = args.camera or config["camera"]["port"]
+    store = Store(config.state_dir())
+    app = App(clock, _camera_opener(spec, clock), store,
+              state=load_state(store, config.ui),
+              display_device=open_device(config["display"]),
+              calibration_settings=_calibration_settings(config))
+    buttons = Buttons(config.buttons, app.post, clock, encoder=config.encoder)
+    stop = clock.flag()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    app.start()
+    log.info("rig running (state in %s)", store.root)
+    try:
+        while not stop.wait(until=clock.now() + 1.0):
+            pass
+    finally:
+        app.stop()
+        buttons.close()
+    return 0
+
+
+# ------------------------------------------------------------------ main
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rig", description="A focus puller for one-person crews.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the rig")
+    run.add_argument("--config", help="config file laid over the defaults")
+    run.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("simulate", help="run a session script on the simulator")
+    sim.add_argument("--camera", required=True, help="sim:PROFILE.toml")
+    sim.add_argument("--script", required=True)
+    sim.add_argument("--report", required=True)
+    sim.add_argument("--gif", help="write the OLED frames as an animated GIF")
+    sim.add_argument("--state-dir", help="calibration and sequence (kept between runs)")
+    sim.add_argument("--config")
+    sim.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="calibrate, record and play a sequence on the simulator")
+    demo.add_argument("--out", default="build/demo", help="where report.json and oled.gif go")
+    demo.add_argument("--camera", help="another sim:PROFILE.toml")
+    demo.add_argument("--config")
+    demo.set_defaults(func=cmd_demo)
+
+    cal = sub.add_parser("calibrate", help="measure the lens and store the calibration")
+    cal.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
+    cal.add_argument("--json", action="store_true", help="print the calibration as JSON")
+    cal.add_argument("--state-dir")
+    cal.add_argument("--config")
+    cal.set_defaults(func=cmd_calibrate)
+
+    plan = sub.add_parser("plan", help="plan one transition")
+    plan.add_argument("--lens", required=True, help="a calibration JSON file")
+    plan.add_argument("--from", dest="from_", type=int, required=True, metavar="A")
+    plan.add_argument("--to", type=int, required=True, metavar="B")
+    plan.add_argument("--duration", type=float, default=0.0, metavar="T",
+                      help="target seconds (0: as fast as possible)")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(func=cmd_plan)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else (
+            logging.INFO if args.command == "run" else logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .lens import LensError
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"rig: error: {exc}", file=sys.stderr)
+        return 2
+    except LensError as exc:
+        print(f"rig: lens: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

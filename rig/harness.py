@@ -1,0 +1,201 @@
+"""``rig simulate``: the real app, driven by a script, in virtual time.
+
+The app runs unchanged: gpiozero inputs on a ``MockFactory`` whose pins the
+script drives, the lens layer against :class:`~rig.sim.SimCamera`, the
+display on luma's ``dummy`` device.  The harness alone reads the
+simulator's truth (where the lens really is) to write the report; the lens
+layer never sees it.
+
+Report (JSON)::
+
+    {"lens": {calibration},
+     "transitions": [{"kind", "from", "to", "target_step", "true_step",
+                      "planned_s", "actual_s", "max_tracking_error_steps"}],
+     "autofocus": [{"subject", "result_step", "true_step", "frames"}],
+     "errors": []}
+
+``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
+homing).  ``actual_s`` runs from the transition's start to the end of the
+lens's last motion, in the simulator's truth.  ``max_tracking_error_steps``
+is the largest distance between the true position and the straight line
+from the true start to the target over the planned duration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpiozero.pins.mock import MockFactory
+from luma.core.device import dummy
+
+from .app import App, load_state
+from .autofocus import AFResult
+from .calibration import Calibration
+from .clock import VirtualClock
+from .config import Config, load_config
+from .buttons import Buttons
+from .display import GifRecorder
+from .lens import CalibrationSettings, Execution
+from .planner import Plan
+from .script import PRESS_S, Action
+from .sequencer import Activity, Transition
+from .sim import Profile, SimCamera
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["simulate", "Report", "SimulationError"]
+
+IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
+EDGE_S = 0.004          # between quadrature edges of one encoder detent
+
+
+class SimulationError(Exception):
+    pass
+
+
+@dataclass
+class Report:
+    lens: dict[str, Any] = field(default_factory=dict)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    autofocus: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    virtual_s: float = 0.0
+    frames: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lens": self.lens, "transitions": self.transitions,
+                "autofocus": self.autofocus, "errors": self.errors}
+
+
+class _Watcher:
+    """The observer that compares what the rig did with the simulator's truth."""
+
+    def __init__(self, sim: SimCamera, report: Report) -> None:
+        self.sim = sim
+        self.report = report
+        self.calibrating_until = 0.0
+        self._starts: dict[int, float] = {}
+        self._first_segment = 0
+
+    def calibrated(self, cal: Calibration) -> None:
+        self.report.lens = cal.to_json()
+        self.calibrating_until = self.sim.clock.now()
+
+    def transition_started(self, tr: Transition, plan: Plan) -> None:
+        self._first_segment = len(self.sim.truth.segments)
+
+    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
+        truth = self.sim.truth
+        segments = truth.segments[self._first_segment:]
+        settled = max([truth.settled_at()] + [s.t1 for s in segments])
+        end = max((s.t1 for s in segments), default=run.ended)
+        start_true = truth.position(tr.t0 - 1e-9) if not segments else segments[0].x0
+        planned = run.planned_s
+        worst = 0.0
+        for t, x in truth.trace(tr.t0, max(end, tr.t0 + planned)):
+            f = 1.0 if planned <= 0 else min(max((t - tr.t0) / planned, 0.0), 1.0)
+            ideal = start_true + (tr.target - start_true) * f
+            worst = max(worst, abs(x - ideal))
+        self.report.transitions.append({
+            "kind": tr.kind,
+            "from": 0 if tr.from_index is None else tr.from_index + 1,
+            "to": tr.to_index + 1,
+            "target_step": tr.target,
+            "true_step": truth.step(settled),
+            "planned_s": round(planned, 6),
+            "actual_s": round(end - tr.t0, 6),
+            "max_tracking_error_steps": round(worst, 3),
+            "commands": run.commands,
+            "late_commands": run.late,
+        })
+
+    def focused(self, result: AFResult) -> None:
+        truth = self.sim.truth
+        self.report.autofocus.append({
+            "subject": truth.subject,
+            "result_step": result.position,
+            "true_step": truth.step(truth.settled_at()),
+            "frames": result.frames,
+            "ok": result.ok,
+            **({} if result.ok else {"reason": result.reason}),
+        })
+
+    def error(self, message: str) -> None:
+        self.report.errors.append(message)
+
+
+def _quadrature(factory: MockFactory, a: int, b: int, detents: int,
+                clock: VirtualClock) -> None:
+    pa, pb = factory.pin(a), factory.pin(b)
+    first, second = (pa, pb) if detents > 0 else (pb, pa)
+    for _ in range(abs(int(detents))):
+        for pin, level in ((first, 0), (second, 0), (first, 1), (second, 1)):
+            (pin.drive_high if level else pin.drive_low)()
+            clock.sleep(EDGE_S)
+
+
+def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
+             config: Config | None = None, gif: Path | None = None,
+             report_path: Path | None = None) -> Report:
+    """Run the app on the simulator through ``actions``; return the report."""
+    config = config or load_config()
+    clock = VirtualClock()
+    sim = SimCamera(profile, clock)
+    store = Store(state_dir)
+    report = Report()
+    watcher = _Watcher(sim, report)
+    recorder = GifRecorder() if gif else None
+    device = dummy(width=128, height=64, mode="1")
+    cal = config["calibration"]
+    app = App(clock, lambda: sim, store, state=load_state(store, config.ui),
+              display_device=device, recorder=recorder, observer=watcher,
+              calibration_settings=CalibrationSettings(
+                  settle_small_s=cal["settle_small_s"], settle_large_s=cal["settle_large_s"],
+                  max_steps=cal["max_steps"], stall_window=cal["stall_window"]))
+    factory = MockFactory()
+    pins = config.buttons
+    # The simulated rig always has its focus wheel, on the configured pins.
+    encoder = config["encoder"]["focus"]
+    buttons = Buttons(pins, app.post, clock, encoder=encoder, pin_factory=factory)
+    app.start()
+    try:
+        for action in actions:
+            clock.sleep(action.delay)
+            if action.kind == "press":
+                factory.pin(pins[action.name]).drive_low()
+                clock.sleep(PRESS_S)
+                factory.pin(pins[action.name]).drive_high()
+            elif action.kind == "hold":
+                factory.pin(pins[action.name]).drive_low()
+                clock.sleep(action.value)
+                factory.pin(pins[action.name]).drive_high()
+            elif action.kind == "turn":
+                _quadrature(factory, encoder["a"], encoder["b"], int(action.value), clock)
+            elif action.kind == "subject":
+                sim.set_subject(action.value)
+            elif action.kind == "wait":
+                if not app.wait_idle(until=clock.now() + IDLE_LIMIT_S):
+                    report.errors.append(f"line {action.line}: still busy after "
+                                         f"{IDLE_LIMIT_S:.0f} s of virtual time")
+        app.wait_idle(until=clock.now() + IDLE_LIMIT_S)
+    finally:
+        app.stop()
+        buttons.close()
+    if app.state.activity == Activity.FAULT and not report.errors:
+        report.errors.append(app.state.message)
+    report.virtual_s = clock.now()
+    if recorder is not None and gif is not None:
+        until = watcher.calibrating_until
+
+        def speed(t: float) -> float:
+            return 20.0 if t < until - 5.0 else 1.0  # calibration plays 20x faster
+        report.frames = recorder.save(gif, clock.now(), speed)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return report

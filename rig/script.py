@@ -1,0 +1,121 @@
+"""Session scripts: what an operator's hands do, in virtual time.
+
+One action per line; ``#`` starts a comment::
+
+    +SECONDS ACTION [ARGS]
+
+waits SECONDS of virtual time after the previous action has finished, then:
+
+=====================  ==================================================
+``press NAME``         presses and releases an input (80 ms)
+``hold NAME SECONDS``  holds an input down that long
+``turn focus DETENTS`` turns the encoder (signed)
+``subject STEPS``      moves the scene's subject (simulator only)
+``wait idle``          waits until no homing, calibration, autofocus or
+                       transition is running
+=====================  ==================================================
+
+Names are those of :data:`rig.sequencer.INPUTS`.  A mistake stops the
+script before it runs, with the file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .inputs import InputError, read_text
+from .sequencer import ENCODERS, INPUTS
+
+__all__ = ["Action", "parse_script", "load_script", "PRESS_S"]
+
+PRESS_S = 0.08
+ACTIONS = ("press", "hold", "turn", "subject", "wait")
+
+
+@dataclass(frozen=True)
+class Action:
+    line: int
+    delay: float
+    kind: str
+    name: str = ""
+    value: float = 0.0
+
+
+def _number(source: str, line: int, text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(source, f"{what} must be a number, got {text!r}", line=line) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(source, f"{what} must be a finite number, got {text!r}", line=line)
+    return value
+
+
+def _need(source: str, line: int, args: list[str], count: int, usage: str) -> None:
+    if len(args) != count:
+        raise InputError(source, f"usage: {usage}", line=line)
+
+
+def _input(source: str, line: int, name: str) -> str:
+    if name not in INPUTS:
+        raise InputError(source, f"unknown input {name!r} (inputs: {', '.join(INPUTS)})",
+                         line=line)
+    return name
+
+
+def parse_script(text: str, source: str = "<script>") -> list[Action]:
+    actions = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split()
+        if not words[0].startswith("+"):
+            raise InputError(source, f"a line starts with +SECONDS, got {words[0]!r}",
+                             line=number)
+        delay = _number(source, number, words[0][1:], "the wait")
+        if delay < 0:
+            raise InputError(source, f"the wait must be >= 0, got {delay:g}", line=number)
+        if len(words) < 2:
+            raise InputError(source, f"an action must follow the wait (one of "
+                                     f"{', '.join(ACTIONS)})", line=number)
+        kind, args = words[1], words[2:]
+
+        if kind == "press":
+            _need(source, number, args, 1, "press NAME")
+            actions.append(Action(number, delay, kind, _input(source, number, args[0])))
+        elif kind == "hold":
+            _need(source, number, args, 2, "hold NAME SECONDS")
+            name = _input(source, number, args[0])
+            seconds = _number(source, number, args[1], "the hold")
+            if not 0 < seconds <= 600:
+                raise InputError(source, f"the hold must be 0..600 s, got {seconds:g}",
+                                 line=number)
+            actions.append(Action(number, delay, kind, name, seconds))
+        elif kind == "turn":
+            _need(source, number, args, 2, "turn focus DETENTS")
+            if args[0] not in ENCODERS:
+                raise InputError(source, f"unknown encoder {args[0]!r} (encoders: "
+                                         f"{', '.join(ENCODERS)})", line=number)
+            detents = _number(source, number, args[1], "DETENTS")
+            if not detents.is_integer() or abs(detents) > 10000:
+                raise InputError(source, f"DETENTS must be a whole number, got {args[1]!r}",
+                                 line=number)
+            actions.append(Action(number, delay, kind, args[0], detents))
+        elif kind == "subject":
+            _need(source, number, args, 1, "subject STEPS")
+            actions.append(Action(number, delay, kind, "",
+                                  _number(source, number, args[0], "STEPS")))
+        elif kind == "wait":
+            if args != ["idle"]:
+                raise InputError(source, "usage: wait idle", line=number)
+            actions.append(Action(number, delay, kind, "idle"))
+        else:
+            raise InputError(source, f"unknown action {kind!r} (actions: "
+                                     f"{', '.join(ACTIONS)})", line=number)
+    return actions
+
+
+def load_script(path: str | Path) -> list[Action]:
+    return parse_script(read_text(path), str(path))

@@ -1,0 +1,516 @@
+"""Modes, points and buttons: the rig's functional core.
+
+:func:`step` takes a :class:`State`, one event and the time in, and returns the
+new state and a list of effects for the shell to carry out (move the lens,
+save the sequence, ...).  Nothing here touches hardware, a clock or a file,
+so every behaviour is tested in virtual time by feeding events.
+
+The behaviour follows the focus_sq module (``docs/operating.md``):
+
+* INFO cycles inactive -> edit -> play -> inactive.  The rig boots into play.
+* Edit: SET stores the lens position in the current point (creating point 1
+  if there is none); Q adds a point after the current one at the lens
+  position, with the fastest transition; TRASH removes the current point;
+  UP/DOWN change the current point's transition duration, showing the target
+  first and then what the lens can achieve; LEFT/RIGHT go to the previous or
+  next point as fast as possible (looping); AF focuses; holding LEFT/RIGHT
+  jogs the lens (fine, then coarse); the ``focus`` encoder nudges it.
+* Play: SET runs the transition to the next point with its duration; Q goes
+  back to point 1 as fast as possible.
+* RATE turns the screen off and on, in every mode.
+
+Holds, repeats and debouncing are worked out here from event times, never
+from a library's timer thread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from .planner import LensModel, Plan, plan_move
+
+__all__ = [
+    "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
+    "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen",
+    "step", "next_deadline", "achievable", "initial_state",
+]
+
+INPUTS = ("info", "set", "q", "trash", "up", "down", "left", "right", "rate", "af")
+ENCODERS = ("focus",)
+
+
+class Mode(Enum):
+    INACTIVE = "inactive"
+    EDIT = "edit"
+    PLAY = "play"
+
+    def next(self) -> "Mode":
+        order = (Mode.INACTIVE, Mode.EDIT, Mode.PLAY)
+        return order[(order.index(self) + 1) % 3]
+
+
+class Activity(Enum):
+    CONNECTING = "connecting"
+    HOMING = "homing"
+    CALIBRATING = "calibrating"
+    IDLE = "idle"
+    MOVING = "moving"
+    JOGGING = "jogging"
+    FOCUSING = "focusing"
+    FAULT = "fault"
+
+
+@dataclass(frozen=True)
+class Point:
+    position: int
+    duration: float = 0.0  # target seconds for the transition into this point; 0 = fastest
+
+
+@dataclass(frozen=True)
+class Settings:
+    hold_time: float = 0.6        # press longer than this on LEFT/RIGHT jogs
+    coarse_time: float = 1.8      # ... and longer than this jogs coarse
+    repeat_delay: float = 0.5     # UP/DOWN held: first repeat after this
+    repeat_time: float = 0.12     # ... then every this
+    bounce_time: float = 0.03     # a press this soon after a release is a bounce
+    highlight_time: float = 0.8
+    duration_step: float = 0.1    # UP/DOWN change durations by this
+    detent_steps: int = 1         # one encoder detent moves this many steps
+    jog_fine: int = 1             # drive size while jogging fine
+    jog_coarse: int = 3           # drive size while jogging coarse
+    lead: float = 0.002           # start a transition this long after the press (plus latency)
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str                 # "play" | "asap"
+    from_index: int | None    # 0-based
+    to_index: int
+    start: int
+    target: int
+    t0: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Highlight:
+    what: str     # "mode" | "position" | "duration" | "index" | "points" | "busy"
+    until: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Held:
+    name: str
+    since: float
+    stage: int = 0           # LEFT/RIGHT: 0 pressed, 1 jogging fine, 2 coarse
+    next_repeat: float = math.inf
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings = field(default_factory=Settings)
+    mode: Mode = Mode.PLAY
+    activity: Activity = Activity.CONNECTING
+    points: tuple[Point, ...] = ()
+    index: int = 0
+    position: int | None = None
+    model: LensModel | None = None
+    transition: Transition | None = None
+    highlight: Highlight | None = None
+    screen_on: bool = True
+    held: tuple[Held, ...] = ()
+    released_at: tuple[tuple[str, float], ...] = ()
+    message: str = ""
+    progress: tuple[str, float] | None = None
+    nudge: int = 0          # encoder steps waiting for the nudge in flight to end
+    distance_m: float | None = None
+
+    def holding(self, name: str) -> Held | None:
+        for h in self.held:
+            if h.name == name:
+                return h
+        return None
+
+
+def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None) -> State:
+    return State(settings=settings or Settings(), points=tuple(points))
+
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True)
+class Press:
+    name: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    name: str
+    detents: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    t: float
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The lens is homed (and calibrated): its position is known."""
+    model: LensModel
+    position: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    activity: Activity
+    phase: str
+    fraction: float
+    t: float
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A move, jog or nudge has ended with the lens at ``position``."""
+    position: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Focused:
+    position: int
+    ok: bool
+    reason: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Fault:
+    message: str
+    t: float
+
+
+# ----------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True)
+class Move:
+    transition: Transition
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class JogStart:
+    direction: int
+    size: int
+
+
+@dataclass(frozen=True)
+class JogStop:
+    pass
+
+
+@dataclass(frozen=True)
+class Nudge:
+    steps: int
+
+
+@dataclass(frozen=True)
+class Autofocus:
+    pass
+
+
+@dataclass(frozen=True)
+class SaveSequence:
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Screen:
+    on: bool
+
+
+Effect = Any
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def achievable(state: State, index: int) -> float | None:
+    """The duration the lens will take into point ``index`` (None for point 1)."""
+    if index <= 0 or index >= len(state.points) or state.model is None:
+        return None
+    a, b = state.points[index - 1], state.points[index]
+    return plan_move(a.position, b.position, b.duration, state.model).duration_s
+
+
+def _flash(state: State, what: str, t: float, text: str = "") -> State:
+    return replace(state, highlight=Highlight(what, t + state.settings.highlight_time, text))
+
+
+def _move(state: State, kind: str, to_index: int, t: float, *,
+          from_index: int | None) -> tuple[State, list[Effect]]:
+    assert state.model is not None and state.position is not None
+    point = state.points[to_index]
+    duration = point.duration if kind == "play" else 0.0
+    plan = plan_move(state.position, point.position, duration, state.model)
+    tr = Transition(kind, from_index, to_index, state.position, point.position,
+                    t + state.model.latency + state.settings.lead, plan.duration_s)
+    return (replace(state, activity=Activity.MOVING, transition=tr),
+            [Move(tr, plan)])
+
+
+def _save(state: State) -> list[Effect]:
+    return [SaveSequence(state.points)]
+
+
+def _format_s(seconds: float) -> str:
+    return f"{seconds:.3f}s"
+
+
+def _nudge_duration(state: State, direction: int, t: float) -> tuple[State, list[Effect]]:
+    if state.index <= 0 or state.index >= len(state.points):
+        return _flash(state, "busy", t, "no transition"), []
+    shown = achievable(state, state.index) or 0.0
+    grid = state.settings.duration_step
+    if direction > 0:
+        target = (math.floor(shown / grid + 1e-6) + 1) * grid
+    else:
+        target = max(0.0, (math.ceil(shown / grid - 1e-6) - 1) * grid)
+        assert state.model is not None
+        a, b = state.points[state.index - 1], state.points[state.index]
+        if target < plan_move(a.position, b.position, 0.0, state.model).fastest_s - 1e-9:
+            target = 0.0  # below what the lens can do: "as fast as possible"
+    target = round(target, 6)
+    points = list(state.points)
+    points[state.index] = replace(points[state.index], duration=target)
+    state = replace(state, points=tuple(points))
+    return _flash(state, "duration", t, _format_s(target)), _save(state)
+
+
+# -------------------------------------------------------------------- step
+
+
+def step(state: State, event: Any) -> tuple[State, list[Effect]]:
+    """Apply one event; return the new state and what the shell must do."""
+    t = event.t
+    if state.highlight is not None and state.highlight.until <= t:
+        state = replace(state, highlight=None)
+    handler = _HANDLERS.get(type(event))
+    if handler is None:
+        raise TypeError(f"unknown event {event!r}")
+    state, effects = handler(state, event)
+    state, more = _timers(state, t)
+    return state, effects + more
+
+
+def next_deadline(state: State) -> float | None:
+    """When the core next needs a :class:`Tick`, if ever."""
+    times = []
+    if state.highlight is not None:
+        times.append(state.highlight.until)
+    s = state.settings
+    for h in state.held:
+        if h.name in ("left", "right") and state.mode == Mode.EDIT:
+            if h.stage == 0:
+                times.append(h.since + s.hold_time)
+            elif h.stage == 1:
+                times.append(h.since + s.coarse_time)
+        if h.next_repeat < math.inf:
+            times.append(h.next_repeat)
+    return min(times) if times else None
+
+
+def _timers(state: State, t: float) -> tuple[State, list[Effect]]:
+    effects: list[Effect] = []
+    s = state.settings
+    held = []
+    for h in state.held:
+        if h.name in ("left", "right") and state.mode == Mode.EDIT:
+            direction = -1 if h.name == "left" else 1
+            if h.stage == 0 and t >= h.since + s.hold_time and state.activity in (
+                    Activity.IDLE, Activity.JOGGING):
+                h = replace(h, stage=1)
+                state = replace(state, activity=Activity.JOGGING)
+                effects.append(JogStart(direction, s.jog_fine))
+            elif h.stage == 0 and t >= h.since + s.hold_time:
+                h = replace(h, stage=3)  # held while busy: ignore this press
+            if h.stage == 1 and t >= h.since + s.coarse_time:
+                h = replace(h, stage=2)
+                effects.append(JogStart(direction, s.jog_coarse))
+        if h.next_repeat <= t:
+            h = replace(h, next_repeat=t + s.repeat_time)
+            if state.mode == Mode.EDIT:
+                state, more = _nudge_duration(state, 1 if h.name == "up" else -1, t)
+                effects += more
+        held.append(h)
+    return replace(state, held=tuple(held)), effects
+
+
+def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
+    name, t = ev.name, ev.t
+    if state.holding(name) is not None:
+        return state, []
+    last_release = dict(state.released_at).get(name)
+    if last_release is not None and t - last_release < state.settings.bounce_time:
+        return state, []  # contact bounce: the same press again
+    held = Held(name, t)
+    if name in ("up", "down"):
+        held = replace(held, next_repeat=t + state.settings.repeat_delay)
+    state = replace(state, held=state.held + (held,))
+    if name == "rate":
+        on = not state.screen_on
+        return replace(state, screen_on=on), [Screen(on)]
+    if name == "info":
+        mode = state.mode.next()
+        return _flash(replace(state, mode=mode), "mode", t), []
+    if state.mode == Mode.EDIT:
+        return _edit_press(state, name, t)
+    if state.mode == Mode.PLAY:
+        return _play_press(state, name, t)
+    return state, []
+
+
+def _idle(state: State) -> bool:
+    return state.activity == Activity.IDLE and state.position is not None
+
+
+def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
+    if name in ("left", "right"):
+        return state, []  # decided on release (press) or after hold_time (jog)
+    if name in ("up", "down"):
+        return _nudge_duration(state, 1 if name == "up" else -1, t)
+    if name == "trash":
+        if not state.points:
+            return _flash(state, "busy", t, "no points"), []
+        points = state.points[:state.index] + state.points[state.index + 1:]
+        state = replace(state, points=points, index=max(0, min(state.index, len(points) - 1)))
+        return _flash(state, "points", t), _save(state)
+    if not _idle(state):
+        return _flash(state, "busy", t, "wait"), []
+    assert state.position is not None
+    if name == "set":
+        if not state.points:
+            state = replace(state, points=(Point(state.position),), index=0)
+        else:
+            points = list(state.points)
+            points[state.index] = replace(points[state.index], position=state.position)
+            state = replace(state, points=tuple(points))
+        return _flash(state, "position", t), _save(state)
+    if name == "q":
+        at = state.index + 1 if state.points else 0
+        points = state.points[:at] + (Point(state.position),) + state.points[at:]
+        state = replace(state, points=points, index=at)
+        return _flash(state, "points", t), _save(state)
+    if name == "af":
+        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus()]
+    return state, []
+
+
+def _play_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
+    if name not in ("set", "q"):
+        return state, []
+    if not state.points:
+        return _flash(state, "busy", t, "no points"), []
+    if not _idle(state):
+        return state, []  # one transition at a time; a press mid-pull is ignored
+    if name == "set":
+        if state.index + 1 >= len(state.points):
+            return _flash(state, "busy", t, "last point"), []
+        return _move(state, "play", state.index + 1, t, from_index=state.index)
+    return _move(state, "asap", 0, t, from_index=state.index)
+
+
+def _on_release(state: State, ev: Release) -> tuple[State, list[Effect]]:
+    h = state.holding(ev.name)
+    if h is None:
+        return state, []
+    state = replace(state,
+                    held=tuple(x for x in state.held if x.name != ev.name),
+                    released_at=tuple((n, r) for n, r in state.released_at if n != ev.name)
+                    + ((ev.name, ev.t),))
+    if ev.name not in ("left", "right") or state.mode != Mode.EDIT:
+        return state, []
+    if h.stage in (1, 2):
+        return state, [JogStop()]
+    if h.stage == 3 or ev.t >= h.since + state.settings.hold_time:
+        return state, []
+    # A short press: go to the previous / next point, looping.
+    if not state.points or not _idle(state):
+        return state, []
+    step_ = -1 if ev.name == "left" else 1
+    return _move(state, "asap", (state.index + step_) % len(state.points), ev.t,
+                 from_index=state.index)
+
+
+def _on_turn(state: State, ev: Turn) -> tuple[State, list[Effect]]:
+    """The focus wheel: one nudge in flight at a time, the rest add up meanwhile."""
+    if state.mode != Mode.EDIT or ev.detents == 0 or state.position is None:
+        return state, []
+    steps = ev.detents * state.settings.detent_steps
+    if state.activity == Activity.JOGGING:
+        return replace(state, nudge=state.nudge + steps), []
+    if state.activity != Activity.IDLE:
+        return state, []
+    return replace(state, activity=Activity.JOGGING), [Nudge(steps)]
+
+
+def _on_tick(state: State, ev: Tick) -> tuple[State, list[Effect]]:
+    return state, []
+
+
+def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
+    state = replace(state, model=ev.model, position=ev.position, activity=Activity.IDLE,
+                    progress=None, message="", transition=None)
+    if state.points:
+        state = replace(state, index=0)
+        return _move(state, "asap", 0, ev.t, from_index=None)  # from the stop, not a point
+    return state, []
+
+
+def _on_progress(state: State, ev: Progress) -> tuple[State, list[Effect]]:
+    return replace(state, activity=ev.activity, progress=(ev.phase, ev.fraction)), []
+
+
+def _on_moved(state: State, ev: Moved) -> tuple[State, list[Effect]]:
+    index = state.index
+    if state.transition is not None:
+        index = state.transition.to_index
+    state = replace(state, position=ev.position, index=index, transition=None)
+    if state.nudge:
+        return replace(state, nudge=0, activity=Activity.JOGGING), [Nudge(state.nudge)]
+    still_jogging = any(h.stage in (1, 2) for h in state.held)
+    return replace(state, activity=Activity.JOGGING if still_jogging else Activity.IDLE), []
+
+
+def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
+    state = replace(state, position=ev.position, activity=Activity.IDLE,
+                    message="" if ev.ok else ev.reason)
+    return _flash(state, "position" if ev.ok else "busy", ev.t,
+                  "" if ev.ok else "AF failed"), []
+
+
+def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
+    return replace(state, activity=Activity.FAULT, message=ev.message, transition=None), []
+
+
+_HANDLERS = {
+    Press: _on_press, Release: _on_release, Turn: _on_turn, Tick: _on_tick,
+    Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Focused: _on_focused,
+    Fault: _on_fault,
+}

@@ -1,0 +1,119 @@
+"""Machine state on disk: the sequence and the lens calibrations.
+
+Kept apart from the human config, in the state directory::
+
+    STATE/sequence.json
+    STATE/lenses/<camera>--<lens>.json
+
+Every write is atomic: a temporary file in the same directory is written,
+flushed and fsynced, renamed over the old file, and the directory is fsynced.
+A reader sees the old file or the new one, never half of either, even if
+power is cut mid-write.
+
+A file that cannot be read is reported with its path and line and left
+exactly as it is; rig never writes over a file it could not read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .calibration import Calibration, parse_calibration
+from .inputs import InputError, read_json
+from .sequencer import Point
+
+__all__ = ["Store", "atomic_write_json"]
+
+SEQUENCE_VERSION = 1
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower() or "unknown"
+
+
+def parse_sequence(data: Any, source: str) -> tuple[Point, ...]:
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise InputError(source, "must be an object with a list 'points'")
+    points = []
+    for i, item in enumerate(data["points"]):
+        key = f"points[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(source, "must be an object {position, duration}", key=key)
+        position = item.get("position")
+        duration = item.get("duration", 0.0)
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise InputError(source, f"must be a whole number >= 0, got {position!r}",
+                             key=f"{key}.position")
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) \
+                or not 0 <= duration <= 3600:
+            raise InputError(source, f"must be a number of seconds 0..3600, got {duration!r}",
+                             key=f"{key}.duration")
+        points.append(Point(position, float(duration)))
+    return tuple(points)
+
+
+class Store:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- sequence
+    @property
+    def sequence_path(self) -> Path:
+        return self.root / "sequence.json"
+
+    def load_sequence(self) -> tuple[Point, ...]:
+        path = self.sequence_path
+        if not path.exists():
+            return ()
+        return parse_sequence(read_json(path), str(path))
+
+    def save_sequence(self, points: tuple[Point, ...], lens: str = "") -> None:
+        atomic_write_json(self.sequence_path, {
+            "version": SEQUENCE_VERSION,
+            "lens": lens,
+            "points": [{"position": p.position, "duration": round(p.duration, 6)}
+                       for p in points],
+        })
+
+    # -- calibrations
+    def calibration_path(self, camera: str, lens: str) -> Path:
+        return self.root / "lenses" / f"{_slug(camera)}--{_slug(lens)}.json"
+
+    def load_calibration(self, camera: str, lens: str) -> Calibration | None:
+        path = self.calibration_path(camera, lens)
+        if not path.exists():
+            return None
+        return parse_calibration(read_json(path), str(path))
+
+    def save_calibration(self, cal: Calibration) -> Path:
+        path = self.calibration_path(cal.camera, cal.lens)
+        atomic_write_json(path, cal.to_json())
+        return path

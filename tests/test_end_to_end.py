@@ -1,0 +1,211 @@
+"""The whole rig through its command line, in virtual time.
+
+These are the issue's acceptance checks: the demo, a second profile, the
+calibration accuracy, plans, bad input and a restart from saved state.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from rig.cli import main
+from rig.sim import DEFAULT_PROFILE
+
+
+SCRIPT = """\
++0    wait idle
++1    press info
++0.5  press info            # edit
++0.5  subject 420
++0.5  press af
++0    wait idle
++0.8  press set             # point 1 at the AF result
++0.5  turn focus -200       # point 2 by the focus wheel
++0    wait idle
++0.5  press q
++0.5  hold up 1.5           # slower than the fastest
++0    wait idle
++0.5  subject 90
++0.5  press af
++0    wait idle
++0.8  press q               # point 3
++0.5  hold up 3.0
++0    wait idle
++1    press info            # play
++1    press q
++0    wait idle
++1    press set
++0    wait idle
++1    press set
++0    wait idle
++1    press q
++0    wait idle
++1    press set
++0    wait idle
++1    press set
++0    wait idle
+"""
+
+
+def check_plays(report):
+    plays = [t for t in report["transitions"] if t["kind"] == "play"]
+    for t in report["transitions"]:
+        assert t["true_step"] == t["target_step"], t
+    for t in plays:
+        assert abs(t["actual_s"] - t["planned_s"]) <= 0.02 * t["planned_s"], t
+    return plays
+
+
+def test_demo_calibrates_records_and_plays_twice(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "OK: 4 play transitions" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    plays = check_plays(report)
+    assert len(plays) == 4
+    targets = {(t["from"], t["to"]): (t["target_step"], t["planned_s"]) for t in plays}
+    assert len({p for p, _ in targets.values()}) >= 2 and len(targets) == 2
+    positions = {t["target_step"] for t in report["transitions"]}
+    assert len(positions) >= 3                       # three points, three positions
+    durations = {round(t["planned_s"], 3) for t in plays}
+    assert len(durations) == 2                       # different durations
+    assert report["lens"]["steps"] == 407 and report["errors"] == []
+    for af in report["autofocus"]:
+        assert abs(af["true_step"] - af["subject"]) <= 6
+        assert af["result_step"] == af["true_step"]
+    gif = Image.open(tmp_path / "oled.gif")
+    assert gif.n_frames > 500 and gif.size == (256, 128)
+
+
+def test_a_second_profile_with_other_numbers(tmp_path, second_profile):
+    script = tmp_path / "session.rig"
+    script.write_text(SCRIPT)
+    report_path = tmp_path / "report.json"
+    code = main(["simulate", "--camera", f"sim:{second_profile}", "--script", str(script),
+                 "--report", str(report_path), "--state-dir", str(tmp_path / "state")])
+    assert code == 0
+    report = json.loads(report_path.read_text())
+    assert len(check_plays(report)) == 4
+    assert {d["size"]: d["steps"] for d in report["lens"]["drive"]} == {1: 1.0, 2: 3.0, 3: 20.0}
+    assert report["lens"]["steps"] == 600
+
+
+@pytest.mark.parametrize("which", ["default", "second"])
+def test_calibrate_json_recovers_the_lens(which, second_profile, tmp_path, capsys):
+    profile = DEFAULT_PROFILE if which == "default" else second_profile
+    truth = {"default": (407, {1: 1.0, 2: 4.0, 3: 26.0}),
+             "second": (600, {1: 1.0, 2: 3.0, 3: 20.0})}[which]
+    code = main(["calibrate", "--camera", f"sim:{profile}", "--json",
+                 "--state-dir", str(tmp_path)])
+    assert code == 0
+    cal = json.loads(capsys.readouterr().out)
+    assert abs(cal["steps"] - truth[0]) <= 0.01 * truth[0]
+    for d in cal["drive"]:
+        assert abs(d["steps"] - truth[1][d["size"]]) <= 0.05 * truth[1][d["size"]]
+    assert list((tmp_path / "lenses").glob("*.json"))  # saved per lens
+
+
+def test_plan_lands_exactly_and_keeps_the_duration(tmp_path, capsys):
+    cal = {"lens": "Canon EF 24mm f/2.8 IS USM", "steps": 407,
+           "drive": [{"size": 1, "steps": 1.0, "speed": 23.496},
+                     {"size": 2, "steps": 4.0, "speed": 48.733},
+                     {"size": 3, "steps": 26.0, "speed": 94.321}]}
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal))
+    steps = {d["size"]: d["steps"] for d in cal["drive"]}
+    for a, b, t in [(0, 407, 0.0), (407, 0, 10.0), (120, 300, 3.0), (300, 290, 1.0),
+                    (5, 6, 0.5), (200, 200, 2.0)]:
+        assert main(["plan", "--lens", str(path), "--from", str(a), "--to", str(b),
+                     "--duration", str(t), "--json"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        moved = sum(steps[c["size"]] for c in plan["commands"]) * (1 if b >= a else -1)
+        assert moved == b - a
+        assert sum(n * steps[int(k)] for k, n in plan["counts"].items()) == abs(b - a)
+        if t >= plan["fastest_s"]:
+            assert abs(plan["duration_s"] - t) <= 0.001
+        else:
+            assert plan["duration_s"] == plan["fastest_s"]
+
+
+def test_the_console_script_is_installed(tmp_path):
+    path = tmp_path / "cal.json"
+    path.write_text('{"lens": "L", "steps": 100, "drive": [{"size": 1, "steps": 1, "speed": 20}]}')
+    rig = Path(sys.executable).parent / "rig"
+    done = subprocess.run([str(rig), "plan", "--lens", str(path), "--from", "0", "--to", "10",
+                           "--duration", "1"], capture_output=True, text=True, check=True)
+    assert "0 -> 10: 1.000 s" in done.stdout
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.err.strip().splitlines()
+
+
+def test_bad_inputs_give_one_clear_message(tmp_path, capsys):
+    good_script = tmp_path / "ok.rig"
+    good_script.write_text("+0 wait idle\n")
+    bad_profile = tmp_path / "bad.toml"
+    bad_profile.write_text(DEFAULT_PROFILE.read_text().replace("latency_ms = 30",
+                                                               "latency_msec = 30"))
+    code, err = _run(["simulate", "--camera", f"sim:{bad_profile}", "--script",
+                      str(good_script), "--report", str(tmp_path / "r.json")], capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"rig: error: {bad_profile}:7: latency_msec: unknown key")
+
+    bad_script = tmp_path / "bad.rig"
+    bad_script.write_text("+0 wait idle\n+1 press shutter\n")
+    code, err = _run(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script",
+                      str(bad_script), "--report", str(tmp_path / "r.json")], capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0] == (f"rig: error: {bad_script}:2: unknown input 'shutter' (inputs: info, "
+                      "set, q, trash, up, down, left, right, rate, af)")
+
+    bad_cal = tmp_path / "cal.json"
+    bad_cal.write_text('{"lens": "L", "steps": 407, "drive": [{"size": 1, "steps": 1}]}')
+    code, err = _run(["plan", "--lens", str(bad_cal), "--from", "0", "--to", "9"], capsys)
+    assert code == 2 and err == [f"rig: error: {bad_cal}: drive[0].speed: missing"]
+
+    good_cal = tmp_path / "good.json"
+    good_cal.write_text('{"lens": "L", "steps": 100, "drive": [{"size": 1, "steps": 1, '
+                        '"speed": 20}]}')
+    code, err = _run(["plan", "--lens", str(good_cal), "--from", "0", "--to", "500"], capsys)
+    assert code == 2 and "--to: must be a position 0..100" in err[0]
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, capsys):
+    state = tmp_path / "state"
+    script = tmp_path / "record.rig"
+    script.write_text("+0 wait idle\n+1 press info\n+0.5 press info\n+0.5 turn focus 150\n"
+                      "+0 wait idle\n+0.5 press set\n+0.5 turn focus 100\n+0 wait idle\n"
+                      "+0.5 press q\n+0.5 hold up 1.0\n+0 wait idle\n")
+    assert main(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script", str(script),
+                 "--report", str(tmp_path / "r1.json"), "--state-dir", str(state)]) == 0
+    sequence = json.loads((state / "sequence.json").read_text())
+    assert [p["position"] for p in sequence["points"]] == [150, 250]
+    calibration = next((state / "lenses").glob("*.json")).read_bytes()
+
+    # A bad script is refused before anything runs: the saved state is untouched.
+    bad = tmp_path / "bad.rig"
+    bad.write_text("+0 wait idle\n+1 press sett\n")
+    saved = (state / "sequence.json").read_bytes()
+    assert main(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script", str(bad),
+                 "--report", str(tmp_path / "r2.json"), "--state-dir", str(state)]) == 2
+    assert (state / "sequence.json").read_bytes() == saved
+
+    # The second run homes (no calibration), goes to point 1 and plays to point 2.
+    play = tmp_path / "play.rig"
+    play.write_text("+0 wait idle\n+1 press set\n+0 wait idle\n")
+    capsys.readouterr()
+    assert main(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script", str(play),
+                 "--report", str(tmp_path / "r3.json"), "--state-dir", str(state)]) == 0
+    report = json.loads((tmp_path / "r3.json").read_text())
+    kinds = [(t["kind"], t["from"], t["to"], t["true_step"]) for t in report["transitions"]]
+    assert kinds == [("asap", 0, 1, 150), ("play", 1, 2, 250)]
+    assert next((state / "lenses").glob("*.json")).read_bytes() == calibration
+    check_plays(report)

@@ -1,0 +1,120 @@
+"""Files people and machines write: config, scripts, calibrations, the store."""
+
+import os
+
+import pytest
+
+from rig.calibration import load_calibration, parse_calibration
+from rig.config import load_config
+from rig.inputs import InputError
+from rig.script import load_script, parse_script
+from rig.sequencer import Point
+from rig.store import Store
+
+GOOD_CAL = {"lens": "L", "steps": 407,
+            "drive": [{"size": 1, "steps": 1.0, "speed": 23.496},
+                      {"size": 2, "steps": 4.0, "speed": 48.733},
+                      {"size": 3, "steps": 26.0, "speed": 94.321}]}
+
+
+def test_default_config_is_valid():
+    config = load_config()
+    assert set(config.buttons) == {"info", "set", "q", "trash", "up", "down", "left", "right",
+                                   "rate", "af"}
+    assert len(set(config.buttons.values())) == 10
+
+
+@pytest.mark.parametrize("text,key,line", [
+    ("[buttons]\nset = 5\n", "buttons.set", 2),
+    ("[buttons]\nup = 2\n", "buttons.up", 2),
+    ("[buttons]\nup = 40\n", "buttons.up", 2),
+    ("[ui]\nhold_tme = 1\n", "ui.hold_tme", 2),
+    ("[display]\ndriver = \"hdmi\"\n", "display.driver", 2),
+    ("[ui]\nhold_time = 2.0\ncoarse_time = 1.0\n", "ui.coarse_time", 3),
+    ("[encoder.focus]\nenabled = true\na = 6\n", "encoder.focus.a", 3),
+    ("[camera]\nport = 7\n", "camera.port", 2),
+])
+def test_bad_config_names_file_line_and_key(tmp_path, text, key, line):
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}:{line}: {key}:")
+
+
+def test_script_parses():
+    actions = parse_script("# comment\n+0 wait idle\n+1.5 press set  # go\n"
+                           "+0.2 hold up 2\n+0 turn focus -12\n+3 subject 250\n")
+    assert [(a.kind, a.name, a.value) for a in actions] == [
+        ("wait", "idle", 0), ("press", "set", 0), ("hold", "up", 2.0),
+        ("turn", "focus", -12.0), ("subject", "", 250.0)]
+    assert actions[1].delay == 1.5 and actions[1].line == 3
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("+1 press sett\n", "unknown input 'sett'"),
+    ("+1 jump set\n", "unknown action 'jump'"),
+    ("press set\n", "starts with +SECONDS"),
+    ("+x press set\n", "must be a number"),
+    ("+1 hold up\n", "usage: hold NAME SECONDS"),
+    ("+1 turn zoom 3\n", "unknown encoder 'zoom'"),
+    ("+1 turn focus 1.5\n", "whole number"),
+    ("+1 wait forever\n", "usage: wait idle"),
+    ("+-1 press set\n", "must be >= 0"),
+])
+def test_bad_script_line_is_named(tmp_path, text, fragment):
+    path = tmp_path / "s.rig"
+    path.write_text("+0 wait idle\n" + text)
+    with pytest.raises(InputError) as err:
+        load_script(path)
+    assert str(err.value).startswith(f"{path}:2: ") and fragment in str(err.value)
+
+
+def test_calibration_round_trip_and_errors(tmp_path):
+    cal = parse_calibration(GOOD_CAL)
+    assert parse_calibration(cal.to_json()) == cal
+    assert cal.model().drive(3).period == pytest.approx(26 / 94.321)
+    for broken, key in [
+        ({**GOOD_CAL, "steps": "many"}, "steps"),
+        ({k: v for k, v in GOOD_CAL.items() if k != "drive"}, "drive"),
+        ({**GOOD_CAL, "drive": [{"size": 1, "steps": 1.0}]}, "drive[0].speed"),
+        ({**GOOD_CAL, "drive": [{"size": 1, "steps": 1.0, "speed": -2}]}, "drive[0].speed"),
+        ({**GOOD_CAL, "drive": GOOD_CAL["drive"] + [GOOD_CAL["drive"][0]]}, "drive"),
+    ]:
+        with pytest.raises(InputError) as err:
+            parse_calibration(broken, "cal.json")
+        assert f"cal.json: {key}:" in str(err.value)
+    path = tmp_path / "cal.json"
+    path.write_text('{"lens": "L",\n "steps": 4o7}')
+    with pytest.raises(InputError) as err:
+        load_calibration(path)
+    assert str(err.value).startswith(f"{path}:2: not valid JSON")
+
+
+def test_store_round_trip_and_atomic_files(tmp_path):
+    store = Store(tmp_path)
+    points = (Point(10), Point(200, 2.5))
+    store.save_sequence(points, "L")
+    assert store.load_sequence() == points
+    cal = parse_calibration({**GOOD_CAL, "camera": "EOS R"})
+    path = store.save_calibration(cal)
+    assert store.load_calibration("EOS R", "L") == cal
+    assert store.load_calibration("EOS R", "other lens") is None
+    leftovers = [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == [] and not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_a_corrupt_sequence_is_reported_and_left_alone(tmp_path):
+    store = Store(tmp_path)
+    store.sequence_path.write_text('{"points": [{"position": 10}, {"position": -4}]}')
+    before = store.sequence_path.read_bytes()
+    with pytest.raises(InputError, match=r"points\[1\]\.position"):
+        store.load_sequence()
+    store.sequence_path.write_text('{"points": [')
+    with pytest.raises(InputError, match="not valid JSON"):
+        store.load_sequence()
+    assert store.sequence_path.read_bytes() != before  # (we wrote it) ...
+    mtime = os.stat(store.sequence_path).st_mtime_ns
+    with pytest.raises(InputError):
+        store.load_sequence()
+    assert os.stat(store.sequence_path).st_mtime_ns == mtime  # ... rig did not

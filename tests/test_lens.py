@@ -1,0 +1,104 @@
+"""The lens layer, run unchanged against the simulated camera."""
+
+import dataclasses
+
+import pytest
+
+from rig.clock import VirtualClock
+from rig.lens import CanonDrive, Lens, LensError, calibrate
+from rig.planner import Drive, LensModel, plan_move
+from rig.sim import DEFAULT_PROFILE, SimCamera, load_profile
+
+TRUE_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496), Drive(2, 4.0, 0.11, 4 / 48.733),
+                             Drive(3, 26.0, 0.30, 26 / 94.321)), latency=0.030)
+
+
+def connected(**changes):
+    clock = VirtualClock()
+    profile = dataclasses.replace(load_profile(DEFAULT_PROFILE), **changes)
+    cam = SimCamera(profile, clock)
+    lens = Lens(cam, clock)
+    lens.connect()
+    return lens, cam, clock
+
+
+def test_connect_learns_only_what_the_camera_says():
+    lens, cam, clock = connected()
+    assert lens.camera_model == "Canon EOS 5D Mark III (simulated)"
+    assert lens.lens_name == "Canon EF 24mm f/2.8 IS USM"
+    assert isinstance(lens.drive, CanonDrive)
+    assert lens.position is None  # the start position is not told
+
+
+@pytest.mark.parametrize("start", [0, 17, 180, 406, 407])
+def test_homing_reaches_the_near_stop_from_anywhere(start):
+    lens, cam, clock = connected(start=start)
+    lens.model = TRUE_MODEL
+    lens.home()
+    assert lens.position == 0
+    assert cam.truth.position(clock.now()) == 0
+    assert not cam.truth.moving(clock.now())
+
+
+def test_commands_take_effect_at_their_deadlines():
+    lens, cam, clock = connected(latency_jitter_ms=0.0)
+    lens.model = TRUE_MODEL
+    lens.home()
+    for _ in range(20):  # let the latency estimate settle
+        lens.frame()
+    plan = plan_move(0, 200, 5.0, TRUE_MODEL)
+    t0 = clock.now() + 0.1
+    first_segment = len(cam.truth.segments)
+    run = lens.execute(plan, t0)
+    starts = [s.t0 - t0 for s in cam.truth.segments[first_segment:]]
+    assert starts == pytest.approx([c.t for c in plan.commands], abs=0.002)
+    assert run.late == 0
+    assert cam.truth.position(clock.now() + 1) == 200 == lens.position
+
+
+def test_a_late_start_shifts_the_plan_instead_of_squeezing_it():
+    lens, cam, clock = connected(busy="drop")
+    lens.model = TRUE_MODEL
+    lens.home()
+    plan = plan_move(0, 300, 0.0, TRUE_MODEL)
+    lens.execute(plan, clock.now() - 2.0)  # its start is long past
+    assert cam.truth.dropped == 0
+    assert cam.truth.position(clock.now() + 1) == 300
+
+
+def test_a_camera_that_cannot_drive_focus_is_refused():
+    clock = VirtualClock()
+    cam = SimCamera(load_profile(DEFAULT_PROFILE), clock)
+    original = cam._widget
+
+    def no_drive(name):
+        if name == "manualfocusdrive":
+            import gphoto2 as gp
+            raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
+        return original(name)
+
+    cam._widget = no_drive
+    with pytest.raises(LensError, match="cannot drive focus"):
+        Lens(cam, clock).connect()
+
+
+def test_calibration_recovers_the_default_lens():
+    lens, cam, clock = connected()
+    cal = calibrate(lens)
+    steps = {d.size: d.steps for d in cal.drive}
+    assert cal.steps == 407
+    assert steps == {1: 1.0, 2: 4.0, 3: 26.0}
+    # Speeds are sustained speeds: never faster than the lens really moves.
+    true = {1: 23.496, 2: 48.733, 3: 94.321}
+    for d in cal.drive:
+        assert 0.5 * true[d.size] < d.speed <= true[d.size]
+        assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.1)
+    assert lens.position == 0 and cam.truth.position(clock.now()) == 0
+
+
+def test_calibration_fails_clearly_on_a_flat_scene():
+    lens, cam, clock = connected(blur_per_step=0.0, noise=0.5)
+    cam._scene[:] = 128
+    cam._blurred.clear()
+    with pytest.raises(LensError, match="detail|still"):
+        calibrate(lens)

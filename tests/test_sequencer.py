@@ -1,0 +1,208 @@
+"""The functional core: events and times in, state and effects out."""
+
+import pytest
+
+from rig.planner import Drive, LensModel
+from rig.sequencer import (Activity, Autofocus, JogStart, JogStop, Mode, Move, Moved, Nudge,
+                           Point, Press, Ready, Release, SaveSequence, Screen, State, Tick,
+                           Turn, achievable, initial_state, next_deadline, step)
+
+MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
+                        Drive(3, 26.0, 0.30, 0.28)), latency=0.03)
+
+
+class Rig:
+    """Feeds events to the core the way the shell does, with ticks in between."""
+
+    def __init__(self, points=(), mode=None):
+        self.state = initial_state(tuple(points))
+        self.t = 0.0
+        self.effects = []
+        self.feed(Ready(MODEL, 0, 0.0))
+        if self.state.transition:
+            self.finish()
+        if mode is not None:
+            self.state = State(**{**self.state.__dict__, "mode": mode})
+
+    def feed(self, event):
+        self.state, effects = step(self.state, event)
+        self.effects += effects
+        return effects
+
+    def advance(self, seconds):
+        end = self.t + seconds
+        while True:
+            deadline = next_deadline(self.state)
+            if deadline is None or deadline > end:
+                break
+            self.t = max(self.t, deadline)
+            self.feed(Tick(self.t))
+        self.t = end
+
+    def press(self, name, hold=0.08):
+        self.advance(0.15)  # a thumb needs this long between presses
+        effects = self.feed(Press(name, self.t))
+        self.advance(hold)
+        return effects + self.feed(Release(name, self.t))
+
+    def finish(self):
+        tr = self.state.transition
+        self.feed(Moved(tr.target, self.t))
+
+    def moves(self):
+        return [e for e in self.effects if isinstance(e, Move)]
+
+
+def test_boots_into_play_and_goes_to_point_1():
+    state = initial_state((Point(120), Point(300, 2.0)))
+    assert state.mode == Mode.PLAY and state.activity == Activity.CONNECTING
+    state, effects = step(state, Ready(MODEL, 0, 5.0))
+    (move,) = effects
+    assert move.transition.kind == "asap" and move.transition.to_index == 0
+    assert move.transition.from_index is None and move.plan.target == 120
+
+
+def test_info_cycles_the_three_modes():
+    rig = Rig()
+    seen = []
+    for _ in range(4):
+        rig.press("info")
+        seen.append(rig.state.mode)
+    assert seen == [Mode.INACTIVE, Mode.EDIT, Mode.PLAY, Mode.INACTIVE]
+
+
+def test_edit_set_q_trash():
+    rig = Rig(mode=Mode.EDIT)
+    rig.feed(Moved(100, rig.t))
+    rig.press("set")                       # no points: creates point 1
+    assert rig.state.points == (Point(100),)
+    rig.feed(Moved(250, rig.t))
+    rig.press("q")                         # adds point 2 after the current one
+    assert rig.state.points == (Point(100), Point(250)) and rig.state.index == 1
+    rig.feed(Moved(200, rig.t))
+    rig.press("set")                       # stores the lens position in point 2
+    assert rig.state.points[1].position == 200
+    rig.press("trash")
+    assert rig.state.points == (Point(100),) and rig.state.index == 0
+    saves = [e for e in rig.effects if isinstance(e, SaveSequence)]
+    assert len(saves) == 4 and saves[-1].points == (Point(100),)
+    assert rig.state.highlight is not None
+
+
+def test_up_down_step_from_what_the_lens_can_do():
+    rig = Rig([Point(0), Point(300)], mode=Mode.EDIT)
+    rig.state = State(**{**rig.state.__dict__, "index": 1})
+    fastest = achievable(rig.state, 1)
+    rig.press("up")
+    target = rig.state.points[1].duration
+    assert target == pytest.approx((int(fastest * 10) + 1) / 10)
+    assert rig.state.highlight.what == "duration"
+    for _ in range(3):
+        rig.press("up")
+    assert rig.state.points[1].duration == pytest.approx(target + 0.3)
+    assert achievable(rig.state, 1) == pytest.approx(target + 0.3, abs=1e-3)
+    for _ in range(3):
+        rig.press("down")
+    assert rig.state.points[1].duration == pytest.approx(target)
+    rig.press("down")  # below the fastest: back to "as fast as possible"
+    assert rig.state.points[1].duration == 0
+    assert achievable(rig.state, 1) == pytest.approx(fastest)  # never below the fastest
+
+
+def test_holding_up_repeats():
+    rig = Rig([Point(0), Point(300)], mode=Mode.EDIT)
+    rig.state = State(**{**rig.state.__dict__, "index": 1})
+    rig.press("up", hold=0.5 + 0.12 * 5 + 0.01)
+    assert rig.state.points[1].duration == pytest.approx(
+        (int(achievable(State(**{**rig.state.__dict__, "points": (Point(0), Point(300))}), 1)
+             * 10) + 7) / 10)
+
+
+def test_left_right_navigate_with_fastest_moves_and_loop():
+    rig = Rig([Point(10), Point(200), Point(300)], mode=Mode.EDIT)
+    rig.press("left")
+    move = rig.moves()[-1]
+    assert move.transition.kind == "asap" and move.transition.to_index == 2  # looped
+    assert move.plan.duration_s == move.plan.fastest_s
+    rig.finish()
+    assert rig.state.index == 2 and rig.state.position == 300
+    rig.press("right")
+    assert rig.moves()[-1].transition.to_index == 0
+
+
+def test_holding_left_right_jogs_fine_then_coarse():
+    rig = Rig([Point(10)], mode=Mode.EDIT)
+    rig.advance(0.01)
+    rig.feed(Press("right", rig.t))
+    rig.advance(0.7)
+    assert JogStart(1, 1) in rig.effects
+    rig.advance(1.3)
+    assert JogStart(1, 3) in rig.effects
+    before = len(rig.moves())
+    rig.feed(Release("right", rig.t))
+    assert rig.effects[-1] == JogStop()
+    assert len(rig.moves()) == before  # a hold is not a press
+    rig.feed(Moved(150, rig.t))
+    assert rig.state.position == 150 and rig.state.activity == Activity.IDLE
+
+
+def test_play_set_runs_the_transition_with_its_duration():
+    rig = Rig([Point(100), Point(300, 3.0), Point(50, 0.0)])
+    assert rig.state.mode == Mode.PLAY and rig.state.index == 0
+    rig.press("set")
+    move = rig.moves()[-1]
+    assert move.transition.kind == "play" and move.transition.to_index == 1
+    assert move.plan.duration_s == pytest.approx(3.0)
+    assert move.transition.t0 == pytest.approx(rig.t - 0.08 + MODEL.latency + 0.002)
+    assert move.transition.from_index == 0
+    rig.press("set")  # mid-pull: ignored
+    assert len(rig.moves()) == 2
+    rig.finish()
+    rig.press("q")
+    assert rig.moves()[-1].transition.kind == "asap"
+    assert rig.moves()[-1].transition.to_index == 0
+
+
+def test_play_set_on_the_last_point_does_nothing():
+    rig = Rig([Point(100)])
+    before = len(rig.moves())
+    rig.press("set")
+    assert len(rig.moves()) == before
+
+
+def test_inactive_ignores_everything_but_info_and_rate():
+    rig = Rig([Point(100), Point(300)], mode=Mode.INACTIVE)
+    before = len(rig.effects)
+    for name in ("set", "q", "trash", "up", "down", "left", "right", "af"):
+        rig.press(name)
+    assert rig.effects[before:] == [] and rig.state.points == (Point(100), Point(300))
+    rig.press("rate")
+    assert rig.effects[-1] == Screen(False) and not rig.state.screen_on
+
+
+def test_af_only_in_edit():
+    rig = Rig(mode=Mode.EDIT)
+    rig.press("af")
+    assert Autofocus() in rig.effects and rig.state.activity == Activity.FOCUSING
+
+
+def test_a_bouncing_press_counts_once():
+    rig = Rig([Point(0), Point(100), Point(200)])
+    rig.advance(0.01)
+    t = rig.t
+    for i in range(4):  # edges within 4 ms
+        rig.feed(Press("set", t + i * 0.001))
+        rig.feed(Release("set", t + i * 0.001 + 0.0005))
+    assert len([m for m in rig.moves() if m.transition.kind == "play"]) == 1
+
+
+def test_encoder_nudges_one_at_a_time_and_adds_up_the_rest():
+    rig = Rig(mode=Mode.EDIT)
+    rig.feed(Turn("focus", 1, rig.t))
+    for _ in range(9):
+        rig.feed(Turn("focus", 1, rig.t))
+    assert [e for e in rig.effects if isinstance(e, Nudge)] == [Nudge(1)]
+    rig.feed(Moved(1, rig.t))
+    assert rig.effects[-1] == Nudge(9)
+    rig.feed(Moved(10, rig.t))
+    assert rig.state.activity == Activity.IDLE and rig.state.position == 10
