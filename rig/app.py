@@ -118,7 +118,8 @@ class LensWorker:
         def report(phase: str, fraction: float) -> None:
             if phase != last[0] or fraction - last[1] >= 0.02:
                 last[0], last[1] = phase, fraction
-                self.post(Progress(activity, phase, fraction, self.clock.now()))
+                shown = Activity.HOMING if phase == "homing" else activity
+                self.post(Progress(shown, phase, fraction, self.clock.now()))
         return report
 
     def _prepare(self) -> None:
@@ -136,7 +137,9 @@ class LensWorker:
         else:
             lens.model = cal.model()
             self._progress(Activity.HOMING)("homing", 0.0)
+            started = self.clock.now()
             lens.home()
+            log.info("homed in %.1f s", self.clock.now() - started)
         self.calibration = cal
         self.observer.calibrated(cal)
         assert lens.model is not None

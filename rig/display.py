@@ -184,7 +184,9 @@ def render(view: View) -> Image.Image:
     point = s.points[s.index]
     _text(draw, (0, 14), f"point {point.position:4d}",
           invert=hl is not None and hl.what == "position")
-    if s.position is not None and s.position != point.position:
+    if s.distance_m is not None:  # only cameras that report a focus distance
+        _right(draw, 14, "inf." if s.distance_m > 1000 else f"{s.distance_m:.2f}m")
+    elif s.position is not None and s.position != point.position:
         _right(draw, 14, f"lens {s.position}")
     if s.index > 0:
         got = achievable(s, s.index)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import gphoto2 as gp
@@ -323,19 +323,6 @@ Progress = Callable[[str, float], None]
 LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
 
 
-@dataclass
-class _Track:
-    """Positions placed on the encoder during a run of commands."""
-
-    counts: list[int] = field(default_factory=list)
-    positions: list[float] = field(default_factory=list)
-
-    def slope(self) -> float:
-        x = np.asarray(self.counts, dtype=float)
-        y = np.asarray(self.positions, dtype=float)
-        return float(np.polyfit(x, y, 1)[0])
-
-
 @dataclass(frozen=True)
 class _Train:
     ok: bool
@@ -457,7 +444,9 @@ class _Calibrator:
             back = self.range_estimate - (self.subject + 15)
         else:              # cross the sharp point and end well on the near side
             back = self.range_estimate - (self.subject - 15) + window
-        back = int(min(max(back, 60), end - 5))
+        # Long enough to vote, never into the near stop.
+        back = int(min(max(back, min(60, self.range_estimate // 2)),
+                       self.range_estimate - 5, end - 5))
         record = []
         for j in range(1, back + 1):
             self.step(1, NEAR, self.s.settle_small_s)
@@ -485,58 +474,75 @@ class _Calibrator:
         else:
             self.side_lo, self.side_hi = 0, self.subject - 6
 
-    def goto_stop(self, big: float | None) -> None:
-        """Drive size 3 into the stop on the working side; the position is then exact.
+    def into_stop(self, direction: int) -> None:
+        """Drive size 3 until the picture stops changing, and two more: clamped.
 
-        Without a known size-3 step, the first command is placed on the table
-        to learn roughly how far one goes.
+        "Still" is judged against each of the two frames before, so two
+        positions mirrored about the sharp point cannot pass for a stop.
         """
-        direction = FAR if self.far_side else NEAR
-        target = float(self.range if self.far_side else 0)
-        if big is None:
+        shots = [self.fp()]
+        for _ in range(self.s.max_steps // 4):
             self.step(3, direction, self.s.settle_large_s)
-            if direction == FAR:
-                lo, hi = self.here + 0.5, self.here + 120
-            else:
-                lo, hi = self.here - 120, self.here - 0.5
-            pos = self.locate(max(lo, self.side_lo), min(hi, self.side_hi))
-            big = abs(pos - self.here)
-            self.here = pos
-            if big < 0.5:
-                raise CalibrationError(
-                    "the lens did not move: set the lens switch to AF and keep live view on")
-        for _ in range(math.ceil(abs(target - self.here) / big) + 2):
-            self.step(3, direction, self.s.settle_large_s)
-        self.here = target
+            shots.append(self.fp())
+            if len(shots) >= 4 and all(self.still(shots[-1], shots[-k]) for k in (2, 3, 4)):
+                break
+        else:
+            raise CalibrationError("the picture kept changing: keep the camera and the "
+                                   "scene still while calibrating")
+        self.step(3, direction, self.s.settle_large_s)
+        self.here = float(self.range if direction == FAR else 0)
 
     def effective(self, size: int) -> float:
-        """Runs of ``size`` commands from a stop toward the sharp point, placed on the table."""
+        """Effective steps of ``size``: a run from one stop into the other, fitted whole.
+
+        One frame after each command.  For a candidate step ``e`` the lens
+        would be at ``clip(start + i * e)`` after command i; the ``e`` whose
+        table entries best match all the frames wins.  Fitting the whole
+        sequence at once lets every frame count (most where frames change
+        fastest), settles the look-alike positions either side of the sharp
+        point, and models the clamp at the far end.
+        """
+        assert self.encoder is not None
         self.progress(f"size {size} steps", 0.0)
-        toward = NEAR if self.far_side else FAR
         start = self.here
-        track = _Track([0], [start])
-        guess = None
-        room = abs((self.subject + (12 if self.far_side else -12)) - start)
-        if room < 3 * size:
-            raise CalibrationError("the sharp point is too close to a stop to calibrate: "
-                                   "focus on something nearer the middle of the range")
-        for i in range(1, 17):
-            self.step(size, toward, self.s.settle_large_s)
-            if guess is None:
-                lo, hi = (start - 80, start - 0.5) if toward == NEAR else (start + 0.5, start + 80)
-            else:
-                predicted = start + toward * guess * i
-                lo, hi = predicted - max(3, 0.3 * guess), predicted + max(3, 0.3 * guess)
-            lo, hi = max(lo, self.side_lo), min(hi, self.side_hi)
-            pos = self.locate(lo, hi)
-            track.counts.append(i)
-            track.positions.append(pos)
-            guess = abs(track.slope()) if i >= 2 else abs(pos - start)
-            self.progress(f"size {size} steps", min(1.0, guess * i / max(room, 1)))
-            if guess * (i + 1) > room:
+        direction = FAR if start <= self.range / 2 else NEAR
+        frames = []
+        for i in range(40):
+            self.step(size, direction, self.s.settle_large_s)
+            frames.append(self.fp())
+            self.progress(f"size {size} steps", (i + 1) / 40)
+            if len(frames) >= 4 and all(self.still(frames[-1], frames[-k]) for k in (2, 3, 4)):
                 break
-        self.here = track.positions[-1]
-        value = abs(track.slope())
+        table = self.encoder.table
+        rec = np.stack(frames)
+        # Distances of every frame to every table entry, then the best step on
+        # a coarse grid (distances interpolated between entries) ...
+        dist = np.stack([self.encoder.distances(f) for f in rec])        # frames x positions
+        counts = np.arange(1, len(frames) + 1)
+        grid = np.arange(0.5, max(1.0, self.range / 2), 0.05)
+        xs = np.clip(start + direction * np.outer(grid, counts), 0, self.range)
+        lo = np.floor(xs).astype(int)
+        hi = np.minimum(lo + 1, self.range)
+        frac = xs - lo
+        rows = np.arange(len(frames))
+        coarse = ((1 - frac) * dist[rows, lo] + frac * dist[rows, hi]).mean(axis=1)
+        best = float(grid[int(np.argmin(coarse))])
+
+        # ... then refined against interpolated table rows.
+        def cost(e: float) -> float:
+            x = np.clip(start + direction * e * counts, 0, self.range)
+            i0 = np.floor(x).astype(int)
+            i1 = np.minimum(i0 + 1, self.range)
+            f = (x - i0)[:, None]
+            pred = (1 - f) * table[i0] + f * table[i1]
+            return float(np.mean((pred - rec) ** 2))
+
+        fine = np.arange(best - 0.1, best + 0.1, 0.002)
+        value = float(fine[int(np.argmin([cost(e) for e in fine]))])
+        self.here = float(np.clip(start + direction * value * len(frames), 0, self.range))
+        if value * len(frames) < 3:
+            raise CalibrationError(f"size {size} commands barely move the lens: set the lens "
+                                   "switch to AF and keep live view on")
         whole = round(value)
         return float(whole) if whole >= 1 and abs(value - whole) <= self.s.snap else value
 
@@ -727,9 +733,9 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
     cal.find_far_stop(table, first_still)
     cal.build_encoder(table)
     steps = {1: 1.0}
-    cal.goto_stop(None)
+    cal.into_stop(NEAR)
     steps[3] = cal.effective(3)
-    cal.goto_stop(steps[3])
+    cal.into_stop(NEAR if cal.here > 0 else FAR)
     steps[2] = cal.effective(2)
     jitter = lens.latency.std
     moves, periods = {}, {}

@@ -72,3 +72,9 @@ def test_display_loop_pushes_only_changes():
     task.join()
     loop.close()
     assert device.persist
+
+
+def test_a_reported_distance_is_shown():
+    a = render(View(BASE, 0.0))
+    b = render(View(replace(BASE, distance_m=1.64), 0.0))
+    assert ImageChops.difference(a, b).getbbox() is not None

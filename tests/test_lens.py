@@ -7,7 +7,7 @@ import pytest
 from rig.clock import VirtualClock
 from rig.lens import CanonDrive, Lens, LensError, calibrate
 from rig.planner import Drive, LensModel, plan_move
-from rig.sim import DEFAULT_PROFILE, SimCamera, load_profile
+from rig.sim import DEFAULT_PROFILE, DriveSpec, SimCamera, load_profile
 
 TRUE_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496), Drive(2, 4.0, 0.11, 4 / 48.733),
                              Drive(3, 26.0, 0.30, 26 / 94.321)), latency=0.030)
@@ -94,6 +94,17 @@ def test_calibration_recovers_the_default_lens():
         assert 0.5 * true[d.size] < d.speed <= true[d.size]
         assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.1)
     assert lens.position == 0 and cam.truth.position(clock.now()) == 0
+
+
+def test_calibration_of_a_short_lens(tmp_path):
+    """A lens of only 60 steps with a strong blur: no room to spare anywhere."""
+    lens, cam, clock = connected(steps=60, start=40, subject=30, blur_per_step=0.2,
+                                 latency_ms=5.0, latency_jitter_ms=0.5,
+                                 drive={1: DriveSpec(1, 0, 100.0), 2: DriveSpec(3, 0, 200.0),
+                                        3: DriveSpec(10, 0, 400.0)})
+    cal = calibrate(lens)
+    assert cal.steps == 60
+    assert {d.size: d.steps for d in cal.drive} == {1: 1.0, 2: 3.0, 3: 10.0}
 
 
 def test_calibration_fails_clearly_on_a_flat_scene():
