@@ -29,7 +29,7 @@ from .calibration import Calibration
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
 from .inputs import InputError
-from .lens import CalibrationSettings, Execution, Lens, LensError, calibrate
+from .lens import Cancelled, CalibrationSettings, Execution, Lens, LensError, calibrate
 from .planner import Plan
 from .sequencer import (Activity, Autofocus, Fault, Focused, JogStart, JogStop, Move, Moved,
                         Nudge, Progress, Ready, SaveSequence, Screen, State, Tick,
@@ -37,6 +37,15 @@ from .sequencer import (Activity, Autofocus, Fault, Focused, JogStart, JogStop, 
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+RETRY_S = 2.0   # while there is no camera, try again this often
+# Camera errors that mean "not yet": wait and retry, saying why on the screen.
+WAIT_FOR = {
+    gp.GP_ERROR_MODEL_NOT_FOUND: "no camera on USB",
+    gp.GP_ERROR_IO_USB_CLAIM: "USB held by another program (gvfs?)",
+    gp.GP_ERROR_IO_USB_FIND: "camera not found",
+    gp.GP_ERROR_IO: "camera I/O error",
+}
 
 __all__ = ["App", "Observer", "LensWorker", "load_state"]
 
@@ -85,10 +94,14 @@ class LensWorker:
         self.inbox = clock.channel()
         self.lens: Lens | None = None
         self.calibration: Calibration | None = None
+        self.cancelled = False
 
     def run(self) -> None:
         try:
-            self._prepare()
+            if not self._prepare():
+                return  # stopped while waiting for the camera
+        except Cancelled:
+            return
         except (LensError, gp.GPhoto2Error, InputError) as exc:
             message = str(exc)
             log.error("lens: %s", message)
@@ -102,11 +115,20 @@ class LensWorker:
                 return
             try:
                 self._do(job)
+            except Cancelled:
+                return
             except (LensError, gp.GPhoto2Error) as exc:
                 message = f"lens: {exc}"
                 log.error(message)
                 self.observer.error(message)
                 self.post(Fault(message, self.clock.now()))
+
+    def cancel(self) -> None:
+        """Stop what the lens is doing at its next camera call (service stop)."""
+        self.cancelled = True
+        if self.lens is not None:
+            self.lens.cancelled = True
+        self.inbox.put(_Stop())
 
     def _drain_until_stop(self) -> None:
         while not isinstance(self.inbox.get(), _Stop):
@@ -122,10 +144,33 @@ class LensWorker:
                 self.post(Progress(shown, phase, fraction, self.clock.now()))
         return report
 
-    def _prepare(self) -> None:
+    def _connect(self) -> Lens | None:
+        """Open the camera, retrying while it is absent or held elsewhere.
+
+        The screen says what is wrong: no camera (-105), or the USB device
+        claimed by another program (-53, usually the desktop's gvfs monitor).
+        Returns None if the rig is stopped meanwhile.
+        """
+        while True:
+            try:
+                lens = Lens(self.open_camera(), self.clock)
+                lens.connect()
+                return lens
+            except gp.GPhoto2Error as exc:
+                if exc.code not in WAIT_FOR:
+                    raise
+                reason = WAIT_FOR[exc.code]
+                log.warning("camera: %s (%s); trying again", reason, exc)
+                self.post(Progress(Activity.CONNECTING, reason, 0.0, self.clock.now()))
+                if isinstance(self.inbox.get(until=self.clock.now() + RETRY_S), _Stop):
+                    return None
+
+    def _prepare(self) -> bool:
         self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
-        lens = Lens(self.open_camera(), self.clock)
-        lens.connect()
+        lens = self._connect()
+        if lens is None:
+            return False
+        lens.cancelled = self.cancelled
         self.lens = lens
         log.info("camera %s, lens %s", lens.camera_model, lens.lens_name)
         cal = self.store.load_calibration(lens.camera_model, lens.lens_name)
@@ -144,6 +189,7 @@ class LensWorker:
         self.observer.calibrated(cal)
         assert lens.model is not None
         self.post(Ready(lens.model, 0, self.clock.now()))
+        return True
 
     def _do(self, job: Any) -> None:
         lens = self.lens
@@ -179,7 +225,7 @@ class LensWorker:
         size, direction = job.size, job.direction
         later: list[Any] = []
         while True:
-            msg = self.inbox.get(until=lens._free_at)
+            msg = self.inbox.get(until=lens.free_at)
             if msg is EMPTY:
                 step = lens.model.drive(size).steps
                 pos = lens.position or 0.0
@@ -283,7 +329,7 @@ class App:
         return reply.get(until=until) is not EMPTY
 
     def stop(self) -> None:
-        self.worker.inbox.put(_Stop())
+        self.worker.cancel()
         self.events.put(_Stop())
         self.display.stop_flag.set()
         for task in self.tasks:

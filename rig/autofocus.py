@@ -75,16 +75,16 @@ def autofocus(lens: Lens, roi: tuple[float, float, float, float] = DEFAULT_ROI) 
                         "no contrast in the AF region", curve)
     best = max(curve, key=lambda pv: pv[1])[0]
 
-    for d in (mid, sizes[0]):
-        span = round(2 * (big.steps if d is mid else mid.steps))
-        lo, hi = max(0, best - span // 2), min(model.steps, best + span // 2)
+    # Around the best so far: the middle size over two large steps, then
+    # size 1 over two middle steps.
+    for d, span in ((mid, 2 * big.steps), (sizes[0], 2 * mid.steps)):
+        lo = max(0, best - round(span) // 2)
+        hi = min(model.steps, best + round(span) // 2)
         lens.move_to(lo)
         fine: list[tuple[int, float]] = []
         _sweep(lens, lo, hi, d.size, roi, fine)
         curve += fine
         best = max(fine, key=lambda pv: pv[1])[0]
-        if d is sizes[0]:
-            break
 
     # Final approach from the near side.
     lens.move_to(max(0, best - round(mid.steps)))

@@ -108,11 +108,13 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
     title = {Activity.CONNECTING: "camera", Activity.HOMING: "homing lens",
              Activity.CALIBRATING: "calibrating"}[s.activity]
     _text(draw, (0, 0), f"[{spin}] {title}")
+    phase, fraction = s.progress or ("", 0.0)
     if s.activity == Activity.CONNECTING:
         _text(draw, (0, 16), "waiting for the")
         _text(draw, (0, 27), "camera on USB...")
+        if phase and phase != "camera":
+            _text(draw, (0, 42), phase[:21], invert=True)
         return
-    phase, fraction = s.progress or ("", 0.0)
     if s.activity == Activity.HOMING:
         _text(draw, (0, 16), "checking lens")
         _text(draw, (0, 27), "limits...")

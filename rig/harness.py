@@ -79,7 +79,6 @@ class _Watcher:
         self.sim = sim
         self.report = report
         self.calibrating_until = 0.0
-        self._starts: dict[int, float] = {}
         self._first_segment = 0
 
     def calibrated(self, cal: Calibration) -> None:

@@ -18,8 +18,8 @@ Hence:
 calibrated effective steps, clamped to the range (the stops clamp the real
 lens the same way).
 
-**Homing** drives toward the near stop by more than the whole range
-(``home_margin``).  The silent clamp guarantees the lens ends on the stop,
+**Homing** drives toward the near stop by 110 % of the range and two
+commands more.  The silent clamp guarantees the lens ends on the stop,
 whatever its unknown start; no signal is needed.  It costs about the time of
 one full sweep at size 3 (4.8 s on the EF 24mm).
 
@@ -34,14 +34,15 @@ method is described in ``docs/calibration.md``; in short:
    table's index *is* the position.
 3. The far stop exactly: step back ``K`` size-1 steps, recording again, and
    slide that record along the table; the best fit gives the range ``R``.
-4. Effective steps of sizes 2 and 3: runs of commands from a known position,
-   each frame placed on the table (the table is an encoder now); the slope
-   of position against command count is the effective step.
-5. Speeds: trains of commands at a spacing found by bisection: the shortest
-   spacing at which every command of the train executes and the lens is
-   still when the next would be sent.  Dropped, queued and refused (-110)
-   commands all show up as a failed train.  USB jitter, measured on every
-   call, adds a guard.
+4. The table, denoised (low rank), becomes an encoder: a frame is placed on
+   it by its nearest entry.
+5. Effective steps of sizes 3 and 2: a run of commands from one stop into the
+   other, one frame each, fitted as a whole against the table.
+   Speeds: trains of commands shuttling between two anchors, at a spacing
+   found by bisection: the shortest at which every command of the train
+   executes and the lens is still when the train should be over.  Dropped,
+   queued and refused (-110) commands all show up as a failed train.  USB
+   jitter, measured on every call, adds a guard.
 6. Home with the new model.
 """
 
@@ -63,7 +64,7 @@ from .vision import Encoder, distance, fingerprint, focus_measure, grey, low_ran
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Lens", "LensError", "CanonDrive", "CalibrationSettings", "Execution",
+__all__ = ["Lens", "LensError", "Cancelled", "CanonDrive", "CalibrationSettings", "Execution",
            "NEAR", "FAR", "calibrate"]
 
 NEAR, FAR = -1, 1
@@ -71,6 +72,10 @@ NEAR, FAR = -1, 1
 
 class LensError(Exception):
     """The lens cannot do what was asked; the text says why and what to do."""
+
+
+class Cancelled(Exception):
+    """The rig is stopping: the lens job ends at its next camera call."""
 
 
 # ----------------------------------------------------------------- drives
@@ -161,6 +166,7 @@ class Lens:
         self._free_at = -math.inf
         self.commands = 0
         self.frames = 0
+        self.cancelled = False
 
     # -- connection
     def connect(self) -> None:
@@ -207,12 +213,16 @@ class Lens:
 
     # -- primitives
     def frame(self) -> bytes:
+        if self.cancelled:
+            raise Cancelled()
         self.frames += 1
         return bytes(self.camera.capture_preview().get_data_and_size())
 
     def send(self, size: int, direction: int) -> None:
         """One drive command; updates the tracked position if it is known."""
         assert self.drive is not None, "connect() first"
+        if self.cancelled:
+            raise Cancelled()
         start = self.clock.now()
         self.drive.send(size, direction)
         end = self.clock.now()
@@ -228,6 +238,11 @@ class Lens:
     def wait_free(self) -> None:
         """Sleep until the model says the last command has finished."""
         self.clock.sleep_until(self._free_at)
+
+    @property
+    def free_at(self) -> float:
+        """When the model says the last command's motion is over (clock time)."""
+        return self._free_at
 
     @property
     def lead(self) -> float:

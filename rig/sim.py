@@ -297,6 +297,7 @@ class SimCamera:
         self._initialised = False
         self._exited = False
         self._in_call = False
+        self.present = True  # False: unplugged, init() finds no camera (-105)
         self._liveview = False
         self.calls: dict[str, int] = {}
 
@@ -304,6 +305,8 @@ class SimCamera:
     def init(self, context: Any = None) -> None:
         with self._call("init"):
             self._sleep_latency(0.25)
+            if not self.present:
+                raise gp.GPhoto2Error(gp.GP_ERROR_MODEL_NOT_FOUND)
             self._initialised = True
 
     def exit(self, context: Any = None) -> None:

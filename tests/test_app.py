@@ -1,0 +1,45 @@
+"""The shell on a virtual clock: waiting for the camera, stopping cleanly."""
+
+from rig.app import App, load_state
+from rig.clock import VirtualClock
+from rig.config import load_config
+from rig.display import View, render
+from rig.sequencer import Activity, Point
+from rig.sim import DEFAULT_PROFILE, SimCamera, load_profile
+from rig.store import Store
+
+
+def make(tmp_path, **app_kw):
+    clock = VirtualClock()
+    sim = SimCamera(load_profile(DEFAULT_PROFILE), clock)
+    store = Store(tmp_path)
+    app = App(clock, lambda: sim, store, state=load_state(store, load_config().ui), **app_kw)
+    return app, sim, clock, store
+
+
+def test_waits_for_the_camera_and_says_so(tmp_path):
+    app, sim, clock, store = make(tmp_path)
+    sim.present = False
+    app.start()
+    clock.sleep(10.0)
+    state = app.state
+    assert state.activity == Activity.CONNECTING and state.progress[0] == "no camera on USB"
+    assert render(View(state, clock.now())).getbbox() is not None
+    sim.present = True          # plugged in: it calibrates the new lens and homes
+    assert app.wait_idle(until=clock.now() + 3600)
+    assert app.state.activity == Activity.IDLE and app.state.position == 0
+    app.stop()
+
+
+def test_a_stop_during_calibration_is_prompt_and_saves_nothing_half_done(tmp_path):
+    app, sim, clock, store = make(tmp_path)
+    store.save_sequence((Point(100), Point(200, 2.0)))
+    saved = store.sequence_path.read_bytes()
+    app.start()
+    clock.sleep(60.0)
+    assert app.state.activity == Activity.CALIBRATING
+    asked = clock.now()
+    app.stop()
+    assert clock.now() - asked < 1.5
+    assert not (tmp_path / "lenses").exists()      # no calibration half written
+    assert store.sequence_path.read_bytes() == saved
