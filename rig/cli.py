@@ -95,6 +95,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = calibrate(lens, _calibration_settings(config), progress)
     store = Store(args.state_dir or config.state_dir())
     path = store.save_calibration(cal)
+    if args.plot:
+        from .plot import calibration_figure
+        calibration_figure(cal).save(args.plot)
     if args.json:
         print(json.dumps(cal.to_json()))
     else:
@@ -244,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="measure the lens and store the calibration")
     cal.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
     cal.add_argument("--json", action="store_true", help="print the calibration as JSON")
+    cal.add_argument("--plot", metavar="PNG", help="draw what the calibration found")
     cal.add_argument("--state-dir")
     cal.add_argument("--config")
     cal.set_defaults(func=cmd_calibrate)

@@ -738,6 +738,7 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
     settings = settings or CalibrationSettings()
     progress = progress or (lambda phase, fraction: None)
     cal = _Calibrator(lens, settings, progress)
+    started = lens.clock.now()
     lens.model = None
     lens.position = None
     lens.liveview_on()
@@ -747,6 +748,11 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
     cal.choose_side(sharp, first_still)
     cal.find_far_stop(table, first_still)
     cal.build_encoder(table)
+    assert cal.encoder is not None
+    curves = {
+        "focus_curve": [round(float(v), 3) for v in sharp[: cal.range + 1]],
+        "sensitivity": [round(float(v), 4) for v in cal.encoder.sensitivity()],
+    }
     steps = {1: 1.0}
     cal.into_stop(NEAR)
     steps[3] = cal.effective(3)
@@ -764,7 +770,8 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
         latency_ms=lens.latency.mean * 1000.0,
         latency_jitter_ms=lens.latency.std * 1000.0,
         extra={"method": "liveview", "subject_step": cal.subject, "encoder_rank": cal.rank,
-               "frames": lens.frames, "commands": lens.commands},
+               "frames": lens.frames, "commands": lens.commands,
+               "duration_s": round(lens.clock.now() - started, 1), **curves},
     )
     lens.model = calibration.model()
     progress("homing", 0.0)

@@ -100,9 +100,11 @@ def test_calibrate_json_recovers_the_lens(which, second_profile, tmp_path, capsy
     truth = {"default": (407, {1: 1.0, 2: 4.0, 3: 26.0}),
              "second": (600, {1: 1.0, 2: 3.0, 3: 20.0})}[which]
     code = main(["calibrate", "--camera", f"sim:{profile}", "--json",
-                 "--state-dir", str(tmp_path)])
+                 "--state-dir", str(tmp_path), "--plot", str(tmp_path / "cal.png")])
     assert code == 0
     cal = json.loads(capsys.readouterr().out)
+    assert len(cal["focus_curve"]) == cal["steps"] + 1
+    assert Image.open(tmp_path / "cal.png").size[0] == 720
     assert abs(cal["steps"] - truth[0]) <= 0.01 * truth[0]
     for d in cal["drive"]:
         assert abs(d["steps"] - truth[1][d["size"]]) <= 0.05 * truth[1][d["size"]]
