@@ -31,9 +31,9 @@ from .display import DisplayLoop, View
 from .inputs import InputError
 from .lens import Cancelled, CalibrationSettings, Execution, Lens, LensError, calibrate
 from .planner import Plan
-from .sequencer import (Activity, Autofocus, Fault, Focused, JogStart, JogStop, Move, Moved,
-                        Nudge, Progress, Ready, SaveSequence, Screen, State, Tick,
-                        Transition, next_deadline, step)
+from .sequencer import (Activity, Autofocus, Fault, Focused, JogStart, JogStop, Mode, Move,
+                        Moved, Nudge, Progress, Ready, SaveSequence, Screen, State, Tick,
+                        Transition, achievable, next_deadline, step)
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -198,11 +198,8 @@ class LensWorker:
             self.observer.transition_started(job.transition, job.plan)
             run = lens.execute(job.plan, job.transition.t0)
             tr = job.transition
-            log.info("transition %s -> %d (%s): %d -> %d steps, planned %.3f s, "
-                     "%d commands, %d late (max %.1f ms)",
-                     "-" if tr.from_index is None else tr.from_index + 1, tr.to_index + 1,
-                     tr.kind, tr.start, tr.target, run.planned_s, run.commands, run.late,
-                     1000 * run.max_late_s)
+            source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
+            log.info(run.describe(job.plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
             self.observer.transition_ended(tr, run, lens.position or 0.0)
             self.post(Moved(round(lens.position or 0), self.clock.now()))
         elif isinstance(job, JogStart):
@@ -299,10 +296,17 @@ class App:
                 self.state, effects = step(self.state, event)
                 for effect in effects:
                     self._carry_out(effect)
+                self._plan_ahead()
             if self._barriers and self._idle():
                 for reply in self._barriers:
                     reply.put(True)
                 self._barriers.clear()
+
+    def _plan_ahead(self) -> None:
+        """In play, plan the next transition now (plans are cached), not at the press."""
+        s = self.state
+        if s.mode == Mode.PLAY and s.activity == Activity.IDLE and s.index + 1 < len(s.points):
+            achievable(s, s.index + 1)
 
     def _idle(self) -> bool:
         s = self.state

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .inputs import EachTable, Field, Table, TomlDoc, load_toml, validate
+from .planner import EASINGS
 from .sequencer import INPUTS, Settings
 
 __all__ = ["Config", "load_config", "DEFAULTS", "SCHEMA"]
@@ -50,6 +51,7 @@ SCHEMA = Table({
         "duration_step": Field(float, above=0, max=60),
         "jog_fine": Field(int, min=1, max=3),
         "jog_coarse": Field(int, min=1, max=3),
+        "easing": Field(str, choices=EASINGS),
     }),
     "calibration": Table({
         "settle_small_s": Field(float, above=0, max=5),

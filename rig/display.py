@@ -12,7 +12,7 @@ Layout, top to bottom::
     [play]          2/3     mode header, point index / sequence length
     point   250             the current point (or a countdown during a pull)
     lens    250
-    in 1.300s  T1.30        transition into this point: achievable, target
+    in 1.300s / (1.30)      transition into this point: achievable, easing, target
     |----|----^-----|--     the range with the points, and the lens
 """
 
@@ -90,6 +90,22 @@ def _bar(draw: ImageDraw.ImageDraw, s: State, lens: float | None) -> None:
     if lens is not None:
         x = px(lens)
         draw.polygon([(x, y + 1), (x - 3, y + 6), (x + 3, y + 6)], fill=1)
+
+
+def _easing_glyph(draw: ImageDraw.ImageDraw, xy: tuple[int, int], easing: str, *,
+                  invert: bool = False) -> None:
+    """A 17x9 picture of the trajectory: a straight diagonal or an S-curve."""
+    x, y = xy
+    width, height = 16, 8
+    if invert:
+        draw.rectangle((x - 1, y - 1, x + width + 1, y + height + 1), fill=1)
+    ink = 0 if invert else 1
+    if easing == "linear":
+        draw.line((x, y + height, x + width, y), fill=ink)
+        return
+    points = [(x + i, y + height - round(height * (1 - math.cos(math.pi * i / width)) / 2))
+              for i in range(width + 1)]
+    draw.line(points, fill=ink)
 
 
 def _header(draw: ImageDraw.ImageDraw, view: View) -> None:
@@ -195,12 +211,14 @@ def render(view: View) -> Image.Image:
         if hl is not None and hl.what == "duration":
             _text(draw, (0, 28), f"in >{hl.text}<", invert=True)
         elif got is not None:
-            target = "fast" if point.duration <= 0 else f"T{point.duration:.2f}"
+            target = "(fast)" if point.duration <= 0 else f"({point.duration:.2f})"
             _text(draw, (0, 28), f"in {got:.3f}s")
             _right(draw, 28, target)
+        _easing_glyph(draw, (60, 29), point.easing,
+                      invert=hl is not None and hl.what == "easing")
     else:
         _text(draw, (0, 28), "first point")
-    if hl is not None and hl.what == "busy" and hl.text:
+    if hl is not None and hl.what in ("busy", "easing") and hl.text:
         _text(draw, (0, 40), hl.text, invert=True)
     elif s.message:
         _text(draw, (0, 40), s.message[:21])

@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gphoto2 as gp
@@ -135,7 +135,7 @@ class RunningStats:
 
 @dataclass
 class Execution:
-    """What happened when a plan ran."""
+    """What happened when a plan ran, as far as the rig can tell."""
 
     t0: float
     planned_s: float
@@ -144,6 +144,33 @@ class Execution:
     max_late_s: float = 0.0
     ended: float = 0.0
     stopped: bool = False
+    arrival: float | None = None      # when the last command's motion ended (estimate)
+    lateness: list[float] = field(default_factory=list)  # send time - deadline, each command
+    # Position deviation from the target before and after a correction, in
+    # steps; None when the camera reports no position (Canon).
+    before_correction: float | None = None
+    after_correction: float | None = None
+
+    @property
+    def duration_error_s(self) -> float | None:
+        """Estimated arrival against the planned end (positive: late)."""
+        return None if self.arrival is None else self.arrival - (self.t0 + self.planned_s)
+
+    def describe(self, plan: Plan, label: str) -> str:
+        """One log line per transition, like the module's console log."""
+        if self.before_correction is None:
+            position = ("position not measured (no feedback from this camera), "
+                        f"expected off by {plan.landing:+.2f}")
+        else:
+            after = "" if self.after_correction is None else \
+                f", {self.after_correction:+.1f} after correction"
+            position = f"position off by {self.before_correction:+.1f}{after}"
+        error = self.duration_error_s
+        duration = "duration n/a" if error is None else (
+            f"duration {1000 * error:+.1f} ms ({100 * error / max(self.planned_s, 1e-9):+.2f} %)")
+        return (f"{label}: {plan.start} -> {plan.target} steps, {plan.easing}, planned "
+                f"{plan.duration_s:.3f} s; {position}; {duration}; {self.commands} commands, "
+                f"{self.late} late (max {1000 * self.max_late_s:.1f} ms)")
 
 
 # ------------------------------------------------------------------- lens
@@ -276,22 +303,32 @@ class Lens:
         run = Execution(t0=t0, planned_s=plan.duration_s)
         model = self._need_model()
         # The plan spaces its deadlines by whole periods, which hold the guard
-        # for latency jitter; a send that was late must not eat into the next
-        # gap, so each send also waits a period after the previous send.
+        # for latency jitter.  Two more floors for each send:
+        # * a period after the previous send, so a late send does not eat
+        #   into the next gap;
+        # * the previous command took effect no later than its call returned,
+        #   so once that return is measured, only the next call's latency is
+        #   unknown: wait until return + motion - mean latency + 4 sigma
+        #   (CLOSED_LOOP_GUARD).
+        guard = CLOSED_LOOP_GUARD * self.latency.std
         earliest = self._free_at - lead
         for cmd in plan.commands:
             if stop is not None and stop():
                 run.stopped = True
                 break
             deadline = t0 + cmd.t - lead
-            now = self.clock.now()
-            if now > deadline + self.LATE_S:
-                run.late += 1
-                run.max_late_s = max(run.max_late_s, now - deadline)
             self.clock.sleep_until(max(deadline, earliest))
-            earliest = self.clock.now() + model.drive(cmd.size).period
+            sent = self.clock.now()
+            run.lateness.append(sent - deadline)
+            if sent > deadline + self.LATE_S:
+                run.late += 1
+                run.max_late_s = max(run.max_late_s, sent - deadline)
             self.send(cmd.size, plan.direction)
+            returned = self.clock.now()
+            drive = model.drive(cmd.size)
+            earliest = max(sent + drive.period, returned + drive.motion - lead + guard)
             run.commands += 1
+            run.arrival = returned + drive.motion
         if not run.stopped:
             self.clock.sleep_until(t0 + plan.duration_s)
         run.ended = self.clock.now()
@@ -336,6 +373,16 @@ class CalibrationError(LensError):
 Progress = Callable[[str, float], None]
 
 LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
+
+# Latency jitter (sigma, measured on every call) in the spacing of commands.
+# The executor never sends a command sooner than CLOSED_LOOP_GUARD sigma
+# after the previous call's measured return plus its motion, less the mean
+# latency: only the next call's own latency is unknown then, and 4 sigma makes
+# a command that arrives while the lens still moves a 1-in-30,000 event.
+# Plans space commands by 1.5 sigma more, so that floor seldom holds a
+# command back (when it does, the delay carries on to the next commands).
+CLOSED_LOOP_GUARD = 4.0
+SPACING_GUARD = CLOSED_LOOP_GUARD + 1.5
 
 
 @dataclass(frozen=True)
@@ -631,9 +678,8 @@ class _Calibrator:
         bounded.  The motion time is the least such bound over passing
         trains.  Plans then space commands by that, plus a margin for what
         placement cannot see (1.5 %, or for a queueing camera the lag a
-        passing train may hide), plus a guard of 3 * sqrt(2) * sigma: the gap
-        between two commands taking effect wanders by the latency jitter of
-        two calls.
+        passing train may hide), plus a guard of SPACING_GUARD * sigma for
+        the latency jitter (see :meth:`Lens.execute`).
         """
         e = steps[size]
         count = {1: 32, 2: 16}.get(size, 4)
@@ -723,7 +769,7 @@ class _Calibrator:
             move = max(min(t.min_gap for t in passed),
                        hi - 2.0 * math.sqrt(2.0) * jitter)
             margin = self.s.margin
-        spacing = move * (1.0 + margin) + 3.0 * math.sqrt(2.0) * jitter
+        spacing = move * (1.0 + margin) + SPACING_GUARD * jitter
         # Confirm with two more trains; back off by 10 % until they pass.
         for _ in range(10):
             if ok(spacing) and ok(spacing):

@@ -14,10 +14,12 @@ The behaviour follows the focus_sq module (``docs/operating.md``):
   UP/DOWN change the current point's transition duration, showing the target
   first and then what the lens can achieve; LEFT/RIGHT go to the previous or
   next point as fast as possible (looping); AF focuses; holding LEFT/RIGHT
-  jogs the lens (fine, then coarse); the ``focus`` encoder nudges it.
+  jogs the lens (fine, then coarse); the ``focus`` encoder nudges it;
+  holding RATE switches the current point's transition between a straight
+  line and ease-in-out.
 * Play: SET runs the transition to the next point with its duration; Q goes
   back to point 1 as fast as possible.
-* RATE turns the screen off and on, in every mode.
+* RATE (a short press) turns the screen off and on, in every mode.
 
 Holds, repeats and debouncing are worked out here from event times, never
 from a library's timer thread.
@@ -68,6 +70,7 @@ class Activity(Enum):
 class Point:
     position: int
     duration: float = 0.0  # target seconds for the transition into this point; 0 = fastest
+    easing: str = "linear"  # the trajectory into this point: "linear" or "ease" (in-out)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Settings:
     jog_fine: int = 1             # drive size while jogging fine
     jog_coarse: int = 3           # drive size while jogging coarse
     lead: float = 0.002           # start a transition this long after the press (plus latency)
+    easing: str = "linear"        # the trajectory of new points
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,7 @@ def achievable(state: State, index: int) -> float | None:
     if index <= 0 or index >= len(state.points) or state.model is None:
         return None
     a, b = state.points[index - 1], state.points[index]
-    return plan_move(a.position, b.position, b.duration, state.model).duration_s
+    return plan_move(a.position, b.position, b.duration, state.model, b.easing).duration_s
 
 
 def _flash(state: State, what: str, t: float, text: str = "") -> State:
@@ -267,8 +271,8 @@ def _move(state: State, kind: str, to_index: int, t: float, *,
           from_index: int | None) -> tuple[State, list[Effect]]:
     assert state.model is not None and state.position is not None
     point = state.points[to_index]
-    duration = point.duration if kind == "play" else 0.0
-    plan = plan_move(state.position, point.position, duration, state.model)
+    duration, easing = (point.duration, point.easing) if kind == "play" else (0.0, "linear")
+    plan = plan_move(state.position, point.position, duration, state.model, easing)
     tr = Transition(kind, from_index, to_index, state.position, point.position,
                     t + state.model.latency + state.settings.lead, plan.duration_s)
     return (replace(state, activity=Activity.MOVING, transition=tr),
@@ -281,6 +285,17 @@ def _save(state: State) -> list[Effect]:
 
 def _format_s(seconds: float) -> str:
     return f"{seconds:.3f}s"
+
+
+def _toggle_easing(state: State, t: float) -> tuple[State, list[Effect]]:
+    """Straight line or ease-in-out for the transition into the current point."""
+    if state.index <= 0 or state.index >= len(state.points):
+        return _flash(state, "busy", t, "no transition"), []
+    points = list(state.points)
+    point = points[state.index]
+    points[state.index] = replace(point, easing="linear" if point.easing == "ease" else "ease")
+    state = replace(state, points=tuple(points))
+    return _flash(state, "easing", t, points[state.index].easing), _save(state)
 
 
 def _nudge_duration(state: State, direction: int, t: float) -> tuple[State, list[Effect]]:
@@ -326,6 +341,8 @@ def next_deadline(state: State) -> float | None:
         times.append(state.highlight.until)
     s = state.settings
     for h in state.held:
+        if h.name == "rate" and h.stage == 0:
+            times.append(h.since + s.hold_time)
         if h.name in ("left", "right") and state.mode == Mode.EDIT:
             if h.stage == 0:
                 times.append(h.since + s.hold_time)
@@ -341,6 +358,11 @@ def _timers(state: State, t: float) -> tuple[State, list[Effect]]:
     s = state.settings
     held = []
     for h in state.held:
+        if h.name == "rate" and h.stage == 0 and t >= h.since + s.hold_time:
+            h = replace(h, stage=1)
+            if state.mode == Mode.EDIT:
+                state, more = _toggle_easing(state, t)
+                effects += more
         if h.name in ("left", "right") and state.mode == Mode.EDIT:
             direction = -1 if h.name == "left" else 1
             if h.stage == 0 and t >= h.since + s.hold_time and state.activity in (
@@ -374,8 +396,7 @@ def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
         held = replace(held, next_repeat=t + state.settings.repeat_delay)
     state = replace(state, held=state.held + (held,))
     if name == "rate":
-        on = not state.screen_on
-        return replace(state, screen_on=on), [Screen(on)]
+        return state, []  # decided on release (screen) or after hold_time (easing)
     if name == "info":
         mode = state.mode.next()
         return _flash(replace(state, mode=mode), "mode", t), []
@@ -406,7 +427,8 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
     assert state.position is not None
     if name == "set":
         if not state.points:
-            state = replace(state, points=(Point(state.position),), index=0)
+            state = replace(state, points=(Point(state.position,
+                                                 easing=state.settings.easing),), index=0)
         else:
             points = list(state.points)
             points[state.index] = replace(points[state.index], position=state.position)
@@ -414,7 +436,8 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
         return _flash(state, "position", t), _save(state)
     if name == "q":
         at = state.index + 1 if state.points else 0
-        points = state.points[:at] + (Point(state.position),) + state.points[at:]
+        new = Point(state.position, easing=state.settings.easing)
+        points = state.points[:at] + (new,) + state.points[at:]
         state = replace(state, points=points, index=at)
         return _flash(state, "points", t), _save(state)
     if name == "af":
@@ -444,6 +467,11 @@ def _on_release(state: State, ev: Release) -> tuple[State, list[Effect]]:
                     held=tuple(x for x in state.held if x.name != ev.name),
                     released_at=tuple((n, r) for n, r in state.released_at if n != ev.name)
                     + ((ev.name, ev.t),))
+    if ev.name == "rate":
+        if h.stage != 0:
+            return state, []  # it was a hold: the easing changed
+        on = not state.screen_on
+        return replace(state, screen_on=on), [Screen(on)]
     if ev.name not in ("left", "right") or state.mode != Mode.EDIT:
         return state, []
     if h.stage in (1, 2):

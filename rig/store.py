@@ -25,6 +25,7 @@ from typing import Any
 
 from .calibration import Calibration, parse_calibration
 from .inputs import InputError, read_json
+from .planner import EASINGS
 from .sequencer import Point
 
 __all__ = ["Store", "atomic_write_json"]
@@ -76,7 +77,11 @@ def parse_sequence(data: Any, source: str) -> tuple[Point, ...]:
                 or not 0 <= duration <= 3600:
             raise InputError(source, f"must be a number of seconds 0..3600, got {duration!r}",
                              key=f"{key}.duration")
-        points.append(Point(position, float(duration)))
+        easing = item.get("easing", "linear")
+        if easing not in EASINGS:
+            raise InputError(source, f"must be one of {', '.join(EASINGS)}, got {easing!r}",
+                             key=f"{key}.easing")
+        points.append(Point(position, float(duration), easing))
     return tuple(points)
 
 
@@ -99,8 +104,8 @@ class Store:
         atomic_write_json(self.sequence_path, {
             "version": SEQUENCE_VERSION,
             "lens": lens,
-            "points": [{"position": p.position, "duration": round(p.duration, 6)}
-                       for p in points],
+            "points": [{"position": p.position, "duration": round(p.duration, 6),
+                        "easing": p.easing} for p in points],
         })
 
     # -- calibrations

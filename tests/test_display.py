@@ -78,3 +78,9 @@ def test_a_reported_distance_is_shown():
     a = render(View(BASE, 0.0))
     b = render(View(replace(BASE, distance_m=1.64), 0.0))
     assert ImageChops.difference(a, b).getbbox() is not None
+
+
+def test_the_easing_is_shown():
+    state = replace(BASE, index=1, position=300)
+    eased = replace(state, points=(Point(50), Point(300, 2.0, "ease")))
+    assert ImageChops.difference(render(View(state, 0.0)), render(View(eased, 0.0))).getbbox()

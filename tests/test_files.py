@@ -118,3 +118,21 @@ def test_a_corrupt_sequence_is_reported_and_left_alone(tmp_path):
     with pytest.raises(InputError):
         store.load_sequence()
     assert os.stat(store.sequence_path).st_mtime_ns == mtime  # ... rig did not
+
+
+def test_easing_is_saved_and_a_bad_one_refused(tmp_path):
+    store = Store(tmp_path)
+    store.save_sequence((Point(10), Point(200, 2.5, "ease")), "L")
+    assert store.load_sequence()[1].easing == "ease"
+    store.sequence_path.write_text('{"points": [{"position": 1, "easing": "wobbly"}]}')
+    with pytest.raises(InputError, match=r"points\[0\]\.easing"):
+        store.load_sequence()
+
+
+def test_config_easing_default(tmp_path):
+    path = tmp_path / "rig.toml"
+    path.write_text('[ui]\neasing = "ease"\n')
+    assert load_config(path).ui.easing == "ease"
+    path.write_text('[ui]\neasing = "bouncy"\n')
+    with pytest.raises(InputError, match="ui.easing"):
+        load_config(path)

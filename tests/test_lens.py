@@ -113,3 +113,16 @@ def test_calibration_fails_clearly_on_a_flat_scene():
     cam._blurred.clear()
     with pytest.raises(LensError, match="detail|still"):
         calibrate(lens)
+
+
+def test_the_transition_log_line_says_what_is_known():
+    lens, cam, clock = connected(latency_jitter_ms=0.0)
+    lens.model = TRUE_MODEL
+    lens.home()
+    plan = plan_move(0, 150, 3.0, TRUE_MODEL)
+    run = lens.execute(plan, clock.now() + lens.lead)
+    line = run.describe(plan, "play point 1 -> point 2")
+    assert line.startswith("play point 1 -> point 2: 0 -> 150 steps, linear, planned 3.000 s")
+    assert "no feedback from this camera" in line and "0 late" in line
+    assert abs(run.duration_error_s) < 0.01 and f"{run.commands} commands" in line
+    assert len(run.lateness) == run.commands

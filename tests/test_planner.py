@@ -1,5 +1,6 @@
 """Plans land exactly, meet the target duration, and never overlap commands."""
 
+import dataclasses
 import itertools
 import math
 
@@ -81,3 +82,83 @@ def test_plan_json_contract():
                          "commands"}
     assert set(data["counts"]) == {"1", "2", "3"}
     assert [c["t"] for c in data["commands"]] == sorted(c["t"] for c in data["commands"])
+
+
+# ---------------------------------------------------------------- issue 4
+
+from rig.planner import EASINGS, deviation  # noqa: E402
+
+F14L = LensModel(630, (Drive(1, 1.0, 1 / 22.0), Drive(2, 4.3, 4.3 / 46.0),
+                       Drive(3, 29.6, 29.6 / 92.0)))
+
+
+def test_the_predicted_deviation_is_what_the_commands_do():
+    """The closed-form schedule's deviation matches an independent replay of the commands."""
+    for a, b, t in [(0, 300, 4.0), (407, 100, 9.0), (50, 60, 1.0), (0, 407, 5.0)]:
+        plan = plan_move(a, b, t, EF24)
+        assert deviation(plan, EF24, samples=4000) == pytest.approx(plan.deviation, abs=0.02)
+
+
+def test_no_plan_beats_the_physical_bound():
+    """A command cannot keep both ends within delta of the line unless 2 delta >= |e - v m|."""
+    plan = plan_move(0, 300, 5.0, EF24)
+    v = 300 / plan.duration_s
+    used = [d for d in EF24.drives if plan.counts[d.size]]
+    bound = max(abs(d.steps - v * d.motion) / 2 for d in used)
+    assert plan.deviation >= bound - 1e-9
+
+
+def test_tracking_is_close_to_the_line_on_the_default_lens():
+    devs = [plan_move(0, d, fastest_time(d, EF24)[0] * r, EF24).deviation
+            for d in range(5, 400, 17) for r in (1.0, 1.7, 2.5, 3.9)]
+    assert sorted(devs)[len(devs) // 2] <= 1.0
+
+
+@pytest.mark.parametrize("easing", EASINGS)
+def test_easing_meets_duration_and_lands(easing):
+    plan = plan_move(20, 380, 12.0, EF24, easing)
+    assert plan.easing == easing
+    assert _landing(plan, EF24) == 360
+    assert plan.duration_s == pytest.approx(12.0)
+    last = plan.commands[-1]
+    assert last.t + EF24.drive(last.size).motion == pytest.approx(12.0)
+
+
+def test_an_eased_plan_follows_the_curve_better_than_a_straight_one():
+    eased = plan_move(0, 300, 12.0, EF24, "ease")
+    straight = plan_move(0, 300, 12.0, EF24, "linear")
+    as_if_eased = dataclasses.replace(straight, easing="ease")  # judged against the curve
+    assert deviation(eased, EF24) < deviation(as_if_eased, EF24) / 2
+    used = [k for k, n in eased.counts.items() if n]
+    assert eased.commands[-1].size == min(used)   # the final approach in the finest step
+
+
+def test_fractional_steps_land_exactly_on_average_with_a_unit_final_approach():
+    for d in range(3, 630, 23):
+        for ratio in (0.0, 1.3, 3.0):
+            plan = plan_move(0, d, fastest_time(d, F14L)[0] * ratio, F14L)
+            expected = sum(n * F14L.drive(k).steps for k, n in plan.counts.items())
+            assert expected == pytest.approx(d, abs=0.05)
+            assert plan.landing == pytest.approx(0.0, abs=0.05)
+            assert plan.commands[-1].size == 1
+
+
+def test_below_the_fastest_the_plan_is_the_fastest():
+    for d in (1, 26, 27, 100, 406):
+        fastest, counts = fastest_time(d, EF24)
+        plan = plan_move(0, d, fastest / 2, EF24)
+        assert plan.duration_s == pytest.approx(fastest, abs=1e-12)
+        assert {k: v for k, v in plan.counts.items() if v} == {k: v for k, v in counts.items() if v}
+
+
+def test_largest_moves_both_ways():
+    for a, b in ((0, 407), (407, 0)):
+        for t in (0.0, 10.0, 60.0):
+            plan = plan_move(a, b, t, EF24)
+            assert _landing(plan, EF24) == b - a
+            assert plan.duration_s == pytest.approx(max(t, plan.fastest_s))
+
+
+def test_unknown_easing_is_refused():
+    with pytest.raises(ValueError):
+        plan_move(0, 10, 1.0, EF24, "bounce")

@@ -206,3 +206,37 @@ def test_encoder_nudges_one_at_a_time_and_adds_up_the_rest():
     assert rig.effects[-1] == Nudge(9)
     rig.feed(Moved(10, rig.t))
     assert rig.state.activity == Activity.IDLE and rig.state.position == 10
+
+
+def test_holding_rate_switches_the_easing_and_a_short_press_the_screen():
+    rig = Rig([Point(0), Point(300, 4.0)], mode=Mode.EDIT)
+    rig.state = State(**{**rig.state.__dict__, "index": 1})
+    rig.press("rate", hold=0.7)
+    assert rig.state.points[1].easing == "ease" and rig.state.screen_on
+    assert rig.state.highlight.what == "easing"
+    assert SaveSequence(rig.state.points) in rig.effects
+    rig.press("rate", hold=0.7)
+    assert rig.state.points[1].easing == "linear"
+    rig.press("rate")
+    assert not rig.state.screen_on
+
+
+def test_play_uses_the_points_easing_and_asap_moves_do_not():
+    rig = Rig([Point(0), Point(300, 6.0, "ease")])
+    rig.press("set")
+    move = rig.moves()[-1]
+    assert move.plan.easing == "ease" and move.plan.duration_s == pytest.approx(6.0)
+    rig.finish()
+    rig.press("q")
+    assert rig.moves()[-1].plan.easing == "linear"
+
+
+def test_new_points_take_the_configured_easing():
+    from dataclasses import replace
+    rig = Rig(mode=Mode.EDIT)
+    rig.state = replace(rig.state, settings=replace(rig.state.settings, easing="ease"))
+    rig.feed(Moved(40, rig.t))
+    rig.press("set")
+    rig.feed(Moved(90, rig.t))
+    rig.press("q")
+    assert [p.easing for p in rig.state.points] == ["ease", "ease"]
