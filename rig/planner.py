@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -427,6 +428,63 @@ def _centred(a: _Arrays, lo: np.ndarray, hi: np.ndarray, duration: float) -> np.
     return np.maximum(times, 0.0)
 
 
+def _distinct_orders(counts: dict[int, int], limit: int) -> np.ndarray | None:
+    """Every distinct order of a small mix (rows), or None if there are more than ``limit``."""
+    return _orders_of(tuple(sorted((s, n) for s, n in counts.items() if n)), limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _orders_of(mix: tuple[tuple[int, int], ...], limit: int) -> np.ndarray | None:
+    counts = dict(mix)
+    sizes = [s for s, _ in mix]
+    n_total = sum(counts[s] for s in sizes)
+    ways = math.factorial(n_total)
+    for s in sizes:
+        ways //= math.factorial(counts[s])
+    if ways > limit:
+        return None
+    rows: list[list[int]] = []
+
+    def extend(prefix: list[int], left: dict[int, int]) -> None:
+        if len(prefix) == n_total:
+            rows.append(list(prefix))
+            return
+        for s in sizes:
+            if left[s]:
+                left[s] -= 1
+                prefix.append(s)
+                extend(prefix, left)
+                prefix.pop()
+                left[s] += 1
+
+    extend([], {s: counts[s] for s in sizes})
+    return np.array(rows, dtype=int)
+
+
+def _best_order_linear(orders: np.ndarray, model: LensModel, distance: float,
+                       duration: float) -> np.ndarray:
+    """The order (row) with the least deviation, the closed form on all rows at once."""
+    steps, motion, period = _tables(model)
+    e, m, p = steps[orders], motion[orders], period[orders]
+    X = np.concatenate([np.zeros((len(orders), 1)), np.cumsum(e, axis=1)], axis=1)
+    P = np.concatenate([np.zeros((len(orders), 1)), np.cumsum(p[:, :-1], axis=1)], axis=1)
+    c = duration / distance
+    lo = np.maximum(c * X[:, :-1], c * X[:, 1:] - m)
+    hi = np.minimum(c * X[:, :-1], c * X[:, 1:] - m)
+    running = np.maximum.accumulate(lo - P, axis=1)
+    last = duration - m[:, -1]
+    delta = np.maximum.reduce([
+        np.max((running + P - hi) / (2 * c), axis=1),
+        np.max((P - hi) / c, axis=1),
+        (running[:, -1] + P[:, -1] - last) / c,
+        (last - hi[:, -1]) / c,
+    ])
+    return orders[int(np.argmin(delta))]
+
+
+SMALL_MIX = 60   # a mix with at most this many distinct orders has all of them tried
+
+
 def _best_times(order: np.ndarray, model: LensModel, distance: float, duration: float,
                 easing: str) -> tuple[float, np.ndarray]:
     a = _arrays(order, model)
@@ -484,11 +542,17 @@ def _plan(start: int, target: int, duration: float, model: LensModel, easing: st
     else:
         mixes = _worth_scoring(distance, model, duration, easing)
     unit = model.unit
+    fractional = any(abs(d.steps - round(d.steps)) > 1e-9 for d in model.drives)
     best = None
     for counts in mixes:
         landed = sum(n * model.drive(k).steps for k, n in counts.items())
         landing = distance - landed
         order = _order(counts, model, easing)
+        if easing == "linear" and not fractional:
+            # A small mix: every order it has, not just the spread one.
+            every = _distinct_orders(counts, SMALL_MIX)
+            if every is not None and len(every) > 1:
+                order = _best_order_linear(every, model, landed, total)
         delta, times = _best_times(order, model, landed, total, easing)
         score = delta + LANDING_WEIGHT * abs(landing) / unit.steps
         if best is None or score < best[0] - 1e-9:

@@ -162,3 +162,20 @@ def test_largest_moves_both_ways():
 def test_unknown_easing_is_refused():
     with pytest.raises(ValueError):
         plan_move(0, 10, 1.0, EF24, "bounce")
+
+
+def test_small_moves_are_as_good_as_any_order_of_any_mix():
+    """Exhaustive search over every mix meeting T and every order of it."""
+    from rig.planner import _arrays, _best_order_linear, _distinct_orders, _linear_best
+    model = LensModel(60, EF24.drives)
+    for d, ratio in [(5, 1.6), (12, 2.2), (17, 1.3), (29, 1.8), (31, 2.6), (33, 1.1)]:
+        target = fastest_time(d, model)[0] * ratio
+        best = math.inf
+        for n3 in range(d // 26 + 1):
+            for n2 in range((d - 26 * n3) // 4 + 1):
+                counts = {1: d - 26 * n3 - 4 * n2, 2: n2, 3: n3}
+                if sum(n * model.drive(k).period for k, n in counts.items()) > target + 1e-12:
+                    continue
+                order = _best_order_linear(_distinct_orders(counts, 10**6), model, d, target)
+                best = min(best, _linear_best(_arrays(order, model), d, target)[0])
+        assert plan_move(0, d, target, model).deviation <= best + 1e-9
