@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import focus_sq  # noqa: E402
 
 from rig.clock import VirtualClock  # noqa: E402
-from rig.lens import Lens, calibrate  # noqa: E402
+from rig.calibrate import calibrate  # noqa: E402
+from rig.lens import Lens  # noqa: E402
 from rig.planner import (Drive, LensModel, _mixes, _plan, deviation,  # noqa: E402
                          fastest_time, plan_move)
-from rig.sim import DEFAULT_PROFILE, SimCamera, load_profile  # noqa: E402
+from rig.sim import DEFAULT_PROFILE, SimBody, load_profile  # noqa: E402
 
 LENSES = {
     "EF 24mm f/2.8 (1/4/26)": (407, {1: 1.0, 2: 4.0, 3: 26.0}, {1: 23.496, 2: 48.733, 3: 94.321}),
@@ -152,8 +153,8 @@ def timing(moves: int, seed: int) -> None:
           f"{profile.latency_ms:g} +/- {profile.latency_jitter_ms:g} ms; the rig calibrates "
           "first, then runs each move through its executor")
     clock = VirtualClock()
-    sim = SimCamera(profile, clock)
-    lens = Lens(sim, clock)
+    sim = SimBody(profile, clock)
+    lens = Lens(sim.session(), clock)
     lens.connect()
     cal = calibrate(lens)
     model = cal.model()

@@ -20,231 +20,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-import gphoto2 as gp
-
-from .autofocus import AFResult, autofocus
-from .calibration import Calibration
+from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
-from .inputs import InputError
-from .lens import Cancelled, CalibrationSettings, Execution, Lens, LensError, calibrate
-from .planner import Plan
-from .sequencer import (Activity, Autofocus, Fault, Focused, JogStart, JogStop, Mode, Move,
-                        Moved, Nudge, Progress, Ready, SaveSequence, Screen, State, Tick,
-                        Transition, achievable, next_deadline, step)
+from .sequencer import (Activity, Autofocus, Home, JogStart, JogStop, Mode, Move, Nudge,
+                        SaveSequence, Screen, State, Tick, achievable, next_deadline, step)
 from .store import Store
+from .worker import LensWorker, NullObserver, Observer, Stop
 
 log = logging.getLogger(__name__)
 
-RETRY_S = 2.0   # while there is no camera, try again this often
-# Camera errors that mean "not yet": wait and retry, saying why on the screen.
-WAIT_FOR = {
-    gp.GP_ERROR_MODEL_NOT_FOUND: "no camera on USB",
-    gp.GP_ERROR_IO_USB_CLAIM: "USB held by another program (gvfs?)",
-    gp.GP_ERROR_IO_USB_FIND: "camera not found",
-    gp.GP_ERROR_IO: "camera I/O error",
-}
 
 __all__ = ["App", "Observer", "LensWorker", "load_state"]
-
-
-class Observer(Protocol):
-    """Hooks for a harness that watches the app (the simulator's report)."""
-
-    def calibrated(self, cal: Calibration) -> None: ...
-    def transition_started(self, tr: Transition, plan: Plan) -> None: ...
-    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: ...
-    def focused(self, result: AFResult) -> None: ...
-    def error(self, message: str) -> None: ...
-
-
-class _NoObserver:
-    def calibrated(self, cal: Calibration) -> None: pass
-    def transition_started(self, tr: Transition, plan: Plan) -> None: pass
-    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: pass
-    def focused(self, result: AFResult) -> None: pass
-    def error(self, message: str) -> None: pass
-
-
-@dataclass(frozen=True)
-class _Stop:
-    pass
 
 
 @dataclass(frozen=True)
 class _Barrier:
     """Answered on ``reply`` once the core is idle (``wait idle``)."""
     reply: Channel
-
-
-class LensWorker:
-    """Owns the camera: connects, homes or calibrates, then runs lens jobs."""
-
-    def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store,
-                 post: Callable[[Any], None], *, observer: Observer,
-                 settings: CalibrationSettings) -> None:
-        self.clock = clock
-        self.open_camera = open_camera
-        self.store = store
-        self.post = post
-        self.observer = observer
-        self.settings = settings
-        self.inbox = clock.channel()
-        self.lens: Lens | None = None
-        self.calibration: Calibration | None = None
-        self.cancelled = False
-
-    def run(self) -> None:
-        try:
-            if not self._prepare():
-                return  # stopped while waiting for the camera
-        except Cancelled:
-            return
-        except (LensError, gp.GPhoto2Error, InputError) as exc:
-            message = str(exc)
-            log.error("lens: %s", message)
-            self.observer.error(message)
-            self.post(Fault(message, self.clock.now()))
-            self._drain_until_stop()
-            return
-        while True:
-            job = self.inbox.get()
-            if isinstance(job, _Stop):
-                return
-            try:
-                self._do(job)
-            except Cancelled:
-                return
-            except (LensError, gp.GPhoto2Error) as exc:
-                message = f"lens: {exc}"
-                log.error(message)
-                self.observer.error(message)
-                self.post(Fault(message, self.clock.now()))
-
-    def cancel(self) -> None:
-        """Stop what the lens is doing at its next camera call (service stop)."""
-        self.cancelled = True
-        if self.lens is not None:
-            self.lens.cancelled = True
-        self.inbox.put(_Stop())
-
-    def _drain_until_stop(self) -> None:
-        while not isinstance(self.inbox.get(), _Stop):
-            pass
-
-    def _progress(self, activity: Activity) -> Callable[[str, float], None]:
-        last: list[Any] = [None, -1.0]
-
-        def report(phase: str, fraction: float) -> None:
-            if phase != last[0] or fraction - last[1] >= 0.02:
-                last[0], last[1] = phase, fraction
-                shown = Activity.HOMING if phase == "homing" else activity
-                self.post(Progress(shown, phase, fraction, self.clock.now()))
-        return report
-
-    def _connect(self) -> Lens | None:
-        """Open the camera, retrying while it is absent or held elsewhere.
-
-        The screen says what is wrong: no camera (-105), or the USB device
-        claimed by another program (-53, usually the desktop's gvfs monitor).
-        Returns None if the rig is stopped meanwhile.
-        """
-        while True:
-            try:
-                lens = Lens(self.open_camera(), self.clock)
-                lens.connect()
-                return lens
-            except gp.GPhoto2Error as exc:
-                if exc.code not in WAIT_FOR:
-                    raise
-                reason = WAIT_FOR[exc.code]
-                log.warning("camera: %s (%s); trying again", reason, exc)
-                self.post(Progress(Activity.CONNECTING, reason, 0.0, self.clock.now()))
-                if isinstance(self.inbox.get(until=self.clock.now() + RETRY_S), _Stop):
-                    return None
-
-    def _prepare(self) -> bool:
-        self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
-        lens = self._connect()
-        if lens is None:
-            return False
-        lens.cancelled = self.cancelled
-        self.lens = lens
-        log.info("camera %s, lens %s", lens.camera_model, lens.lens_name)
-        cal = self.store.load_calibration(lens.camera_model, lens.lens_name)
-        if cal is None:
-            log.info("new lens: calibrating")
-            cal = calibrate(lens, self.settings, self._progress(Activity.CALIBRATING))
-            path = self.store.save_calibration(cal)
-            log.info("calibration saved to %s", path)
-        else:
-            lens.model = cal.model()
-            self._progress(Activity.HOMING)("homing", 0.0)
-            started = self.clock.now()
-            lens.home()
-            log.info("homed in %.1f s", self.clock.now() - started)
-        self.calibration = cal
-        self.observer.calibrated(cal)
-        assert lens.model is not None
-        self.post(Ready(lens.model, 0, self.clock.now()))
-        return True
-
-    def _do(self, job: Any) -> None:
-        lens = self.lens
-        assert lens is not None
-        if isinstance(job, Move):
-            self.observer.transition_started(job.transition, job.plan)
-            run = lens.execute(job.plan, job.transition.t0)
-            tr = job.transition
-            source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
-            log.info(run.describe(job.plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
-            self.observer.transition_ended(tr, run, lens.position or 0.0)
-            self.post(Moved(round(lens.position or 0), self.clock.now()))
-        elif isinstance(job, JogStart):
-            self._jog(job)
-        elif isinstance(job, Nudge):
-            assert lens.position is not None
-            lens.move_to(round(lens.position) + job.steps)
-            self.post(Moved(round(lens.position), self.clock.now()))
-        elif isinstance(job, Autofocus):
-            result = autofocus(lens)
-            self.observer.focused(result)
-            self.post(Focused(result.position, result.ok, result.reason, self.clock.now()))
-        elif isinstance(job, JogStop):
-            pass  # the jog already ended
-
-    def _jog(self, job: JogStart) -> None:
-        """Drive one way command after command until told to stop."""
-        lens = self.lens
-        assert lens is not None and lens.model is not None
-        size, direction = job.size, job.direction
-        later: list[Any] = []
-        while True:
-            msg = self.inbox.get(until=lens.free_at)
-            if msg is EMPTY:
-                step = lens.model.drive(size).steps
-                pos = lens.position or 0.0
-                if 0 <= pos + direction * step <= lens.model.steps:
-                    lens.send(size, direction)
-                elif size != 1 and 0 <= pos + direction <= lens.model.steps:
-                    size = 1
-                else:
-                    msg = self.inbox.get()  # at the end of the range: wait for release
-            if isinstance(msg, JogStop):
-                break
-            if isinstance(msg, JogStart):
-                size, direction = msg.size, msg.direction
-            elif isinstance(msg, _Stop):
-                later.append(msg)
-                break
-            elif msg is not EMPTY:
-                later.append(msg)
-        lens.wait_free()
-        self.post(Moved(round(lens.position or 0), self.clock.now()))
-        for msg in later:
-            self.inbox.put(msg)
 
 
 class App:
@@ -258,7 +53,7 @@ class App:
         self.store = store
         self.events = clock.channel()
         self.state = state
-        self.observer = observer or _NoObserver()
+        self.observer = observer or NullObserver()
         self.worker = LensWorker(clock, open_camera, store, self.events.put,
                                  observer=self.observer,
                                  settings=calibration_settings or CalibrationSettings())
@@ -288,7 +83,7 @@ class App:
             event = self.events.get(until=deadline)
             if event is EMPTY:
                 event = Tick(self.clock.now())
-            if isinstance(event, _Stop):
+            if isinstance(event, Stop):
                 return
             if isinstance(event, _Barrier):
                 self._barriers.append(event.reply)
@@ -314,7 +109,7 @@ class App:
                 and not any(h.stage in (1, 2) for h in s.held))
 
     def _carry_out(self, effect: Any) -> None:
-        if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus)):
+        if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home)):
             self.worker.inbox.put(effect)
         elif isinstance(effect, SaveSequence):
             lens = self.worker.lens.lens_name if self.worker.lens else ""
@@ -334,7 +129,7 @@ class App:
 
     def stop(self) -> None:
         self.worker.cancel()
-        self.events.put(_Stop())
+        self.events.put(Stop())
         self.display.stop_flag.set()
         for task in self.tasks:
             task.join()

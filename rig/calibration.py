@@ -39,6 +39,7 @@ class DriveCal:
     steps: float
     speed: float
     move_s: float | None = None  # how long one command moves the lens, when measured
+    jitter: float | None = None  # spread of one command's steps (one sigma), when measured
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def _drive_json(d: DriveCal) -> dict[str, Any]:
     out: dict[str, Any] = {"size": d.size, "steps": round(d.steps, 4), "speed": round(d.speed, 4)}
     if d.move_s is not None:
         out["move_s"] = round(d.move_s, 6)
+    if d.jitter is not None:
+        out["jitter"] = round(d.jitter, 4)
     return out
 
 
@@ -124,7 +127,10 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
                 raise InputError(source, f"must not exceed steps / speed "
                                          f"({each / speed:.4f} s), got {move!r}",
                                  key=f"{where}.move_s")
-        parsed.append(DriveCal(size, each, speed, move))
+        jitter = item.get("jitter")
+        if jitter is not None:
+            jitter = float(_number(source, f"{where}.jitter", jitter, positive=False))
+        parsed.append(DriveCal(size, each, speed, move, jitter))
     sizes = [d.size for d in parsed]
     if len(set(sizes)) != len(sizes):
         raise InputError(source, f"sizes repeat: {sizes}", key="drive")

@@ -35,9 +35,8 @@ DEMO_SCRIPT = DATA / "demo.rig"
 def _camera_opener(spec: str, clock: Any) -> Any:
     """A function that opens the camera named by ``spec`` ("usb" or "sim:FILE")."""
     if spec.startswith("sim:"):
-        from .sim import SimCamera, load_profile
-        profile = load_profile(spec[4:])
-        return lambda: SimCamera(profile, clock)
+        from .sim import SimBody, load_profile
+        return SimBody(load_profile(spec[4:]), clock).session
     if spec in ("usb", "auto"):
         import gphoto2 as gp
         return gp.Camera
@@ -45,7 +44,7 @@ def _camera_opener(spec: str, clock: Any) -> Any:
 
 
 def _calibration_settings(config: Any) -> Any:
-    from .lens import CalibrationSettings
+    from .calibrate import CalibrationSettings
     return CalibrationSettings(**config["calibration"])
 
 
@@ -77,7 +76,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock, VirtualClock
     from .config import load_config
-    from .lens import Lens, calibrate
+    from .calibrate import calibrate
+    from .lens import Lens
     from .store import Store
     config = load_config(args.config)
     spec = args.camera or config["camera"]["port"]

@@ -126,10 +126,12 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
     _text(draw, (0, 0), f"[{spin}] {title}")
     phase, fraction = s.progress or ("", 0.0)
     if s.activity == Activity.CONNECTING:
-        _text(draw, (0, 16), "waiting for the")
-        _text(draw, (0, 27), "camera on USB...")
-        if phase and phase != "camera":
-            _text(draw, (0, 42), phase[:21], invert=True)
+        if phase and phase != "camera":   # why, and what to do: two lines
+            for i, line in enumerate(_wrap(phase, 2)):
+                _text(draw, (0, 15 + i * LINE_H), line)
+        else:
+            _text(draw, (0, 16), "waiting for the")
+            _text(draw, (0, 27), "camera on USB...")
         return
     if s.activity == Activity.HOMING:
         _text(draw, (0, 16), "checking lens")
@@ -143,17 +145,22 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
             draw.rectangle((3, 45, x1, 51), fill=1)
 
 
-def _fault_screen(draw: ImageDraw.ImageDraw, view: View) -> None:
-    _text(draw, (0, 0), "[ !! ] problem", invert=True)
-    words, lines, line = view.state.message.split(), [], ""
-    for word in words:
-        if len(line) + len(word) + 1 > 21:
-            lines.append(line)
+def _wrap(text: str, lines: int, width: int = 21) -> list[str]:
+    """Words in at most ``lines`` lines of ``width`` characters."""
+    out, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > width:
+            out.append(line)
             line = word
         else:
             line = f"{line} {word}".strip()
-    lines.append(line)
-    for i, text in enumerate(lines[:4]):
+    out.append(line)
+    return [w[:width] for w in out[:lines]]
+
+
+def _fault_screen(draw: ImageDraw.ImageDraw, view: View) -> None:
+    _text(draw, (0, 0), "[ !! ] problem", invert=True)
+    for i, text in enumerate(_wrap(view.state.message, 4)):
         _text(draw, (0, 13 + i * LINE_H), text)
 
 

@@ -39,11 +39,12 @@ from .clock import VirtualClock
 from .config import Config, load_config
 from .buttons import Buttons
 from .display import GifRecorder
-from .lens import CalibrationSettings, Execution
+from .calibrate import CalibrationSettings
+from .lens import Execution
 from .planner import Plan
 from .script import PRESS_S, Action
 from .sequencer import Activity, Transition
-from .sim import Profile, SimCamera
+from .sim import Profile, SimBody
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class Report:
 class _Watcher:
     """The observer that compares what the rig did with the simulator's truth."""
 
-    def __init__(self, sim: SimCamera, report: Report) -> None:
+    def __init__(self, sim: SimBody, report: Report) -> None:
         self.sim = sim
         self.report = report
         self.calibrating_until = 0.0
@@ -144,14 +145,14 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     """Run the app on the simulator through ``actions``; return the report."""
     config = config or load_config()
     clock = VirtualClock()
-    sim = SimCamera(profile, clock)
+    sim = SimBody(profile, clock)
     store = Store(state_dir)
     report = Report()
     watcher = _Watcher(sim, report)
     recorder = GifRecorder() if gif else None
     device = dummy(width=128, height=64, mode="1")
     cal = config["calibration"]
-    app = App(clock, lambda: sim, store, state=load_state(store, config.ui),
+    app = App(clock, sim.session, store, state=load_state(store, config.ui),
               display_device=device, recorder=recorder, observer=watcher,
               calibration_settings=CalibrationSettings(
                   settle_small_s=cal["settle_small_s"], settle_large_s=cal["settle_large_s"],

@@ -37,7 +37,7 @@ from .planner import LensModel, Plan, plan_move
 __all__ = [
     "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
     "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault",
-    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen", "Home",
     "step", "next_deadline", "achievable", "initial_state",
 ]
 
@@ -132,6 +132,8 @@ class State:
     message: str = ""
     progress: tuple[str, float] | None = None
     nudge: int = 0          # encoder steps waiting for the nudge in flight to end
+    trusted: bool = True    # the lens position is known well enough to rely on
+    rehomed: bool = False   # homed again for this doubt already: do not loop
     distance_m: float | None = None
 
     def holding(self, name: str) -> Held | None:
@@ -193,6 +195,7 @@ class Moved:
     """A move, jog or nudge has ended with the lens at ``position``."""
     position: int
     t: float
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,7 @@ class Focused:
     ok: bool
     reason: str
     t: float
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,11 @@ class Nudge:
 @dataclass(frozen=True)
 class Autofocus:
     pass
+
+
+@dataclass(frozen=True)
+class Home:
+    """Find the reference again, then come back to where the lens was."""
 
 
 @dataclass(frozen=True)
@@ -399,7 +408,7 @@ def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
         return state, []  # decided on release (screen) or after hold_time (easing)
     if name == "info":
         mode = state.mode.next()
-        return _flash(replace(state, mode=mode), "mode", t), []
+        return _check_trust(_flash(replace(state, mode=mode), "mode", t))
     if state.mode == Mode.EDIT:
         return _edit_press(state, name, t)
     if state.mode == Mode.PLAY:
@@ -503,11 +512,29 @@ def _on_tick(state: State, ev: Tick) -> tuple[State, list[Effect]]:
 
 
 def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
+    """Homed: at boot go to point 1; after a lost camera, back to the current point."""
     state = replace(state, model=ev.model, position=ev.position, activity=Activity.IDLE,
-                    progress=None, message="", transition=None)
+                    progress=None, message="", transition=None, trusted=True)
     if state.points:
-        state = replace(state, index=0)
-        return _move(state, "asap", 0, ev.t, from_index=None)  # from the stop, not a point
+        index = min(state.index, len(state.points) - 1)
+        state = replace(state, index=index)
+        return _move(state, "asap", index, ev.t, from_index=None)  # from the stop
+    return state, []
+
+
+def _rehome_allowed(state: State) -> bool:
+    """Never during a take: only in edit or inactive mode, with the lens at rest."""
+    return (state.mode != Mode.PLAY and state.activity == Activity.IDLE
+            and not any(h.stage in (1, 2) for h in state.held))
+
+
+def _check_trust(state: State) -> tuple[State, list[Effect]]:
+    """Home again once when the position is in doubt and it is allowed."""
+    if state.trusted:
+        return replace(state, rehomed=False), []
+    if not state.rehomed and _rehome_allowed(state):
+        return replace(state, activity=Activity.HOMING, progress=("homing", 0.0),
+                       rehomed=True), [Home()]
     return state, []
 
 
@@ -519,16 +546,19 @@ def _on_moved(state: State, ev: Moved) -> tuple[State, list[Effect]]:
     index = state.index
     if state.transition is not None:
         index = state.transition.to_index
-    state = replace(state, position=ev.position, index=index, transition=None)
+    state = replace(state, position=ev.position, index=index, transition=None,
+                    trusted=ev.trusted)
     if state.nudge:
         return replace(state, nudge=0, activity=Activity.JOGGING), [Nudge(state.nudge)]
     still_jogging = any(h.stage in (1, 2) for h in state.held)
-    return replace(state, activity=Activity.JOGGING if still_jogging else Activity.IDLE), []
+    state = replace(state, activity=Activity.JOGGING if still_jogging else Activity.IDLE,
+                    progress=None)
+    return _check_trust(state)
 
 
 def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
     state = replace(state, position=ev.position, activity=Activity.IDLE,
-                    message="" if ev.ok else ev.reason)
+                    message="" if ev.ok else ev.reason, trusted=ev.trusted)
     return _flash(state, "position" if ev.ok else "busy", ev.t,
                   "" if ev.ok else "AF failed"), []
 

@@ -4,28 +4,43 @@ The simulator replaces the *camera*, not rig's driver: it offers the methods
 that :mod:`rig.lens` calls on a ``gphoto2.Camera`` (``init``, ``exit``,
 ``get_summary``, ``get_single_config``, ``set_single_config``,
 ``capture_preview``) and fails with real ``gphoto2.GPhoto2Error(code)``
-exceptions, so the production code path is the one under test.
+exceptions, with libgphoto2's human text delivered to the caller's context
+where libgphoto2 would give one (:func:`rig.gpcontext.deliver_error`).  The
+production code path is the one under test.
 
-What a Canon body tells the host is all the lens layer can learn here too:
-the camera model, the lens name and live-view JPEGs.  The lens position, the
-stops and the subject are the simulator's *truth*; only the harness
-(:mod:`rig.harness`) reads it, through :attr:`SimCamera.truth`.
+It is split in two, as the real thing is:
 
-Physics, all from the profile (see ``docs/simulator.md``):
+* :class:`SimBody` is the camera body and its lens: where the lens really is
+  (its *truth*, read only by the harness), the motor, the scene, and the
+  switches a person can flip (live view, the lens's AF/MF switch, the USB
+  cable, another program holding the camera).
+* :class:`SimCamera` is one USB session with it, like one ``gp.Camera``:
+  after ``exit()`` or an unplugged cable it is dead, and a new one must be
+  made (``body.session()``).
 
-* A drive command of size k moves a whole number of size-1 steps, drawn
-  around the size's mean ``steps`` with its ``jitter``; a fractional mean is
-  met on average (4.3 moves 4 or 5 steps).
-* A call takes ``latency_ms`` ± ``latency_jitter_ms``; the command takes effect
-  when the call returns, and the motion then runs at the size's ``speed``
-  long after the call has returned.
-* A command that arrives while the lens still moves is dropped, queued
-  behind the motion, or refused with -110, as ``busy`` says.
-* At a stop the lens stops silently (Canon): no error, no signal.
-* The lens starts at ``start``, which the rig is not told.
-* The live view is a textured plane blurred in proportion to
-  |lens position - subject|, with sensor noise, encoded as JPEG.
-* Everything random comes from one generator seeded with ``seed``.
+Each family (``vendor`` in the profile) speaks with its own config names,
+value types, errors and blocking behaviour; see ``docs/simulator.md`` and
+``docs/cameras.md``:
+
+* canon, olympus, panasonic: ``manualfocusdrive`` = ``Near k`` / ``Far k``;
+  the call returns after one transaction and the motor keeps turning;
+  commands sent while it turns are dropped, queued or refused as ``busy``
+  says; silent at the stops; live view needed.
+* nikon: ``manualfocusdrive`` = signed motor units; the call waits for the
+  lens up to ``block_s`` and returns -110 if it still moves; -113 "at limit"
+  when the move ends on a stop, -113 "stepping too small" below
+  ``min_units``; live view needed.
+* sony: ``manualfocus`` = -7..7, one move of a non-linear magnitude;
+  ``focalposition`` (0-100) reports the position coarsely.
+* fuji: ``manualfocusdrive`` = absolute FocusPosition; setting it moves the
+  lens there, reading it says where the lens is (if ``readable``).
+
+Physics common to all: a whole number of size-1 steps per command, drawn
+around the mean with the size's jitter; latency with jitter; motion after
+the call returns; a start position the rig is not told; a live view of a
+textured plane blurred in proportion to |lens position - subject|, with
+noise, as JPEG.  Everything random is seeded.  ``[faults]`` injects
+failures (``drop``: a share of drive commands silently lost).
 """
 
 from __future__ import annotations
@@ -43,12 +58,25 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .clock import Clock
+from .gpcontext import deliver_error
 from .inputs import EachTable, Field, Table, load_toml, validate
 
-__all__ = ["Profile", "load_profile", "profile_from_dict", "SimCamera", "Truth", "DEFAULT_PROFILE"]
+__all__ = ["Profile", "load_profile", "profile_from_dict", "SimBody", "SimCamera", "Truth",
+           "DEFAULT_PROFILE", "PROFILES", "VENDORS"]
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_PROFILE = DATA / "profiles" / "canon-ef24.toml"
+PROFILES = DATA / "profiles"
+
+VENDORS = {
+    # family: (manufacturer, default model, drive sizes in the profile)
+    "canon": ("Canon Inc.", "Canon EOS 5D Mark III (simulated)", 3),
+    "olympus": ("OLYMPUS CORPORATION", "E-M1MarkII (simulated)", 3),
+    "panasonic": ("Panasonic", "DC-GH5 (simulated)", 2),
+    "nikon": ("Nikon Corporation", "D750 (simulated)", 0),
+    "sony": ("Sony Corporation", "ILCE-7M3 (simulated)", 7),
+    "fuji": ("Fujifilm", "GFX 50S (simulated)", 0),
+}
 
 _DRIVE = Table({
     "steps": Field(float, above=0, help="mean effective size-1 steps of one command"),
@@ -56,18 +84,17 @@ _DRIVE = Table({
     "speed": Field(float, above=0, help="steps per second while moving"),
 })
 
-PROFILE_SCHEMA = Table({
-    "vendor": Field(str, choices=("canon",)),
+_COMMON = {
+    "vendor": Field(str, choices=tuple(VENDORS)),
     "lens": Field(str),
-    "model": Field(str, default="Canon EOS 5D Mark III (simulated)"),
+    "model": Field(str, default=""),
     "steps": Field(int, min=10, max=100000),
     "start": Field(int, min=0),
     "latency_ms": Field(float, min=0, max=5000),
     "latency_jitter_ms": Field(float, default=0.0, min=0, max=5000),
     "preview_ms": Field(float, default=50.0, above=0, max=5000),
-    "busy": Field(str, choices=("drop", "queue", "error")),
+    "busy": Field(str, default="drop", choices=("drop", "queue", "error")),
     "seed": Field(int, default=1),
-    "drive": EachTable(_DRIVE, names=("1", "2", "3"), required_names=("1", "2", "3")),
     "scene": Table({
         "subject": Field(float),
         "blur_per_step": Field(float, min=0),
@@ -75,7 +102,36 @@ PROFILE_SCHEMA = Table({
         "width": Field(int, default=320, min=64, max=1920),
         "height": Field(int, default=224, min=48, max=1280),
     }, required=True),
-})
+    "faults": Table({
+        "drop": Field(float, default=0.0, min=0, max=1,
+                      help="share of drive commands silently lost"),
+    }),
+}
+
+
+def _schema(vendor: str) -> Table:
+    fields: dict[str, Any] = dict(_COMMON)
+    sizes = VENDORS[vendor][2]
+    if sizes:
+        names = tuple(str(k) for k in range(1, sizes + 1))
+        required = names if vendor != "sony" else ("1", "2", "3")
+        fields["drive"] = EachTable(_DRIVE, names=names, required_names=required)
+    if vendor == "sony":
+        fields["sony"] = Table({"focalposition": Field(bool, default=True),
+                                "distance": Field(bool, default=False)})
+    if vendor == "nikon":
+        fields["nikon"] = Table({
+            "speed": Field(float, above=0, help="motor units per second"),
+            "jitter": Field(float, default=0.0, min=0, help="steps per command, std"),
+            "min_units": Field(int, default=1, min=1, max=1000),
+            "block_s": Field(float, default=1.0, above=0, max=10),
+        }, required=True)
+    if vendor == "fuji":
+        fields["fuji"] = Table({
+            "speed": Field(float, above=0, help="position units per second"),
+            "readable": Field(bool, default=True),
+        }, required=True)
+    return Table(fields)
 
 
 @dataclass(frozen=True)
@@ -103,13 +159,23 @@ class Profile:
     noise: float
     width: int
     height: int
+    drop: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
     source: str = "<profile>"
+
+    @property
+    def manufacturer(self) -> str:
+        return VENDORS[self.vendor][0]
 
 
 def load_profile(path: str | Path) -> Profile:
     """Read and check a simulator profile; unknown keys are errors."""
     doc = load_toml(path)
-    values = validate(doc, PROFILE_SCHEMA)
+    vendor = doc.data.get("vendor")
+    if vendor not in VENDORS:
+        raise doc.error("vendor", f"must be one of {', '.join(map(repr, VENDORS))}, "
+                                  f"got {vendor!r}")
+    values = validate(doc, _schema(vendor))
     if values["start"] > values["steps"]:
         raise doc.error("start", f"must be between 0 and steps ({values['steps']}), "
                                  f"got {values['start']}")
@@ -118,16 +184,18 @@ def load_profile(path: str | Path) -> Profile:
 
 def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> Profile:
     scene = values["scene"]
+    vendor = values["vendor"]
     drive = {int(k): DriveSpec(v["steps"], v["jitter"], v["speed"])
-             for k, v in values["drive"].items()}
+             for k, v in values.get("drive", {}).items()}
+    options = dict(values.get(vendor, {})) if vendor in ("sony", "nikon", "fuji") else {}
     return Profile(
-        vendor=values["vendor"], lens=values["lens"], model=values["model"],
+        vendor=vendor, lens=values["lens"], model=values["model"] or VENDORS[vendor][1],
         steps=values["steps"], start=values["start"], latency_ms=values["latency_ms"],
         latency_jitter_ms=values["latency_jitter_ms"], preview_ms=values["preview_ms"],
         busy=values["busy"], seed=values["seed"], drive=drive,
         subject=scene["subject"], blur_per_step=scene["blur_per_step"],
         noise=scene["noise"], width=scene["width"], height=scene["height"],
-        source=source)
+        drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source)
 
 
 # ------------------------------------------------------------------ truth
@@ -159,9 +227,17 @@ class Truth:
     segments: list[Segment] = field(default_factory=list)
     busy_until: float = -math.inf
     commands: int = 0
-    dropped: int = 0
+    dropped: int = 0      # lost: busy, or an injected fault
+    ignored: int = 0      # never reached the motor: MF switch, no live view
     subject: float = 0.0
     _t0s: list[float] = field(default_factory=list, repr=False)
+
+    def interrupt(self, t: float) -> None:
+        """Stop a motion in progress at time t (a new absolute target)."""
+        if self.segments and self.segments[-1].t1 > t > self.segments[-1].t0:
+            last = self.segments[-1]
+            last.x1, last.t1 = last.at(t), t
+            self.busy_until = min(self.busy_until, t)
 
     def add(self, segment: Segment) -> None:
         self.segments.append(segment)
@@ -274,11 +350,15 @@ class SimCameraFile:
         return "image/jpeg"
 
 
-CANON_DRIVE_CHOICES = ("Near 1", "Near 2", "Near 3", "None", "Far 1", "Far 2", "Far 3")
+# ------------------------------------------------------------------- body
 
 
-class SimCamera:
-    """A Canon EOS body with a lens, in simulated physics."""
+_FAMILY_SIZES = {"canon": (1, 2, 3), "olympus": (1, 2, 3), "panasonic": (1, 2)}
+NIKON_RANGE = 32767
+
+
+class SimBody:
+    """The camera body and its lens, in simulated physics (outlives sessions)."""
 
     def __init__(self, profile: Profile, clock: Clock) -> None:
         self.profile = profile
@@ -294,94 +374,36 @@ class SimCamera:
                 (profile.height, profile.width)).astype(np.float32)
             for i in range(8)
         ]
-        self._initialised = False
-        self._exited = False
-        self._in_call = False
-        self.present = True  # False: unplugged, init() finds no camera (-105)
-        self._liveview = False
+        # What a person can change.
+        self.present = True       # the USB cable is in
+        self.claimed = False      # another program (the desktop's gvfs) holds the camera
+        self.af = True            # the lens switch is on AF (on MF the motor does nothing)
+        self.mode_ok = True       # the camera is in a mode that allows driving focus
+        self.liveview = False
+        self.generation = 0       # goes up when the cable is pulled: old sessions die
+        self.in_call = False
         self.calls: dict[str, int] = {}
+        self.sessions = 0
 
-    # -- gphoto2.Camera surface
-    def init(self, context: Any = None) -> None:
-        with self._call("init"):
-            self._sleep_latency(0.25)
-            if not self.present:
-                raise gp.GPhoto2Error(gp.GP_ERROR_MODEL_NOT_FOUND)
-            self._initialised = True
+    # -- what the harness and tests do
+    def session(self) -> "SimCamera":
+        """A new USB session, like ``gp.Camera()``."""
+        self.sessions += 1
+        return SimCamera(self)
 
-    def exit(self, context: Any = None) -> None:
-        self._initialised = False
-        self._exited = True
-        self._liveview = False
+    def unplug(self) -> None:
+        self.present = False
+        self.generation += 1
+        self.liveview = False
 
-    def get_summary(self, context: Any = None) -> SimText:
-        with self._call("get_summary"):
-            self._sleep_latency(1.0)
-            p = self.profile
-            return SimText(
-                f"Manufacturer: Canon Inc.\nModel: {p.model}\n"
-                f"  Version: 1-1.3.0\n  Serial Number: sim-{p.seed:08d}\n"
-                f"Vendor Extension ID: 0xb (1.0)\n")
+    def plug(self) -> None:
+        self.present = True
 
-    def get_single_config(self, name: str, context: Any = None) -> SimWidget:
-        with self._call("get_single_config"):
-            return self._widget(name)
-
-    def set_single_config(self, name: str, widget: SimWidget, context: Any = None) -> None:
-        with self._call("set_single_config"):
-            current = self._widget(name)
-            if current.get_readonly():
-                self._sleep_latency(1.0)
-                raise gp.GPhoto2Error(gp.GP_ERROR_NOT_SUPPORTED)
-            value = widget.get_value()
-            if name == "manualfocusdrive":
-                if value not in CANON_DRIVE_CHOICES:
-                    self._sleep_latency(1.0)
-                    raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
-                self._sleep_latency(1.0)
-                self._drive(value)
-            elif name == "viewfinder":
-                self._sleep_latency(1.0)
-                self._liveview = bool(value)
-            else:
-                self._sleep_latency(1.0)
-
-    def capture_preview(self, context: Any = None) -> SimCameraFile:
-        with self._call("capture_preview"):
-            t = self.clock.now()
-            first = not self._liveview
-            self._liveview = True
-            x = self.truth.position(t)
-            data = self._render(x)
-            duration = self.profile.preview_ms / 1000.0 * (4.0 if first else 1.0)
-            self.clock.sleep_until(t + duration)
-            return SimCameraFile(data)
-
-    # -- simulator controls (the harness, never the lens layer)
     def set_subject(self, subject: float) -> None:
         self.truth.subject = float(subject)
 
-    # -- internals
-    class _CallGuard:
-        def __init__(self, cam: "SimCamera", name: str) -> None:
-            self.cam, self.name = cam, name
-
-        def __enter__(self) -> None:
-            cam = self.cam
-            if cam._exited:
-                raise gp.GPhoto2Error(gp.GP_ERROR_IO)
-            if cam._in_call:
-                raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
-            cam._in_call = True
-            cam.calls[self.name] = cam.calls.get(self.name, 0) + 1
-
-        def __exit__(self, *exc: Any) -> None:
-            self.cam._in_call = False
-
-    def _call(self, name: str) -> "SimCamera._CallGuard":
-        return SimCamera._CallGuard(self, name)
-
-    def _sleep_latency(self, scale: float) -> None:
+    # -- time
+    def sleep_latency(self, scale: float) -> None:
         p = self.profile
         latency = p.latency_ms / 1000.0
         if p.latency_jitter_ms > 0:
@@ -389,55 +411,10 @@ class SimCamera:
         latency = max(latency, 0.2 * p.latency_ms / 1000.0) * scale
         self.clock.sleep_until(self.clock.now() + latency)
 
-    def _widget(self, name: str) -> SimWidget:
-        p = self.profile
-        if name == "manualfocusdrive":
-            return SimWidget(name, "Drive Canon DSLR Manual focus", gp.GP_WIDGET_RADIO,
-                             "None", choices=CANON_DRIVE_CHOICES)
-        if name == "lensname":
-            return SimWidget(name, "Lens Name", gp.GP_WIDGET_TEXT, p.lens, readonly=True)
-        if name == "cameramodel":
-            return SimWidget(name, "Camera Model", gp.GP_WIDGET_TEXT, p.model, readonly=True)
-        if name == "manufacturer":
-            return SimWidget(name, "Camera Manufacturer", gp.GP_WIDGET_TEXT, "Canon Inc.",
-                             readonly=True)
-        if name == "viewfinder":
-            return SimWidget(name, "Viewfinder", gp.GP_WIDGET_TOGGLE, int(self._liveview))
-        raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
-
-    def _drive(self, value: str) -> None:
-        """Apply one Canon drive command at the current (return) time."""
-        if value == "None":
-            return
-        truth = self.truth
-        t = self.clock.now()
-        truth.commands += 1
-        if not self._liveview:
-            truth.dropped += 1  # Canon drives the lens only in live view
-            return
-        direction = -1 if value.startswith("Near") else 1
-        spec = self.profile.drive[int(value[-1])]
-        if truth.moving(t):
-            busy = self.profile.busy
-            if busy == "drop":
-                truth.dropped += 1
-                return
-            if busy == "error":
-                truth.dropped += 1
-                raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
-            t = truth.busy_until  # queue behind the motion
-        steps = self._draw_steps(spec)
-        x0 = truth.position(t)
-        x1 = min(max(x0 + direction * steps, 0.0), float(truth.steps))
-        duration = steps / spec.speed
-        moved = abs(x1 - x0) / spec.speed
-        truth.add(Segment(t, t + moved, x0, x1))
-        truth.busy_until = t + duration
-
-    def _draw_steps(self, spec: DriveSpec) -> int:
-        mean = spec.steps
-        if spec.jitter > 0:
-            mean = mean + self._rng.normal(0.0, spec.jitter)
+    # -- the motor
+    def _draw_steps(self, mean: float, jitter: float) -> int:
+        if jitter > 0:
+            mean = mean + self._rng.normal(0.0, jitter)
         mean = max(mean, 0.0)
         whole = math.floor(mean)
         frac = mean - whole
@@ -445,7 +422,69 @@ class SimCamera:
             whole += 1
         return int(whole)
 
-    def _render(self, x: float) -> bytes:
+    def _lost(self) -> bool:
+        """A command that never reaches the motor: lens on MF, or an injected drop."""
+        truth = self.truth
+        truth.commands += 1
+        if not self.af:
+            truth.ignored += 1
+            return True
+        if self.profile.drop > 0 and self._rng.random() < self.profile.drop:
+            truth.dropped += 1
+            return True
+        return False
+
+    def move_relative(self, spec: DriveSpec, direction: int) -> None:
+        """A Near/Far (or Sony) command taking effect now: motion continues afterwards."""
+        truth = self.truth
+        t = self.clock.now()
+        if self._lost():
+            return
+        if truth.moving(t):
+            if self.profile.busy == "drop":
+                truth.dropped += 1
+                return
+            if self.profile.busy == "error":
+                truth.dropped += 1
+                raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
+            t = truth.busy_until  # queue behind the motion
+        steps = self._draw_steps(spec.steps, spec.jitter)
+        x0 = truth.position(t)
+        x1 = min(max(x0 + direction * steps, 0.0), float(truth.steps))
+        truth.add(Segment(t, t + abs(x1 - x0) / spec.speed, x0, x1))
+        truth.busy_until = t + steps / spec.speed
+
+    def move_units(self, units: int) -> tuple[float, bool]:
+        """A Nikon move starting now: (when it ends, whether it ended on a stop)."""
+        truth = self.truth
+        t = self.clock.now()
+        opts = self.profile.options
+        if self._lost():
+            return t, False
+        steps = self._draw_steps(abs(units), opts["jitter"])
+        x0 = truth.position(t)
+        wanted = x0 + math.copysign(steps, units)
+        x1 = min(max(wanted, 0.0), float(truth.steps))
+        end = t + abs(x1 - x0) / opts["speed"]
+        truth.add(Segment(t, end, x0, x1))
+        truth.busy_until = end
+        return end, x1 != wanted
+
+    def move_to(self, target: float) -> None:
+        """A Fuji move to an absolute position, from wherever the lens is now."""
+        truth = self.truth
+        t = self.clock.now()
+        if self._lost():
+            return
+        truth.interrupt(t)
+        x0 = truth.position(t)
+        x1 = min(max(float(round(target)), 0.0), float(truth.steps))
+        end = t + abs(x1 - x0) / self.profile.options["speed"]
+        truth.add(Segment(t, end, x0, x1))
+        truth.busy_until = end
+
+    # -- the live view
+    def render(self, x: float) -> bytes:
         p = self.profile
         radius = round(p.blur_per_step * abs(x - self.truth.subject), 2)
         base = self._blurred.get(radius)
@@ -462,14 +501,216 @@ class SimCamera:
         if p.noise > 0:
             bank = self._noise_bank[int(self._rng.integers(len(self._noise_bank)))]
             dy, dx = (int(v) for v in self._rng.integers(0, (p.height, p.width)))
-            noise = np.roll(bank, (dy, dx), axis=(0, 1))
-            frame = base + p.noise * noise
+            frame = base + p.noise * np.roll(bank, (dy, dx), axis=(0, 1))
         else:
             frame = base
         out = Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8), mode="L")
         buf = io.BytesIO()
         out.save(buf, format="JPEG", quality=85)
         return buf.getvalue()
+
+
+# ---------------------------------------------------------------- session
+
+
+class SimCamera:
+    """One USB session with a :class:`SimBody`: the ``gphoto2.Camera`` surface."""
+
+    def __init__(self, body: SimBody) -> None:
+        self.body = body
+        self._generation = body.generation
+        self._exited = False
+
+    # Conveniences for tests and the harness (never used by rig's lens layer).
+    @property
+    def truth(self) -> Truth:
+        return self.body.truth
+
+    @property
+    def clock(self) -> Clock:
+        return self.body.clock
+
+    # -- gphoto2.Camera surface
+    def init(self, context: Any = None) -> None:
+        with self._call("init", context, opening=True):
+            self.body.sleep_latency(0.25)
+            if not self.body.present:
+                raise gp.GPhoto2Error(gp.GP_ERROR_MODEL_NOT_FOUND)
+            if self.body.claimed:
+                raise gp.GPhoto2Error(gp.GP_ERROR_IO_USB_CLAIM)
+            self._generation = self.body.generation
+
+    def exit(self, context: Any = None) -> None:
+        if not self._exited and self._generation == self.body.generation:
+            self.body.liveview = False
+        self._exited = True
+
+    def get_summary(self, context: Any = None) -> SimText:
+        with self._call("get_summary", context):
+            self.body.sleep_latency(1.0)
+            self._alive()
+            p = self.body.profile
+            return SimText(
+                f"Manufacturer: {p.manufacturer}\nModel: {p.model}\n"
+                f"  Version: 1-1.3.0\n  Serial Number: sim-{p.seed:08d}\n")
+
+    def get_single_config(self, name: str, context: Any = None) -> SimWidget:
+        with self._call("get_single_config", context):
+            return self._widget(name)
+
+    def set_single_config(self, name: str, widget: SimWidget, context: Any = None) -> None:
+        with self._call("set_single_config", context):
+            current = self._widget(name)
+            if current.get_readonly():
+                self.body.sleep_latency(1.0)
+                raise gp.GPhoto2Error(gp.GP_ERROR_NOT_SUPPORTED)
+            self._set(name, current, widget.get_value(), context)
+
+    def capture_preview(self, context: Any = None) -> SimCameraFile:
+        with self._call("capture_preview", context):
+            body = self.body
+            t = self.clock.now()
+            first = not body.liveview
+            body.liveview = True
+            data = body.render(body.truth.position(t))
+            duration = body.profile.preview_ms / 1000.0 * (4.0 if first else 1.0)
+            self.clock.sleep_until(t + duration)
+            self._alive()
+            return SimCameraFile(data)
+
+    # -- internals
+    class _CallGuard:
+        def __init__(self, cam: "SimCamera", name: str, opening: bool) -> None:
+            self.cam, self.name, self.opening = cam, name, opening
+
+        def __enter__(self) -> None:
+            cam, body = self.cam, self.cam.body
+            if cam._exited:
+                raise gp.GPhoto2Error(gp.GP_ERROR)  # a Camera is not reused after exit()
+            if not self.opening and (cam._generation != body.generation or not body.present):
+                raise gp.GPhoto2Error(gp.GP_ERROR_IO_USB_FIND)
+            if body.in_call:
+                raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
+            body.in_call = True
+            body.calls[self.name] = body.calls.get(self.name, 0) + 1
+
+        def __exit__(self, *exc: Any) -> None:
+            self.cam.body.in_call = False
+
+    def _call(self, name: str, context: Any, *, opening: bool = False) -> "SimCamera._CallGuard":
+        self._context = context
+        return SimCamera._CallGuard(self, name, opening)
+
+    def _alive(self) -> None:
+        """A cable pulled during a call: the call fails with an I/O error."""
+        if self._generation != self.body.generation or not self.body.present:
+            raise gp.GPhoto2Error(gp.GP_ERROR_IO)
+
+    def _fail(self, code: int, text: str) -> None:
+        deliver_error(self._context, text)
+        raise gp.GPhoto2Error(code)
+
+    def _widget(self, name: str) -> SimWidget:
+        body, p = self.body, self.body.profile
+        family = p.vendor
+        if name == "lensname" and family in ("canon", "nikon", "fuji"):
+            return SimWidget(name, "Lens Name", gp.GP_WIDGET_TEXT, p.lens, readonly=True)
+        if name == "cameramodel":
+            return SimWidget(name, "Camera Model", gp.GP_WIDGET_TEXT, p.model, readonly=True)
+        if name == "manufacturer":
+            return SimWidget(name, "Camera Manufacturer", gp.GP_WIDGET_TEXT, p.manufacturer,
+                             readonly=True)
+        if name == "viewfinder" and family in ("canon", "nikon"):
+            return SimWidget(name, "Viewfinder", gp.GP_WIDGET_TOGGLE, int(body.liveview))
+        if name == "viewfinder" and family == "panasonic":
+            return SimWidget(name, "Viewfinder", gp.GP_WIDGET_TOGGLE, 2)  # always reads 2
+        if family in _FAMILY_SIZES and name == "manualfocusdrive":
+            sizes = _FAMILY_SIZES[family]
+            choices = tuple(f"Near {k}" for k in sizes) + ("None",) + tuple(
+                f"Far {k}" for k in sizes)
+            return SimWidget(name, "Drive Manual focus", gp.GP_WIDGET_RADIO, "None",
+                             choices=choices)
+        if family == "nikon" and name == "manualfocusdrive":
+            return SimWidget(name, "Manual Focus Drive", gp.GP_WIDGET_RANGE, 0.0,
+                             value_range=(-NIKON_RANGE, NIKON_RANGE, 1))
+        if family == "sony" and name == "manualfocus":
+            return SimWidget(name, "Manual Focus", gp.GP_WIDGET_RANGE, 0.0,
+                             value_range=(-7, 7, 1))
+        if family == "sony" and name == "focalposition" and p.options["focalposition"]:
+            x = body.truth.position(self.clock.now())
+            return SimWidget(name, "Focal Position", gp.GP_WIDGET_RANGE,
+                             float(round(100 * x / body.truth.steps)), readonly=True,
+                             value_range=(0, 100, 1))
+        if family == "fuji" and name == "manualfocusdrive":
+            x = body.truth.position(self.clock.now())
+            return SimWidget(name, "Focus Position", gp.GP_WIDGET_RANGE, float(round(x)),
+                             value_range=(0, body.truth.steps, 1))
+        raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
+
+    def _set(self, name: str, current: SimWidget, value: Any, context: Any) -> None:
+        body, p = self.body, self.body.profile
+        family = p.vendor
+        if name == "viewfinder":
+            body.sleep_latency(1.0)
+            self._alive()
+            body.liveview = bool(value)
+            return
+        if name not in ("manualfocusdrive", "manualfocus"):
+            body.sleep_latency(1.0)
+            return
+        if current.get_type() == gp.GP_WIDGET_RADIO:
+            if value not in current.get_choices():
+                body.sleep_latency(1.0)
+                raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
+        else:
+            low, high, _ = current.get_range()
+            if not isinstance(value, (int, float)) or not low <= value <= high:
+                body.sleep_latency(1.0)
+                raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
+        body.sleep_latency(1.0)
+        self._alive()
+        if not body.mode_ok:
+            self._fail(gp.GP_ERROR, "The camera is in a mode that does not allow focus drive.")
+        if family in _FAMILY_SIZES:
+            if value == "None":
+                return
+            if not body.liveview and family == "canon":
+                body.truth.commands += 1
+                body.truth.ignored += 1   # Canon drives only in live view, silently
+                return
+            body.move_relative(p.drive[int(value[-1])], -1 if value.startswith("Near") else 1)
+        elif family == "nikon":
+            self._nikon(int(value))
+        elif family == "sony":
+            magnitude = int(abs(value))
+            if magnitude == 0:
+                return
+            spec = p.drive.get(magnitude)
+            if spec is None:
+                raise gp.GPhoto2Error(gp.GP_ERROR_BAD_PARAMETERS)
+            body.move_relative(spec, 1 if value > 0 else -1)
+        elif family == "fuji":
+            body.move_to(float(value))
+
+    def _nikon(self, units: int) -> None:
+        """Waits for the lens up to block_s; -110 if it still moves, -113 at a stop."""
+        body, opts = self.body, self.body.profile.options
+        if not body.liveview:
+            self._fail(gp.GP_ERROR, "Nikon manual focus works only in LiveView mode.")
+        if units == 0:
+            units = 1  # libgphoto2 sends 0 as one step toward infinity
+        if body.truth.moving(self.clock.now()):
+            raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
+        if abs(units) < opts["min_units"]:
+            self._fail(gp.GP_ERROR_CAMERA_ERROR, "Nikon manual focus stepping too small.")
+        start = self.clock.now()
+        end, at_stop = body.move_units(units)
+        self.clock.sleep_until(min(end, start + opts["block_s"]))
+        self._alive()
+        if end > start + opts["block_s"]:
+            raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
+        if at_stop:
+            self._fail(gp.GP_ERROR_CAMERA_ERROR, "Nikon manual focus at limit.")
 
 
 def _make_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,9 +5,11 @@ import dataclasses
 import pytest
 
 from rig.clock import VirtualClock
-from rig.lens import CanonDrive, Lens, LensError, calibrate
+from rig.calibrate import calibrate
+from rig.drives import NearFarDrive
+from rig.lens import Lens, LensError
 from rig.planner import Drive, LensModel, plan_move
-from rig.sim import DEFAULT_PROFILE, DriveSpec, SimCamera, load_profile
+from rig.sim import DEFAULT_PROFILE, DriveSpec, SimBody, load_profile
 
 TRUE_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496), Drive(2, 4.0, 0.11, 4 / 48.733),
                              Drive(3, 26.0, 0.30, 26 / 94.321)), latency=0.030)
@@ -16,7 +18,7 @@ TRUE_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496), Drive(2, 4.0, 0.1
 def connected(**changes):
     clock = VirtualClock()
     profile = dataclasses.replace(load_profile(DEFAULT_PROFILE), **changes)
-    cam = SimCamera(profile, clock)
+    cam = SimBody(profile, clock).session()
     lens = Lens(cam, clock)
     lens.connect()
     return lens, cam, clock
@@ -26,7 +28,7 @@ def test_connect_learns_only_what_the_camera_says():
     lens, cam, clock = connected()
     assert lens.camera_model == "Canon EOS 5D Mark III (simulated)"
     assert lens.lens_name == "Canon EF 24mm f/2.8 IS USM"
-    assert isinstance(lens.drive, CanonDrive)
+    assert isinstance(lens.drive, NearFarDrive) and lens.caps.family == "canon"
     assert lens.position is None  # the start position is not told
 
 
@@ -68,7 +70,7 @@ def test_a_late_start_shifts_the_plan_instead_of_squeezing_it():
 
 def test_a_camera_that_cannot_drive_focus_is_refused():
     clock = VirtualClock()
-    cam = SimCamera(load_profile(DEFAULT_PROFILE), clock)
+    cam = SimBody(load_profile(DEFAULT_PROFILE), clock).session()
     original = cam._widget
 
     def no_drive(name):
@@ -109,8 +111,8 @@ def test_calibration_of_a_short_lens(tmp_path):
 
 def test_calibration_fails_clearly_on_a_flat_scene():
     lens, cam, clock = connected(blur_per_step=0.0, noise=0.5)
-    cam._scene[:] = 128
-    cam._blurred.clear()
+    cam.body._scene[:] = 128
+    cam.body._blurred.clear()
     with pytest.raises(LensError, match="detail|still"):
         calibrate(lens)
 

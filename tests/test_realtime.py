@@ -7,13 +7,13 @@ from rig.calibration import Calibration, DriveCal
 from rig.clock import MonotonicClock
 from rig.config import load_config
 from rig.sequencer import Activity, Point
-from rig.sim import DEFAULT_PROFILE, DriveSpec, SimCamera, load_profile
+from rig.sim import DEFAULT_PROFILE, DriveSpec, SimBody, load_profile
 from rig.store import Store
 
 
 def test_boots_homes_and_reaches_point_1_in_real_time(tmp_path):
     profile = dataclasses.replace(
-        load_profile(DEFAULT_PROFILE), steps=60, start=40, latency_ms=2.0,
+        load_profile(DEFAULT_PROFILE), steps=60, start=40, subject=30, latency_ms=2.0,
         latency_jitter_ms=0.0, preview_ms=2.0,
         drive={1: DriveSpec(1, 0, 500.0), 2: DriveSpec(3, 0, 1000.0),
                3: DriveSpec(10, 0, 2000.0)})
@@ -24,8 +24,8 @@ def test_boots_homes_and_reaches_point_1_in_real_time(tmp_path):
         profile.lens, 60, (DriveCal(1, 1.0, 400.0), DriveCal(2, 3.0, 800.0),
                            DriveCal(3, 10.0, 1600.0)), camera=profile.model, latency_ms=2.0))
     store.save_sequence((Point(25), Point(45, 0.2)))
-    sim = SimCamera(profile, clock)
-    app = App(clock, lambda: sim, store, state=load_state(store, load_config().ui))
+    sim = SimBody(profile, clock)
+    app = App(clock, sim.session, store, state=load_state(store, load_config().ui))
     app.start()
     try:
         assert app.wait_idle(until=clock.now() + 30.0)

@@ -7,7 +7,7 @@ import pytest
 
 from rig.clock import VirtualClock
 from rig.inputs import InputError
-from rig.sim import DEFAULT_PROFILE, DriveSpec, SimCamera, load_profile
+from rig.sim import DEFAULT_PROFILE, DriveSpec, SimBody, load_profile
 from rig.vision import focus_measure, grey
 
 
@@ -18,7 +18,7 @@ def profile():
 
 def camera(profile, **changes):
     clock = VirtualClock()
-    cam = SimCamera(dataclasses.replace(profile, **changes), clock)
+    cam = SimBody(dataclasses.replace(profile, **changes), clock).session()
     cam.init()
     cam.capture_preview()  # live view on
     return cam, clock
@@ -93,7 +93,7 @@ def test_stops_clamp_silently(profile):
 
 def test_no_live_view_no_motion(profile):
     clock = VirtualClock()
-    cam = SimCamera(profile, clock)
+    cam = SimBody(profile, clock).session()
     cam.init()
     drive(cam, "Far 3")
     clock.sleep(1.0)

@@ -1,0 +1,377 @@
+"""The camera's owner: one thread makes every camera call.
+
+libgphoto2 takes one call at a time per camera, so drive commands, live-view
+frames and checks all go through this worker, job after job.  Its life is a
+cycle that survives what happens on a set:
+
+1. **Connect.**  Open a new ``gp.Camera`` (never reuse one after a failure).
+   While there is no camera (-105), the USB device is held by another
+   program (-53, usually the desktop's gvfs), or the port fails, say so on
+   the screen and try again every ``RETRY_S``.
+2. **Start.**  Calibrate a new lens or home a known one, then check that the
+   lens really moves (a short drive watched in the live view, or read back):
+   a lens switch on MF shows here.  Tell the core ``Ready``.
+3. **Serve** lens jobs (pulls, jogs, autofocus).  While idle, a frame every
+   ``KEEPALIVE_S`` keeps live view on (Canon drives the lens only then, and
+   a preview turns it back on if someone switched it off).
+
+A cable pulled mid-pull (-52, -7, -10) ends the session: the screen says
+"camera lost", the worker goes back to 1 and, once the camera answers,
+re-homes (the position is lost) and carries on; the sequence and the
+calibration stay as they are.  A refusal the operator must fix (lens on MF,
+a mode that forbids driving) is shown with its fix and re-checked every
+``RETRY_S`` until it is gone.  Nothing needs a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+
+import gphoto2 as gp
+
+from .autofocus import AFResult, autofocus
+from .calibrate import CalibrationSettings, calibrate
+from .calibration import Calibration
+from .clock import EMPTY, Clock
+from .drives import NikonDrive
+from .inputs import InputError
+from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
+from .planner import Plan
+from .sequencer import (Activity, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
+                        Moved, Nudge, Progress, Ready, Transition)
+from .store import Store
+from .vision import distance, fingerprint
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LensWorker", "Stop", "Observer", "NullObserver", "use_calibration", "RETRY_S",
+           "KEEPALIVE_S"]
+
+RETRY_S = 2.0        # while the camera is missing or refuses, try again this often
+FLAT = 3.0           # a fingerprint varying less than this (grey levels) shows nothing
+KEEPALIVE_S = 2.0    # while idle, a live-view frame this often keeps live view on
+
+# Camera errors that mean "not yet": wait and retry, saying why and what to do.
+WAIT_FOR = {
+    gp.GP_ERROR_MODEL_NOT_FOUND: "no camera on USB: plug it in and switch it on",
+    gp.GP_ERROR_IO_USB_CLAIM: "USB held by another program: gio mount -s gphoto2",
+    gp.GP_ERROR_IO_USB_FIND: "camera not found on USB: check the cable",
+    gp.GP_ERROR_IO: "camera I/O error: check the cable",
+    gp.GP_ERROR_TIMEOUT: "camera does not answer: check it is on",
+}
+# Errors in an open session that mean the camera has gone (cable, power).
+LOST = {gp.GP_ERROR_IO_USB_FIND, gp.GP_ERROR_IO, gp.GP_ERROR_TIMEOUT,
+        gp.GP_ERROR_MODEL_NOT_FOUND}
+
+
+class Stop:
+    """Ask the worker to end (the service stops)."""
+
+
+class CameraLost(Exception):
+    pass
+
+
+class Refused(Exception):
+    """Something the operator must change; the text says what."""
+
+
+class Observer(Protocol):
+    """Hooks for a harness that watches the app (the simulator's report)."""
+
+    def calibrated(self, cal: Calibration) -> None: ...
+    def transition_started(self, tr: Transition, plan: Plan) -> None: ...
+    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: ...
+    def focused(self, result: AFResult) -> None: ...
+    def error(self, message: str) -> None: ...
+
+
+class NullObserver:
+    """Watches nothing (the rig itself)."""
+
+    def calibrated(self, cal: Calibration) -> None: pass
+    def transition_started(self, tr: Transition, plan: Plan) -> None: pass
+    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: pass
+    def focused(self, result: AFResult) -> None: pass
+    def error(self, message: str) -> None: pass
+
+
+def use_calibration(lens: Lens, cal: Calibration) -> None:
+    """Give a connected lens its saved calibration (model, spreads, Nikon's motor unit)."""
+    lens.model = cal.model()
+    lens.jitter = {d.size: d.jitter or 0.0 for d in cal.drive}
+    if isinstance(lens.drive, NikonDrive):
+        lens.drive.unit = int(cal.extra.get("drive_unit", 1))
+
+
+class LensWorker:
+    """Owns the camera: connects, homes or calibrates, runs lens jobs, recovers."""
+
+    def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store,
+                 post: Callable[[Any], None], *, observer: Observer,
+                 settings: CalibrationSettings) -> None:
+        self.clock = clock
+        self.open_camera = open_camera
+        self.store = store
+        self.post = post
+        self.observer = observer
+        self.settings = settings
+        self.inbox = clock.channel()
+        self.lens: Lens | None = None
+        self.calibration: Calibration | None = None
+        self.cancelled = False
+        self._noise = 1.0
+
+    # -- the cycle
+    def run(self) -> None:
+        while not self.cancelled:
+            lens = self._connect()
+            if lens is None:
+                return
+            try:
+                self._start(lens)
+                if self._serve(lens):
+                    return
+            except Cancelled:
+                return
+            except CameraLost as exc:
+                self._report(f"camera lost: {exc}")
+                lens.close()
+                self.lens = None
+            except (LensError, InputError, gp.GPhoto2Error) as exc:
+                # A camera or file that cannot work: say so and wait for a stop.
+                self._report(str(exc))
+                self._drain_until_stop()
+                return
+
+    def cancel(self) -> None:
+        """Stop what the lens is doing at its next camera call (service stop)."""
+        self.cancelled = True
+        if self.lens is not None:
+            self.lens.cancelled = True
+        self.inbox.put(Stop())
+
+    def _report(self, message: str) -> None:
+        log.error("lens: %s", message)
+        self.observer.error(message)
+        self.post(Fault(message, self.clock.now()))
+
+    def _drain_until_stop(self) -> None:
+        while not isinstance(self.inbox.get(), Stop):
+            pass
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait, keeping an ear on the inbox; True if asked to stop."""
+        until = self.clock.now() + seconds
+        while True:
+            msg = self.inbox.get(until=until)
+            if msg is EMPTY:
+                return False
+            if isinstance(msg, Stop):
+                return True
+            # Lens jobs asked for while the camera is away are dropped: the core
+            # shows the fault and will ask again once the lens is ready.
+
+    def _progress(self, activity: Activity) -> Callable[[str, float], None]:
+        last: list[Any] = [None, -1.0]
+
+        def report(phase: str, fraction: float) -> None:
+            if phase != last[0] or fraction - last[1] >= 0.02:
+                last[0], last[1] = phase, fraction
+                shown = Activity.HOMING if phase == "homing" else activity
+                self.post(Progress(shown, phase, fraction, self.clock.now()))
+        return report
+
+    # -- 1. connect
+    def _connect(self) -> Lens | None:
+        """A connected lens, or None if the rig is stopped meanwhile."""
+        self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
+        while not self.cancelled:
+            lens = Lens(self.open_camera(), self.clock)
+            lens.cancelled = self.cancelled
+            try:
+                lens.connect()
+                self.lens = lens
+                log.info("camera %s, lens %s: %s", lens.camera_model, lens.lens_name,
+                         lens.caps.describe())
+                return lens
+            except gp.GPhoto2Error as exc:
+                lens.close()
+                if exc.code not in WAIT_FOR:
+                    raise
+                reason = WAIT_FOR[exc.code]
+                log.warning("camera: %s (%s); trying again", reason, exc)
+                self.post(Progress(Activity.CONNECTING, reason, 0.0, self.clock.now()))
+                if self._wait(RETRY_S):
+                    return None
+        return None
+
+    # -- 2. start
+    def _start(self, lens: Lens) -> None:
+        try:
+            cal = self.store.load_calibration(lens.camera_model, lens.lens_name)
+            if cal is None:
+                log.info("new lens: calibrating")
+                cal = calibrate(lens, self.settings, self._progress(Activity.CALIBRATING))
+                path = self.store.save_calibration(cal)
+                log.info("calibration saved to %s", path)
+            else:
+                use_calibration(lens, cal)
+                self._progress(Activity.HOMING)("homing", 0.0)
+                started = self.clock.now()
+                lens.home()
+                log.info("homed in %.1f s", self.clock.now() - started)
+            self.calibration = cal
+            self.observer.calibrated(cal)
+            while not self._moves(lens):
+                message = ("the lens does not move: set the lens switch to AF "
+                           "(or point the camera at something with detail)")
+                self._report(message)
+                if self._wait(RETRY_S):
+                    raise Cancelled()
+                lens.home()
+        except gp.GPhoto2Error as exc:
+            if exc.code in LOST:
+                raise CameraLost(exc) from None
+            raise
+        assert lens.model is not None
+        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
+
+    def _moves(self, lens: Lens) -> bool:
+        """Drive a third of the range away from the near stop and back: did the lens move?
+
+        Read back where the camera reports its position; otherwise compare
+        live-view frames (noise measured on two frames at rest).  A picture
+        with no structure at all (a blank wall) cannot tell: rig says so in
+        the log and carries on rather than blame the lens switch.
+        """
+        assert lens.model is not None
+        big = max(lens.model.drives, key=lambda d: d.steps)
+        count = max(1, min(4, round(0.3 * lens.model.steps / big.steps)))
+        lens.wait_free()
+        if lens.caps.feedback == "absolute":
+            before = lens.read_position()
+        else:
+            rest = [fingerprint(lens.frame()) for _ in range(2)]
+            self._noise = max(distance(rest[0], rest[1]), 1e-3)
+        for _ in range(count):
+            lens.send(big.size, FAR)
+            lens.wait_free()
+        if lens.caps.feedback == "absolute":
+            after = lens.read_position()
+            moved = before is not None and after is not None and abs(after - before) >= 1
+        else:
+            moved = distance(fingerprint(lens.frame()), rest[1]) > 1.5 * self._noise
+            if not moved and float(rest[1].std()) < FLAT:
+                log.warning("the picture has too little detail to see the lens move; "
+                            "carrying on (if the lens does not move, set it to AF)")
+                moved = True
+        # One command more than went out: the stop clamps the lens back to 0
+        # exactly, whatever the spread of single commands.
+        for _ in range(count + 1):
+            lens.send(big.size, NEAR)
+            lens.wait_free()
+        if lens.caps.feedback == "absolute":
+            lens.home()
+        else:
+            lens.position = 0.0
+        return moved
+
+    # -- 3. serve
+    def _serve(self, lens: Lens) -> bool:
+        """Run lens jobs until the rig stops (True) or the camera is lost (raises)."""
+        while True:
+            job = self.inbox.get(until=self.clock.now() + KEEPALIVE_S)
+            try:
+                if job is EMPTY:
+                    lens.frame()           # keeps live view on
+                    continue
+                if isinstance(job, Stop):
+                    return True
+                self._do(lens, job)
+            except gp.GPhoto2Error as exc:
+                if exc.code in LOST:
+                    raise CameraLost(exc) from None
+                self._refused(lens, str(exc))
+            except LensError as exc:
+                self._refused(lens, str(exc))
+
+    def _refused(self, lens: Lens, message: str) -> None:
+        """Show what the operator must fix, retry until it is fixed, re-home."""
+        self._report(message)
+        while True:
+            if self._wait(RETRY_S):
+                raise Cancelled()
+            try:
+                lens.liveview_on()
+                lens.home()
+                if self._moves(lens):
+                    break
+            except LensError as exc:
+                message = str(exc)
+        assert lens.model is not None
+        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
+
+    def _do(self, lens: Lens, job: Any) -> None:
+        if isinstance(job, Move):
+            self.observer.transition_started(job.transition, job.plan)
+            run = lens.execute(job.plan, job.transition.t0)
+            tr = job.transition
+            run.before_correction, run.after_correction = lens.checked(tr.target)
+            source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
+            log.info(run.describe(job.plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
+            self.observer.transition_ended(tr, run, lens.position or 0.0)
+            self._moved(lens)
+        elif isinstance(job, JogStart):
+            self._jog(lens, job)
+        elif isinstance(job, Nudge):
+            assert lens.position is not None
+            lens.move_to(round(lens.position) + job.steps)
+            self._moved(lens)
+        elif isinstance(job, Home):
+            back = lens.position
+            lens.home()
+            if back is not None:
+                lens.move_to(round(back))
+            self._moved(lens)
+        elif isinstance(job, Autofocus):
+            result = autofocus(lens)
+            self.observer.focused(result)
+            self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
+                              lens.trusted))
+        elif isinstance(job, JogStop):
+            pass  # the jog already ended
+
+    def _moved(self, lens: Lens) -> None:
+        self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted))
+
+    def _jog(self, lens: Lens, job: JogStart) -> None:
+        """Drive one way command after command until told to stop."""
+        assert lens.model is not None
+        size, direction = job.size, job.direction
+        later: list[Any] = []
+        while True:
+            msg = self.inbox.get(until=lens.free_at)
+            if msg is EMPTY:
+                step = lens.model.drive(size).steps
+                pos = lens.position or 0.0
+                if 0 <= pos + direction * step <= lens.model.steps:
+                    lens.send(size, direction)
+                elif size != 1 and 0 <= pos + direction <= lens.model.steps:
+                    size = 1
+                else:
+                    msg = self.inbox.get()  # at the end of the range: wait for release
+            if isinstance(msg, JogStop):
+                break
+            if isinstance(msg, JogStart):
+                size, direction = msg.size, msg.direction
+            elif isinstance(msg, Stop):
+                later.append(msg)
+                break
+            elif msg is not EMPTY:
+                later.append(msg)
+        lens.wait_free()
+        self._moved(lens)
+        for msg in later:
+            self.inbox.put(msg)
