@@ -6,7 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+# The installed service's venv is made from the system's Python, so that it
+# sees apt's python3-lgpio (docs/install.md).
+SYSTEM_PYTHON ?= /usr/bin/python3
+
+.PHONY: demo test bench clean install uninstall unit-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +29,19 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# sudo make install / uninstall: rig as the service this Pi boots into.
+# DESTDIR=/some/dir stages everything there instead (tests do this);
+# RIG_INSTALL_SKIP_VENV=1 leaves out the venv.  See docs/install.md.
+install:
+	$(SYSTEM_PYTHON) install/install.py install --destdir "$(DESTDIR)"
+
+uninstall:
+	$(SYSTEM_PYTHON) install/install.py uninstall --destdir "$(DESTDIR)"
+
+# systemd-analyze verify and the security table of systemd/rig.service.
+unit-check:
+	$(PYTHON) bench/unit_security.py
 
 clean:
 	rm -rf build $(VENV) *.egg-info
