@@ -61,6 +61,7 @@ class App:
         self._barriers: list[Channel] = []
         self.tasks: list[Task] = []
         self.screen_on = True
+        self.heartbeat = 0   # events the core has handled: it moves while the core lives
 
     # -- the published view
     def view(self) -> View:
@@ -83,6 +84,7 @@ class App:
             event = self.events.get(until=deadline)
             if event is EMPTY:
                 event = Tick(self.clock.now())
+            self.heartbeat += 1
             if isinstance(event, Stop):
                 return
             if isinstance(event, _Barrier):
@@ -121,6 +123,21 @@ class App:
                 (device.show if effect.on else device.hide)()
         else:
             raise TypeError(f"unknown effect {effect!r}")
+
+    def alive(self) -> bool:
+        """Every actor still runs (none has died on an error)."""
+        return bool(self.tasks) and not any(task.finished for task in self.tasks)
+
+    def status(self) -> str:
+        """One line for ``systemctl status``: what the rig is doing."""
+        s = self.state
+        if s.activity == Activity.FAULT:
+            return f"problem: {s.message}"
+        if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING):
+            phase = s.progress[0] if s.progress else ""
+            return f"{s.activity.value}: {phase}".strip(": ")
+        where = f"point {s.index + 1}/{len(s.points)}" if s.points else "no points yet"
+        return f"{s.mode.value}, {where}"
 
     def wait_idle(self, until: float | None = None) -> bool:
         reply = self.clock.channel()
