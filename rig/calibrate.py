@@ -29,7 +29,7 @@ import numpy as np
 from .calibration import Calibration, DriveCal
 from .drives import FujiDrive, NikonDrive, StopReached
 from .lens import FAR, NEAR, SPACING_GUARD, Lens, LensError
-from .vision import Encoder, distance, fingerprint, focus_measure, grey, low_rank
+from .vision import Encoder, distance, fingerprint, focus_measure, grey, low_rank, shows_detail
 
 __all__ = ["calibrate", "CalibrationSettings", "CalibrationError"]
 
@@ -158,6 +158,11 @@ class _LiveView:
         Defocus looks alike either side of the sharpest point, so a frame is
         only placed without ambiguity when the search stays on one side.
         """
+        if first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
+            # Still from the first size-1 step on, yet the picture has detail.
+            raise CalibrationError(
+                "the lens does not move when driven: set the lens switch to AF "
+                "(and the camera to a mode that lets the host drive focus)")
         estimate = max(10, first_still - self.s.stall_window)
         focus = np.convolve(sharp[: estimate + 1], np.ones(5) / 5, mode="same")
         self.subject = int(np.argmax(focus))

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .clock import Clock, Flag
 from .sequencer import Activity, Mode, State, achievable
 
-__all__ = ["View", "render", "DisplayLoop", "GifRecorder", "open_device", "WIDTH", "HEIGHT"]
+__all__ = ["View", "render", "screen_text", "DisplayLoop", "GifRecorder", "open_device", "WIDTH", "HEIGHT"]
 
 WIDTH, HEIGHT = 128, 64
 FONT = ImageFont.load_default_imagefont()
@@ -51,6 +51,18 @@ def _lens_position(view: View) -> float | None:
     return None if s.position is None else float(s.position)
 
 
+class _Draw(ImageDraw.ImageDraw):
+    """An ImageDraw that keeps the words it wrote, for :func:`screen_text`."""
+
+    def __init__(self, img: Image.Image) -> None:
+        super().__init__(img)
+        self.words: list[str] = []
+
+    def text(self, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.words.append(str(text))
+        super().text(xy, text, *args, **kwargs)
+
+
 def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, *,
           invert: bool = False) -> None:
     x, y = xy
@@ -60,8 +72,10 @@ def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, *,
     draw.text((x, y), text, font=FONT, fill=0 if invert else 1)
 
 
-def _big(img: Image.Image, xy: tuple[int, int], text: str, scale: int = 2) -> None:
+def _big(draw: _Draw, img: Image.Image, xy: tuple[int, int], text: str,
+         scale: int = 2) -> None:
     """Text in the bitmap font scaled up with hard pixel edges."""
+    draw.words.append(text)
     w = max(1, len(text) * CHAR_W)
     small = Image.new("1", (w, LINE_H))
     ImageDraw.Draw(small).text((0, 0), text, font=FONT, fill=1)
@@ -127,7 +141,7 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
     phase, fraction = s.progress or ("", 0.0)
     if s.activity == Activity.CONNECTING:
         if phase and phase != "camera":   # why, and what to do: two lines
-            for i, line in enumerate(_wrap(phase, 2)):
+            for i, line in enumerate(_wrap(phase, 4)):
                 _text(draw, (0, 15 + i * LINE_H), line)
         else:
             _text(draw, (0, 16), "waiting for the")
@@ -159,24 +173,45 @@ def _wrap(text: str, lines: int, width: int = 21) -> list[str]:
 
 
 def _fault_screen(draw: ImageDraw.ImageDraw, view: View) -> None:
+    s = view.state
     _text(draw, (0, 0), "[ !! ] problem", invert=True)
-    for i, text in enumerate(_wrap(view.state.message, 4)):
+    retrying = s.progress is not None and s.progress[0] not in ("", "camera")
+    for i, text in enumerate(_wrap(s.message, 3 if retrying else 4)):
         _text(draw, (0, 13 + i * LINE_H), text)
+    if retrying:
+        spin = SPINNER[int(view.now * 4) % 4]
+        _text(draw, (0, 13 + 3 * LINE_H), f"[{spin}] retry: {s.progress[0]}"[:21], invert=True)
 
 
 def render(view: View) -> Image.Image:
     """The OLED frame for this state at this time (mode "1", 128x64)."""
     img = Image.new("1", (WIDTH, HEIGHT), 0)
+    _draw(img, view)
+    return img
+
+
+def screen_text(view: View) -> list[str]:
+    """The words on the screen, in the order they are drawn (top to bottom)."""
+    draw = _draw(Image.new("1", (WIDTH, HEIGHT), 0), view)
+    return draw.words
+
+
+def _draw(img: Image.Image, view: View) -> _Draw:
+    draw = _Draw(img)
+    _screen(img, draw, view)
+    return draw
+
+
+def _screen(img: Image.Image, draw: _Draw, view: View) -> None:
     s = view.state
     if not s.screen_on:
-        return img
-    draw = ImageDraw.Draw(img)
+        return
     if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING):
         _busy_screen(img, draw, view)
-        return img
+        return
     if s.activity == Activity.FAULT:
         _fault_screen(draw, view)
-        return img
+        return
     _header(draw, view)
     hl = s.highlight
     lens = _lens_position(view)
@@ -184,18 +219,18 @@ def render(view: View) -> Image.Image:
         _text(draw, (0, 16), "inactive")
         _text(draw, (0, 30), "INFO: edit mode")
         _bar(draw, s, lens)
-        return img
+        return
     tr = s.transition
     if tr is not None:
         left = max(0.0, tr.t0 + tr.duration - view.now)
         _text(draw, (40, 0), f"==> {tr.to_index + 1}")
-        _big(img, (4, 16), f"{left:5.2f}s", scale=3)
+        _big(draw, img, (4, 16), f"{left:5.2f}s", scale=3)
         _bar(draw, s, lens)
-        return img
+        return
     if s.activity == Activity.FOCUSING:
         _text(draw, (0, 16), f"autofocus {SPINNER[int(view.now * 4) % 4]}")
         _bar(draw, s, lens)
-        return img
+        return
     if not s.points:
         _text(draw, (0, 14), "no points yet")
         if s.mode == Mode.PLAY:
@@ -205,7 +240,7 @@ def render(view: View) -> Image.Image:
         if s.position is not None:
             _text(draw, (0, 38), f"lens {s.position:4d}")
         _bar(draw, s, lens)
-        return img
+        return
     point = s.points[s.index]
     _text(draw, (0, 14), f"point {point.position:4d}",
           invert=hl is not None and hl.what == "position")
@@ -226,16 +261,18 @@ def render(view: View) -> Image.Image:
     else:
         _text(draw, (0, 28), "first point")
     if hl is not None and hl.what in ("busy", "easing") and hl.text:
-        _text(draw, (0, 40), hl.text, invert=True)
+        _text(draw, (0, 40), hl.text[:21], invert=True)
     elif s.message:
         _text(draw, (0, 40), s.message[:21])
+    elif not s.trusted:
+        _text(draw, (0, 40), "lens position ?", invert=True)
     _bar(draw, s, lens)
-    return img
+    return
 
 
 def stopped_screen() -> Image.Image:
     img = Image.new("1", (WIDTH, HEIGHT), 0)
-    draw = ImageDraw.Draw(img)
+    draw = _Draw(img)
     _text(draw, (0, 0), "[stop]")
     _text(draw, (0, 20), "rig is not running")
     return img

@@ -36,7 +36,7 @@ from .planner import LensModel, Plan, plan_move
 
 __all__ = [
     "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
-    "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault",
+    "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault", "Notice",
     "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen", "Home",
     "step", "next_deadline", "achievable", "initial_state",
 ]
@@ -210,6 +210,13 @@ class Focused:
 @dataclass(frozen=True)
 class Fault:
     message: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the operator should know, already dealt with (shown a few seconds)."""
+    text: str
     t: float
 
 
@@ -539,6 +546,10 @@ def _check_trust(state: State) -> tuple[State, list[Effect]]:
 
 
 def _on_progress(state: State, ev: Progress) -> tuple[State, list[Effect]]:
+    if state.activity == Activity.FAULT and ev.activity != Activity.CONNECTING:
+        # The worker tries again: the fault (what to fix) stays on the screen
+        # until the lens is ready; only a lost camera has a screen of its own.
+        return replace(state, progress=(ev.phase, ev.fraction)), []
     return replace(state, activity=ev.activity, progress=(ev.phase, ev.fraction)), []
 
 
@@ -563,6 +574,11 @@ def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
                   "" if ev.ok else "AF failed"), []
 
 
+def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
+    return replace(state, highlight=Highlight("busy", ev.t + 4 * state.settings.highlight_time,
+                                              ev.text)), []
+
+
 def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
     return replace(state, activity=Activity.FAULT, message=ev.message, transition=None), []
 
@@ -570,5 +586,5 @@ def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
 _HANDLERS = {
     Press: _on_press, Release: _on_release, Turn: _on_turn, Tick: _on_tick,
     Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Focused: _on_focused,
-    Fault: _on_fault,
+    Fault: _on_fault, Notice: _on_notice,
 }

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["fingerprint", "grey", "focus_measure", "distance", "Encoder", "Fix", "low_rank"]
+__all__ = ["fingerprint", "grey", "focus_measure", "distance", "shows_detail", "FLAT", "Encoder", "Fix",
+           "low_rank"]
 
 FINGERPRINT_WIDTH = 80
 
@@ -52,6 +53,14 @@ def fingerprint(jpeg: bytes | memoryview, width: int = FINGERPRINT_WIDTH) -> np.
     img = img.resize((width, height), Image.BOX)
     arr = np.asarray(img, dtype=np.float32).ravel()
     return arr - arr.mean()
+
+
+FLAT = 3.0   # a fingerprint varying less than this (grey levels) shows nothing
+
+
+def shows_detail(fp: np.ndarray) -> bool:
+    """Whether a fingerprint has enough structure for a lens move to show in it."""
+    return float(fp.std()) >= FLAT
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

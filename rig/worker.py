@@ -39,9 +39,9 @@ from .inputs import InputError
 from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
 from .planner import Plan
 from .sequencer import (Activity, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
-                        Moved, Nudge, Progress, Ready, Transition)
+                        Moved, Notice, Nudge, Progress, Ready, Transition)
 from .store import Store
-from .vision import distance, fingerprint
+from .vision import distance, fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ __all__ = ["LensWorker", "Stop", "Observer", "NullObserver", "use_calibration", 
            "KEEPALIVE_S"]
 
 RETRY_S = 2.0        # while the camera is missing or refuses, try again this often
-FLAT = 3.0           # a fingerprint varying less than this (grey levels) shows nothing
+FIX_RETRY_S = 10.0   # after a fault the operator must fix, start over this often
 KEEPALIVE_S = 2.0    # while idle, a live-view frame this often keeps live view on
 
 # Camera errors that mean "not yet": wait and retry, saying why and what to do.
@@ -71,10 +71,6 @@ class Stop:
 
 class CameraLost(Exception):
     pass
-
-
-class Refused(Exception):
-    """Something the operator must change; the text says what."""
 
 
 class Observer(Protocol):
@@ -122,11 +118,14 @@ class LensWorker:
         self.calibration: Calibration | None = None
         self.cancelled = False
         self._noise = 1.0
+        self._reported = ""
 
     # -- the cycle
     def run(self) -> None:
+        retrying = False
         while not self.cancelled:
-            lens = self._connect()
+            lens = self._connect(quiet=retrying)
+            retrying = False
             if lens is None:
                 return
             try:
@@ -140,10 +139,16 @@ class LensWorker:
                 lens.close()
                 self.lens = None
             except (LensError, InputError, gp.GPhoto2Error) as exc:
-                # A camera or file that cannot work: say so and wait for a stop.
+                # A camera, lens or file that cannot work as it is (no focus
+                # drive, lens on MF while calibrating, a damaged profile): say
+                # what to fix, then start over with a new session, so fixing
+                # it (or plugging in another camera) needs no restart.
                 self._report(str(exc))
-                self._drain_until_stop()
-                return
+                lens.close()
+                self.lens = None
+                if self._wait(FIX_RETRY_S):
+                    return
+                retrying = True
 
     def cancel(self) -> None:
         """Stop what the lens is doing at its next camera call (service stop)."""
@@ -153,13 +158,11 @@ class LensWorker:
         self.inbox.put(Stop())
 
     def _report(self, message: str) -> None:
-        log.error("lens: %s", message)
+        if message != self._reported:       # the same fault again: the journal has it
+            log.error("lens: %s", message)
+        self._reported = message
         self.observer.error(message)
         self.post(Fault(message, self.clock.now()))
-
-    def _drain_until_stop(self) -> None:
-        while not isinstance(self.inbox.get(), Stop):
-            pass
 
     def _wait(self, seconds: float) -> bool:
         """Wait, keeping an ear on the inbox; True if asked to stop."""
@@ -184,9 +187,14 @@ class LensWorker:
         return report
 
     # -- 1. connect
-    def _connect(self) -> Lens | None:
-        """A connected lens, or None if the rig is stopped meanwhile."""
-        self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
+    def _connect(self, quiet: bool = False) -> Lens | None:
+        """A connected lens, or None if the rig is stopped meanwhile.
+
+        ``quiet`` (trying again after a fault): the fault stays on the screen
+        unless the camera is not there at all.
+        """
+        if not quiet:
+            self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
         while not self.cancelled:
             lens = Lens(self.open_camera(), self.clock)
             lens.cancelled = self.cancelled
@@ -201,7 +209,10 @@ class LensWorker:
                 if exc.code not in WAIT_FOR:
                     raise
                 reason = WAIT_FOR[exc.code]
-                log.warning("camera: %s (%s); trying again", reason, exc)
+                if reason != self._reported:    # once per cause, not every retry
+                    log.warning("camera: %s (%s); trying again every %.0f s",
+                                reason, exc, RETRY_S)
+                self._reported = reason
                 self.post(Progress(Activity.CONNECTING, reason, 0.0, self.clock.now()))
                 if self._wait(RETRY_S):
                     return None
@@ -224,18 +235,25 @@ class LensWorker:
                 log.info("homed in %.1f s", self.clock.now() - started)
             self.calibration = cal
             self.observer.calibrated(cal)
+            refused = False
             while not self._moves(lens):
+                refused = True
                 message = ("the lens does not move: set the lens switch to AF "
                            "(or point the camera at something with detail)")
                 self._report(message)
                 if self._wait(RETRY_S):
                     raise Cancelled()
+            if refused:
+                # The homing before the check ran on a lens that did not move:
+                # home again now that it does.
+                self._progress(Activity.HOMING)("homing", 0.0)
                 lens.home()
         except gp.GPhoto2Error as exc:
             if exc.code in LOST:
                 raise CameraLost(exc) from None
             raise
         assert lens.model is not None
+        self._reported = ""
         self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
 
     def _moves(self, lens: Lens) -> bool:
@@ -263,7 +281,7 @@ class LensWorker:
             moved = before is not None and after is not None and abs(after - before) >= 1
         else:
             moved = distance(fingerprint(lens.frame()), rest[1]) > 1.5 * self._noise
-            if not moved and float(rest[1].std()) < FLAT:
+            if not moved and not shows_detail(rest[1]):
                 log.warning("the picture has too little detail to see the lens move; "
                             "carrying on (if the lens does not move, set it to AF)")
                 moved = True
@@ -285,7 +303,7 @@ class LensWorker:
             job = self.inbox.get(until=self.clock.now() + KEEPALIVE_S)
             try:
                 if job is EMPTY:
-                    lens.frame()           # keeps live view on
+                    self._keep_liveview(lens)
                     continue
                 if isinstance(job, Stop):
                     return True
@@ -296,6 +314,15 @@ class LensWorker:
                 self._refused(lens, str(exc))
             except LensError as exc:
                 self._refused(lens, str(exc))
+
+    def _keep_liveview(self, lens: Lens) -> None:
+        """A frame keeps live view on; if it had been switched off, say so."""
+        if "liveview" in lens.caps.preconditions and lens.liveview_is_on() is False:
+            log.warning("live view was off: turned it back on")
+            self.post(Notice("live view turned on", self.clock.now()))
+            lens.liveview_on()
+        else:
+            lens.frame()
 
     def _refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
@@ -311,6 +338,7 @@ class LensWorker:
             except LensError as exc:
                 message = str(exc)
         assert lens.model is not None
+        self._reported = ""
         self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
 
     def _do(self, lens: Lens, job: Any) -> None:

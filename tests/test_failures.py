@@ -1,0 +1,220 @@
+"""What goes wrong on a set, and how the rig comes back without a restart.
+
+Each story: the rig runs on the simulator with a known lens and a saved
+sequence; something happens to the camera; the screen and the log say what
+and what to do; when the cause goes away the rig carries on by itself; the
+sequence and the calibration on disk are untouched.
+"""
+
+import logging
+import shutil
+
+import pytest
+
+from rig.app import App, load_state
+from rig.calibrate import calibrate
+from rig.clock import VirtualClock
+from rig.config import load_config
+from rig.display import View, screen_text
+from rig.lens import Lens
+from rig.sequencer import Activity, Mode, Point, Press, Release
+from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, load_profile
+from rig.store import Store
+from rig.worker import RETRY_S
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """A state directory holding the default lens's calibration, made once."""
+    root = tmp_path_factory.mktemp("calibrated")
+    store = Store(root)
+    for name in ("canon-ef24.toml", "nikon-d750.toml"):
+        clock = VirtualClock()
+        lens = Lens(SimBody(load_profile(PROFILES / name), clock).session(), clock)
+        lens.connect()
+        store.save_calibration(calibrate(lens))
+    return root
+
+
+class Rig:
+    def __init__(self, state_dir, profile=DEFAULT_PROFILE, points=(Point(120), Point(300, 3.0))):
+        self.clock = VirtualClock()
+        self.body = SimBody(load_profile(profile), self.clock)
+        self.store = Store(state_dir)
+        self.store.save_sequence(points, "L")
+        self.sequence = self.store.sequence_path.read_bytes()
+        self.calibrations = {p.name: p.read_bytes() for p in (state_dir / "lenses").glob("*")}
+        self.app = App(self.clock, self.body.session, self.store,
+                       state=load_state(self.store, load_config().ui))
+
+    def start(self):
+        self.app.start()
+        return self
+
+    def idle(self):
+        assert self.app.wait_idle(until=self.clock.now() + 3600)
+        return self.app.state
+
+    def recovered(self, within=120.0):
+        """The state once the fault is gone (the worker retries every RETRY_S)."""
+        until = self.clock.now() + within
+        while self.app.state.activity == Activity.FAULT and self.clock.now() < until:
+            self.clock.sleep(RETRY_S)
+        return self.idle()
+
+    def press(self, name):
+        self.app.post(Press(name, self.clock.now()))
+        self.clock.sleep(0.08)
+        self.app.post(Release(name, self.clock.now()))
+
+    def lens_at(self):
+        return self.body.truth.step(max(self.body.truth.settled_at(), self.clock.now()))
+
+    def screen(self):
+        """The words on the OLED now, as one string."""
+        return " ".join(screen_text(View(self.app.state, self.clock.now())))
+
+    def nothing_lost(self, state_dir):
+        assert self.store.sequence_path.read_bytes() == self.sequence
+        assert {p.name: p.read_bytes() for p in (state_dir / "lenses").glob("*")} == \
+            self.calibrations
+
+    def stop(self):
+        self.app.stop()
+
+
+@pytest.fixture
+def state_dir(calibrated, tmp_path):
+    shutil.copytree(calibrated, tmp_path / "state")
+    return tmp_path / "state"
+
+
+def test_lens_on_mf(state_dir, caplog):
+    rig = Rig(state_dir)
+    rig.body.af = False
+    rig.start()
+    rig.clock.sleep(30)
+    s = rig.app.state
+    assert s.activity == Activity.FAULT and "set the lens switch to AF" in s.message
+    assert "set the lens switch to AF" in caplog.text
+    assert rig.screen().startswith("[ !! ] problem the lens does not move: set the lens")
+    rig.body.af = True                      # the operator flips the switch
+    s = rig.recovered()
+    assert s.activity == Activity.IDLE and s.position == 120 and rig.lens_at() == 120
+    rig.nothing_lost(state_dir)
+    rig.stop()
+
+
+def test_new_lens_on_mf_calibrates_once_switched(tmp_path, caplog):
+    rig = Rig(tmp_path / "state")
+    rig.body.af = False
+    rig.start()
+    rig.clock.sleep(60)
+    s = rig.app.state
+    assert s.activity == Activity.FAULT and "set the lens switch to AF" in s.message
+    assert caplog.text.count("the lens does not move when driven") == 1   # not every retry
+    assert "set the lens switch to AF" in rig.screen()
+    assert not (tmp_path / "state" / "lenses").exists() or \
+        not any((tmp_path / "state" / "lenses").iterdir())               # nothing half-made
+    rig.body.af = True
+    s = rig.recovered(within=3600)
+    assert s.activity == Activity.IDLE and rig.lens_at() == 120
+    assert len(list((tmp_path / "state" / "lenses").iterdir())) == 1
+    rig.stop()
+
+
+def test_canon_live_view_switched_off_is_turned_back_on(state_dir, caplog):
+    caplog.set_level(logging.WARNING)
+    rig = Rig(state_dir).start()
+    rig.idle()
+    rig.body.liveview = False               # someone pressed the camera's LV button
+    rig.clock.sleep(5)
+    assert "live view was off" in caplog.text
+    assert rig.app.state.highlight.text == "live view turned on"
+    assert "live view turned on" in rig.screen()
+    rig.press("set")                        # play: the pull still happens
+    rig.idle()
+    assert rig.lens_at() == 300
+    rig.nothing_lost(state_dir)
+    rig.stop()
+
+
+def test_nikon_live_view_off_is_refused_then_fixed(state_dir, caplog):
+    rig = Rig(state_dir, PROFILES / "nikon-d750.toml", (Point(200), Point(900, 3.0)))
+    rig.start()
+    rig.idle()
+    assert rig.lens_at() == 200
+    rig.body.liveview = False
+    rig.press("set")
+    rig.clock.sleep(0.5)
+    assert rig.app.state.activity == Activity.FAULT
+    assert "live view is off" in rig.app.state.message and "live view is off" in caplog.text
+    assert "live view is off: turn live view on" in rig.screen()
+    s = rig.recovered()                     # the rig turns live view on itself and re-homes
+    assert s.activity == Activity.IDLE and rig.lens_at() == 200
+    rig.press("set")
+    rig.idle()
+    assert rig.lens_at() == 900
+    rig.nothing_lost(state_dir)
+    rig.stop()
+
+
+def test_unplug_and_replug_mid_transition(state_dir, caplog):
+    rig = Rig(state_dir).start()
+    rig.idle()
+    rig.press("set")                        # 120 -> 300 in 3 s
+    rig.clock.sleep(1.2)
+    assert rig.app.state.transition is not None
+    rig.body.unplug()                       # the cable is bumped
+    rig.clock.sleep(1.0)
+    s = rig.app.state
+    assert s.activity in (Activity.FAULT, Activity.CONNECTING)
+    assert "camera lost" in caplog.text
+    assert "camera" in rig.screen()
+    rig.clock.sleep(5.0)
+    assert rig.app.state.activity == Activity.CONNECTING
+    assert "camera not found" in rig.app.state.progress[0] or \
+        "no camera" in rig.app.state.progress[0]
+    rig.body.plug()
+    s = rig.idle()                          # reconnects, re-homes, back to point 1
+    assert s.activity == Activity.IDLE and s.index == 0 and rig.lens_at() == 120
+    assert rig.body.sessions >= 2           # a new gp.Camera, never the dead one
+    rig.press("set")
+    rig.idle()
+    assert rig.lens_at() == 300
+    rig.nothing_lost(state_dir)
+    rig.stop()
+
+
+def test_gvfs_holding_the_camera(state_dir, caplog):
+    caplog.set_level(logging.WARNING)
+    rig = Rig(state_dir)
+    rig.body.claimed = True
+    rig.start()
+    rig.clock.sleep(10)
+    s = rig.app.state
+    assert s.activity == Activity.CONNECTING and "gio mount -s gphoto2" in s.progress[0]
+    assert "gio mount -s gphoto2" in rig.screen()
+    assert caplog.text.count("USB held by another program") == 1     # not every 2 s
+    rig.body.claimed = False                # gio mount -s gphoto2
+    s = rig.idle()
+    assert s.activity == Activity.IDLE and rig.lens_at() == 120
+    rig.nothing_lost(state_dir)
+    rig.stop()
+
+
+def test_no_camera_until_it_is_plugged_in(state_dir, caplog):
+    caplog.set_level(logging.WARNING)
+    rig = Rig(state_dir)
+    rig.body.present = False
+    rig.start()
+    rig.clock.sleep(10)
+    s = rig.app.state
+    assert s.activity == Activity.CONNECTING and s.progress[0].startswith("no camera on USB")
+    assert rig.screen().startswith("[") and "no camera on USB: plug it in" in rig.screen()
+    assert "no camera on USB" in caplog.text
+    rig.body.present = True
+    s = rig.idle()
+    assert s.mode == Mode.PLAY and s.activity == Activity.IDLE and rig.lens_at() == 120
+    rig.nothing_lost(state_dir)
+    rig.stop()
