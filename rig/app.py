@@ -25,8 +25,9 @@ from typing import Any, Callable
 from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
-from .sequencer import (Activity, Autofocus, Home, JogStart, JogStop, Mode, Move, Nudge,
-                        SaveSequence, Screen, State, Tick, achievable, next_deadline, step)
+from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Nudge,
+                        SaveSequence, Screen, Skip, State, Tick, achievable, next_deadline,
+                        step)
 from .store import Store
 from .worker import LensWorker, NullObserver, Observer, Stop
 
@@ -111,7 +112,7 @@ class App:
                 and not any(h.stage in (1, 2) for h in s.held))
 
     def _carry_out(self, effect: Any) -> None:
-        if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home)):
+        if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home, Arm, Skip)):
             self.worker.inbox.put(effect)
         elif isinstance(effect, SaveSequence):
             lens = self.worker.lens.lens_name if self.worker.lens else ""
@@ -133,7 +134,8 @@ class App:
         s = self.state
         if s.activity == Activity.FAULT:
             return f"problem: {s.message}"
-        if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING):
+        if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING,
+                          Activity.LEARNING):
             phase = s.progress[0] if s.progress else ""
             return f"{s.activity.value}: {phase}".strip(": ")
         where = f"point {s.index + 1}/{len(s.points)}" if s.points else "no points yet"

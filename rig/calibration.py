@@ -55,7 +55,7 @@ class Calibration:
     def model(self) -> LensModel:
         return LensModel(
             steps=self.steps,
-            drives=tuple(Drive(d.size, d.steps, d.steps / d.speed, d.move_s)
+            drives=tuple(Drive(d.size, d.steps, d.steps / d.speed, d.move_s, d.jitter or 0.0)
                          for d in sorted(self.drive, key=lambda d: d.size)),
             latency=self.latency_ms / 1000.0,
         )

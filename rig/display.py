@@ -136,7 +136,7 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
     s = view.state
     spin = SPINNER[int(view.now * 4) % 4]
     title = {Activity.CONNECTING: "camera", Activity.HOMING: "homing lens",
-             Activity.CALIBRATING: "calibrating"}[s.activity]
+             Activity.CALIBRATING: "calibrating", Activity.LEARNING: "scene"}[s.activity]
     _text(draw, (0, 0), f"[{spin}] {title}")
     phase, fraction = s.progress or ("", 0.0)
     if s.activity == Activity.CONNECTING:
@@ -150,13 +150,26 @@ def _busy_screen(img: Image.Image, draw: ImageDraw.ImageDraw, view: View) -> Non
     if s.activity == Activity.HOMING:
         _text(draw, (0, 16), "checking lens")
         _text(draw, (0, 27), "limits...")
+    elif s.activity == Activity.LEARNING:
+        if phase != "scene":
+            _text(draw, (0, 16), "checking the scene")
+            return
+        _text(draw, (0, 14), "learning the scene:")
+        _text(draw, (0, 25), "keep the camera still")
+        _bar_fill(draw, fraction, 38)
+        _text(draw, (0, 52), "any button: skip")
     else:
         _text(draw, (0, 16), "new lens: measuring")
         _text(draw, (0, 27), phase[:21])
-        x1 = 2 + round(123 * min(max(fraction, 0.0), 1.0))
-        draw.rectangle((2, 44, 125, 52), outline=1)
-        if x1 > 3:
-            draw.rectangle((3, 45, x1, 51), fill=1)
+        _bar_fill(draw, fraction, 44)
+
+
+def _bar_fill(draw: ImageDraw.ImageDraw, fraction: float, y: int) -> None:
+    """A progress bar 9 pixels high with its top at ``y``."""
+    x1 = 2 + round(123 * min(max(fraction, 0.0), 1.0))
+    draw.rectangle((2, y, 125, y + 8), outline=1)
+    if x1 > 3:
+        draw.rectangle((3, y + 1, x1, y + 7), fill=1)
 
 
 def _wrap(text: str, lines: int, width: int = 21) -> list[str]:
@@ -206,7 +219,8 @@ def _screen(img: Image.Image, draw: _Draw, view: View) -> None:
     s = view.state
     if not s.screen_on:
         return
-    if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING):
+    if s.activity in (Activity.CONNECTING, Activity.HOMING, Activity.CALIBRATING,
+                      Activity.LEARNING):
         _busy_screen(img, draw, view)
         return
     if s.activity == Activity.FAULT:

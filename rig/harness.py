@@ -80,6 +80,7 @@ class _Watcher:
         self.sim = sim
         self.report = report
         self.calibrating_until = 0.0
+        self.learning: list[tuple[float, float]] = []
         self._first_segment = 0
 
     def calibrated(self, cal: Calibration) -> None:
@@ -124,6 +125,9 @@ class _Watcher:
             "ok": result.ok,
             **({} if result.ok else {"reason": result.reason}),
         })
+
+    def learned(self, started: float, ended: float) -> None:
+        self.learning.append((started, ended))
 
     def error(self, message: str) -> None:
         self.report.errors.append(message)
@@ -178,6 +182,8 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
                 _quadrature(factory, encoder["a"], encoder["b"], int(action.value), clock)
             elif action.kind == "subject":
                 sim.set_subject(action.value)
+            elif action.kind == "drop":
+                sim.set_drop(action.value)
             elif action.kind == "wait":
                 if not app.wait_idle(until=clock.now() + IDLE_LIMIT_S):
                     report.errors.append(f"line {action.line}: still busy after "
@@ -193,7 +199,9 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
         until = watcher.calibrating_until
 
         def speed(t: float) -> float:
-            return 20.0 if t < until - 5.0 else 1.0  # calibration plays 20x faster
+            # Calibrating and learning the scene play 20x faster.
+            slow = t < until - 5.0 or any(a + 2.0 < t < b - 2.0 for a, b in watcher.learning)
+            return 20.0 if slow else 1.0
         report.frames = recorder.save(gif, clock.now(), speed)
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -294,6 +294,16 @@ class Lens:
         return self.latency.mean if self.latency.n else (self.model.latency if self.model else 0.0)
 
     # -- trust
+    def fix_position(self, position: float, sigma: float) -> None:
+        """Where something other than counting (a reading, the picture) puts the lens."""
+        assert self.model is not None
+        self.position = min(max(float(position), 0.0), float(self.model.steps))
+        self._set_known(sigma)
+
+    def doubt(self, sigma: float = 10.0) -> None:
+        """A check could not place the lens: widen its spread to at least ``sigma``."""
+        self._variance = max(self._variance, sigma * sigma)
+
     def _set_known(self, sigma: float = 0.0) -> None:
         self._variance = sigma * sigma
         self._since = self.clock.now()

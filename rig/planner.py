@@ -78,6 +78,7 @@ class Drive:
     steps: float    # effective size-1 steps of one command
     period: float   # seconds from one command to the next, at the least
     move: float | None = None  # seconds the lens moves for one command (default: period)
+    jitter: float = 0.0        # spread of one command's steps, one sigma (calibrated)
 
     @property
     def speed(self) -> float:
@@ -169,6 +170,17 @@ def _ease_inverse(y: np.ndarray, easing: str) -> np.ndarray:
 
 
 EXACT = 0.05   # an expected landing within this many steps counts as exact
+SPREAD_SHARE = 0.5  # ... or within this share of the mix's own landing spread
+
+
+def _tolerance(mixes: "_Mixes") -> np.ndarray:
+    """How far off each mix may expect to land and still count as exact.
+
+    A mix of jittery commands lands with a spread of its own (one sigma,
+    sqrt(sum n_i sigma_i^2)); an expected error well inside it costs
+    nothing worth a slower mix.  Without jitter this is EXACT.
+    """
+    return np.maximum(EXACT, SPREAD_SHARE * np.sqrt(mixes.variance))
 
 
 @dataclass
@@ -180,6 +192,7 @@ class _Mixes:
     n1: np.ndarray         # count of the unit size
     landing: np.ndarray    # expected landing error, steps
     motion: np.ndarray     # sum of the periods
+    variance: np.ndarray   # spread of the landing from command jitter, steps squared
 
     def counts(self, i: int, model: LensModel) -> dict[int, int]:
         drives = sorted(model.drives, key=lambda d: d.steps)
@@ -225,13 +238,15 @@ def _mixes(distance: int, model: LensModel) -> _Mixes:
     landing = rest - n1 * unit.steps
     motion = (big_arr @ period_big + (n2 * second.period if second else 0.0)
               + n1 * unit.period)
-    return _Mixes(big_arr, n2, n1, landing, motion)
+    variance = (big_arr @ np.array([d.jitter ** 2 for d in bigger])
+                + (n2 * second.jitter ** 2 if second else 0.0) + n1 * unit.jitter ** 2)
+    return _Mixes(big_arr, n2, n1, landing, motion, np.asarray(variance, dtype=float))
 
 
 def _fastest_index(mixes: _Mixes) -> int:
     """The quickest mix among those landing exactly (or as near as any can)."""
-    best_landing = np.min(np.abs(mixes.landing))
-    near = np.abs(mixes.landing) <= max(EXACT, best_landing + 1e-9)
+    excess = np.abs(mixes.landing) - _tolerance(mixes)
+    near = excess <= max(0.0, float(np.min(excess)) + 1e-9)
     motion = np.where(near, mixes.motion, np.inf)
     return int(np.argmin(motion))
 
@@ -262,7 +277,7 @@ def _worth_scoring(distance: int, model: LensModel, duration: float,
     """
     mixes = _mixes(distance, model)
     fits = mixes.motion <= duration + 1e-12
-    exact = np.abs(mixes.landing) <= EXACT
+    exact = np.abs(mixes.landing) <= _tolerance(mixes)
     pool = np.flatnonzero(fits & exact)
     if not len(pool):
         pool = np.flatnonzero(fits)

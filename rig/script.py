@@ -11,6 +11,8 @@ waits SECONDS of virtual time after the previous action has finished, then:
 ``hold NAME SECONDS``  holds an input down that long
 ``turn focus DETENTS`` turns the encoder (signed)
 ``subject STEPS``      moves the scene's subject (simulator only)
+``drop SHARE``         from now on the camera silently loses this share
+                       (0..1) of drive commands (simulator only)
 ``wait idle``          waits until no homing, calibration, autofocus or
                        transition is running
 =====================  ==================================================
@@ -30,7 +32,7 @@ from .sequencer import ENCODERS, INPUTS
 __all__ = ["Action", "parse_script", "load_script", "PRESS_S"]
 
 PRESS_S = 0.08
-ACTIONS = ("press", "hold", "turn", "subject", "wait")
+ACTIONS = ("press", "hold", "turn", "subject", "drop", "wait")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ def parse_script(text: str, source: str = "<script>") -> list[Action]:
             _need(source, number, args, 1, "subject STEPS")
             actions.append(Action(number, delay, kind, "",
                                   _number(source, number, args[0], "STEPS")))
+        elif kind == "drop":
+            _need(source, number, args, 1, "drop SHARE")
+            share = _number(source, number, args[0], "SHARE")
+            if not 0 <= share <= 1:
+                raise InputError(source, f"SHARE must be 0..1, got {share:g}", line=number)
+            actions.append(Action(number, delay, kind, "", share))
         elif kind == "wait":
             if args != ["idle"]:
                 raise InputError(source, "usage: wait idle", line=number)

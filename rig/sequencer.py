@@ -38,6 +38,7 @@ __all__ = [
     "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
     "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault", "Notice",
     "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen", "Home",
+    "Arm", "Skip",
     "step", "next_deadline", "achievable", "initial_state",
 ]
 
@@ -58,6 +59,7 @@ class Mode(Enum):
 class Activity(Enum):
     CONNECTING = "connecting"
     HOMING = "homing"
+    LEARNING = "learning"     # checking or learning the scene for live-view position checks
     CALIBRATING = "calibrating"
     IDLE = "idle"
     MOVING = "moving"
@@ -134,6 +136,7 @@ class State:
     nudge: int = 0          # encoder steps waiting for the nudge in flight to end
     trusted: bool = True    # the lens position is known well enough to rely on
     rehomed: bool = False   # homed again for this doubt already: do not loop
+    arm: bool = False       # into play while busy: check the scene once the lens is free
     distance_m: float | None = None
 
     def holding(self, name: str) -> Held | None:
@@ -253,6 +256,21 @@ class Autofocus:
 @dataclass(frozen=True)
 class Home:
     """Find the reference again, then come back to where the lens was."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Before the takes (edit -> play): make sure the live view can check positions.
+
+    The worker looks whether the scene it learnt still holds; if not, it
+    homes and learns the scene up to past ``farthest`` (the farthest point).
+    """
+    farthest: int
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A button pressed while the scene is being learnt: stop, keep what is learnt."""
 
 
 @dataclass(frozen=True)
@@ -411,11 +429,14 @@ def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
     if name in ("up", "down"):
         held = replace(held, next_repeat=t + state.settings.repeat_delay)
     state = replace(state, held=state.held + (held,))
+    if state.activity == Activity.LEARNING:
+        return state, [Skip()]  # any button: the takes matter more than the check
     if name == "rate":
         return state, []  # decided on release (screen) or after hold_time (easing)
     if name == "info":
         mode = state.mode.next()
-        return _check_trust(_flash(replace(state, mode=mode), "mode", t))
+        state = _flash(replace(state, mode=mode, arm=mode == Mode.PLAY), "mode", t)
+        return _check_trust(state) if mode != Mode.PLAY else _arm(state)
     if state.mode == Mode.EDIT:
         return _edit_press(state, name, t)
     if state.mode == Mode.PLAY:
@@ -529,6 +550,19 @@ def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
     return state, []
 
 
+def _arm(state: State) -> tuple[State, list[Effect]]:
+    """Into play: the last moment before the takes to check the scene (once free)."""
+    if not (state.arm and state.mode == Mode.PLAY and _idle(state)
+            and not any(h.stage in (1, 2) for h in state.held)):
+        return state, []
+    state = replace(state, arm=False)
+    if not state.points:
+        return state, []
+    farthest = max(p.position for p in state.points)
+    return (replace(state, activity=Activity.LEARNING, progress=("checking", 0.0)),
+            [Arm(farthest)])
+
+
 def _rehome_allowed(state: State) -> bool:
     """Never during a take: only in edit or inactive mode, with the lens at rest."""
     return (state.mode != Mode.PLAY and state.activity == Activity.IDLE
@@ -564,7 +598,8 @@ def _on_moved(state: State, ev: Moved) -> tuple[State, list[Effect]]:
     still_jogging = any(h.stage in (1, 2) for h in state.held)
     state = replace(state, activity=Activity.JOGGING if still_jogging else Activity.IDLE,
                     progress=None)
-    return _check_trust(state)
+    state, effects = _check_trust(state)
+    return (state, effects) if effects else _arm(state)
 
 
 def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:

@@ -364,6 +364,7 @@ class SimBody:
         self.profile = profile
         self.clock = clock
         self._rng = np.random.default_rng(profile.seed)
+        self.drop = profile.drop     # share of drive commands lost; a script may change it
         self.truth = Truth(start=float(profile.start), steps=profile.steps,
                            subject=profile.subject)
         self._scene = _make_scene(profile.width, profile.height,
@@ -402,6 +403,16 @@ class SimBody:
     def set_subject(self, subject: float) -> None:
         self.truth.subject = float(subject)
 
+    def reframe(self, seed: int) -> None:
+        """The camera now looks at something else (it was moved, the set changed)."""
+        self._scene = _make_scene(self.profile.width, self.profile.height,
+                                  np.random.default_rng(seed))
+        self._blurred.clear()
+
+    def set_drop(self, share: float) -> None:
+        """From now on, silently lose this share of drive commands (``[faults] drop``)."""
+        self.drop = float(share)
+
     # -- time
     def sleep_latency(self, scale: float) -> None:
         p = self.profile
@@ -429,7 +440,7 @@ class SimBody:
         if not self.af:
             truth.ignored += 1
             return True
-        if self.profile.drop > 0 and self._rng.random() < self.profile.drop:
+        if self.drop > 0 and self._rng.random() < self.drop:
             truth.dropped += 1
             return True
         return False

@@ -4,6 +4,7 @@ Kept apart from the human config, in the state directory::
 
     STATE/sequence.json
     STATE/lenses/<camera>--<lens>.json
+    STATE/scenes/<camera>--<lens>.npz     the scene learnt for live-view checks
 
 Every write is atomic: a temporary file in the same directory is written,
 flushed and fsynced, renamed over the old file, and the directory is fsynced.
@@ -27,19 +28,24 @@ from .calibration import Calibration, parse_calibration
 from .inputs import InputError, read_json
 from .planner import EASINGS
 from .sequencer import Point
+from .verify import SceneMap
 
-__all__ = ["Store", "atomic_write_json"]
+__all__ = ["Store", "atomic_write_json", "atomic_write_bytes"]
 
 SEQUENCE_VERSION = 1
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -121,4 +127,19 @@ class Store:
     def save_calibration(self, cal: Calibration) -> Path:
         path = self.calibration_path(cal.camera, cal.lens)
         atomic_write_json(path, cal.to_json())
+        return path
+
+    # -- the scene learnt for live-view position checks (rig.verify)
+    def scene_path(self, camera: str, lens: str) -> Path:
+        return self.root / "scenes" / f"{_slug(camera)}--{_slug(lens)}.npz"
+
+    def load_scene(self, camera: str, lens: str) -> SceneMap | None:
+        path = self.scene_path(camera, lens)
+        if not path.exists():
+            return None
+        return SceneMap.from_bytes(path.read_bytes(), str(path))
+
+    def save_scene(self, scene: SceneMap) -> Path:
+        path = self.scene_path(scene.camera, scene.lens)
+        atomic_write_bytes(path, scene.to_bytes())
         return path

@@ -38,9 +38,10 @@ from .drives import NikonDrive
 from .inputs import InputError
 from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
 from .planner import Plan
-from .sequencer import (Activity, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
-                        Moved, Notice, Nudge, Progress, Ready, Transition)
+from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
+                        Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
 from .store import Store
+from .verify import LEARN_MARGIN, SceneMap, check_arrival, holds, learn_scene
 from .vision import distance, fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Observer(Protocol):
     def transition_started(self, tr: Transition, plan: Plan) -> None: ...
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: ...
     def focused(self, result: AFResult) -> None: ...
+    def learned(self, started: float, ended: float) -> None: ...
     def error(self, message: str) -> None: ...
 
 
@@ -90,6 +92,7 @@ class NullObserver:
     def transition_started(self, tr: Transition, plan: Plan) -> None: pass
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: pass
     def focused(self, result: AFResult) -> None: pass
+    def learned(self, started: float, ended: float) -> None: pass
     def error(self, message: str) -> None: pass
 
 
@@ -119,16 +122,19 @@ class LensWorker:
         self.cancelled = False
         self._noise = 1.0
         self._reported = ""
+        # The scene learnt for live-view position checks, while it holds
+        # (cameras that report no position: see rig.verify).
+        self.scene: SceneMap | None = None
 
     # -- the cycle
     def run(self) -> None:
         retrying = False
         while not self.cancelled:
-            lens = self._connect(quiet=retrying)
-            retrying = False
-            if lens is None:
-                return
             try:
+                lens = self._connect(quiet=retrying)
+                retrying = False
+                if lens is None:
+                    return
                 self._start(lens)
                 if self._serve(lens):
                     return
@@ -136,19 +142,23 @@ class LensWorker:
                 return
             except CameraLost as exc:
                 self._report(f"camera lost: {exc}")
-                lens.close()
-                self.lens = None
+                self._drop()
             except (LensError, InputError, gp.GPhoto2Error) as exc:
                 # A camera, lens or file that cannot work as it is (no focus
                 # drive, lens on MF while calibrating, a damaged profile): say
                 # what to fix, then start over with a new session, so fixing
                 # it (or plugging in another camera) needs no restart.
                 self._report(str(exc))
-                lens.close()
-                self.lens = None
+                self._drop()
                 if self._wait(FIX_RETRY_S):
                     return
                 retrying = True
+
+    def _drop(self) -> None:
+        """Close the session; the next attempt opens a new ``gp.Camera``."""
+        if self.lens is not None:
+            self.lens.close()
+        self.lens = None
 
     def cancel(self) -> None:
         """Stop what the lens is doing at its next camera call (service stop)."""
@@ -204,6 +214,9 @@ class LensWorker:
                 log.info("camera %s, lens %s: %s", lens.camera_model, lens.lens_name,
                          lens.caps.describe())
                 return lens
+            except LensError:
+                lens.close()
+                raise
             except gp.GPhoto2Error as exc:
                 lens.close()
                 if exc.code not in WAIT_FOR:
@@ -248,6 +261,7 @@ class LensWorker:
                 # home again now that it does.
                 self._progress(Activity.HOMING)("homing", 0.0)
                 lens.home()
+            self._recall_scene(lens)
         except gp.GPhoto2Error as exc:
             if exc.code in LOST:
                 raise CameraLost(exc) from None
@@ -255,6 +269,30 @@ class LensWorker:
         assert lens.model is not None
         self._reported = ""
         self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
+
+    def _recall_scene(self, lens: Lens) -> None:
+        """The scene saved for this camera and lens, if a look at the stop agrees."""
+        self.scene = None
+        if lens.caps.feedback == "absolute":
+            return
+        try:
+            scene = self.store.load_scene(lens.camera_model, lens.lens_name)
+        except InputError as exc:
+            # Only a cache of what the camera saw: kept aside for a look, not used.
+            path = self.store.scene_path(lens.camera_model, lens.lens_name)
+            aside = path.with_name(path.name + ".bad")
+            path.replace(aside)
+            log.warning("%s; moved to %s. INFO into play learns the scene again", exc, aside)
+            return
+        if scene is None:
+            return
+        lens.wait_free()
+        if holds(lens, scene):
+            self.scene = scene
+            log.info("the scene learnt before still holds: positions are checked in the "
+                     "live view")
+        else:
+            log.info("the scene changed since it was learnt: INFO into play learns it again")
 
     def _moves(self, lens: Lens) -> bool:
         """Drive a third of the range away from the near stop and back: did the lens move?
@@ -341,12 +379,27 @@ class LensWorker:
         self._reported = ""
         self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
 
+    def _interrupted(self) -> bool:
+        """A new job waits: checks and learning give way to it."""
+        return len(self.inbox) > 0
+
+    def _check(self, lens: Lens, target: int, start: int | None) -> tuple[float | None, float | None]:
+        """Where the lens landed, and where it is after correcting: camera or picture."""
+        if lens.caps.feedback == "absolute":
+            return lens.checked(target)
+        if self.scene is None:
+            return None, None
+        check = check_arrival(lens, self.scene, target, start, self._interrupted)
+        if not check.verified and check.reason != "interrupted":
+            log.info("live view check at %d: %s", target, check.reason)
+        return check.found, check.left
+
     def _do(self, lens: Lens, job: Any) -> None:
         if isinstance(job, Move):
             self.observer.transition_started(job.transition, job.plan)
             run = lens.execute(job.plan, job.transition.t0)
             tr = job.transition
-            run.before_correction, run.after_correction = lens.checked(tr.target)
+            run.before_correction, run.after_correction = self._check(lens, tr.target, tr.start)
             source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
             log.info(run.describe(job.plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
             self.observer.transition_ended(tr, run, lens.position or 0.0)
@@ -363,13 +416,50 @@ class LensWorker:
             if back is not None:
                 lens.move_to(round(back))
             self._moved(lens)
+        elif isinstance(job, Arm):
+            self._arm(lens, job.farthest)
         elif isinstance(job, Autofocus):
+            # Focusing on something means the scene is changing: checks wait
+            # until the next INFO into play finds the scene again.
+            self.scene = None
             result = autofocus(lens)
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
                               lens.trusted))
-        elif isinstance(job, JogStop):
-            pass  # the jog already ended
+        elif isinstance(job, (JogStop, Skip)):
+            pass  # the jog (or the learning) already ended
+
+    def _arm(self, lens: Lens, farthest: int) -> None:
+        """Entering play: keep the scene if it holds, otherwise home and learn it."""
+        assert lens.model is not None
+        reach = min(lens.model.steps, farthest + LEARN_MARGIN)
+        if lens.caps.feedback == "absolute":
+            self._moved(lens)
+            return
+        if lens.trusted and self.scene is not None and self.scene.reach >= reach \
+                and holds(lens, self.scene):
+            self._moved(lens)
+            return
+        back = lens.position
+        self._progress(Activity.HOMING)("homing", 0.0)
+        lens.home()
+        started = self.clock.now()
+        report = self._progress(Activity.LEARNING)
+        scene = learn_scene(lens, reach, lambda f: report("scene", f), self._interrupted)
+        while len(self.inbox) and isinstance(self.inbox.get_nowait(), Skip):
+            pass  # the presses that ended it early
+        if scene is None:
+            log.warning("learning the scene was stopped too early to be of use")
+        else:
+            self.scene = scene
+            path = self.store.save_scene(scene)
+            log.info("scene learnt up to %d steps in %.0f s, saved to %s", scene.reach,
+                     self.clock.now() - started, path)
+            self.observer.learned(started, self.clock.now())
+        if back is not None:
+            lens.move_to(round(back))
+            self._check(lens, round(back), scene.reach if scene else None)
+        self._moved(lens)
 
     def _moved(self, lens: Lens) -> None:
         self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted))

@@ -35,7 +35,8 @@ SCRIPT = """\
 +0.8  press q               # point 3
 +0.5  hold up 3.0
 +0    wait idle
-+1    press info            # play
++1    press info            # play: the rig learns the scene first
++0    wait idle
 +1    press q
 +0    wait idle
 +1    press set

@@ -36,8 +36,11 @@ def calibrated(tmp_path_factory):
     return root
 
 
+POINTS = (Point(120), Point(300, 3.0))
+
+
 class Rig:
-    def __init__(self, state_dir, profile=DEFAULT_PROFILE, points=(Point(120), Point(300, 3.0))):
+    def __init__(self, state_dir, profile=DEFAULT_PROFILE, points=POINTS):
         self.clock = VirtualClock()
         self.body = SimBody(load_profile(profile), self.clock)
         self.store = Store(state_dir)

@@ -1,0 +1,168 @@
+"""Live-view position checks (rig.verify) on the simulator, through the real lens code.
+
+The lens is calibrated and the scene learnt once per module; each test
+then makes its own trouble (jitter, a lost command, the mirror image about
+the sharp subject, a changed scene) and reads the simulator's truth, which
+the rig never sees.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rig.calibrate import calibrate
+from rig.clock import VirtualClock
+from rig.inputs import InputError
+from rig.lens import FAR, NEAR, Lens
+from rig.planner import plan_move
+from rig.sim import DEFAULT_PROFILE, DriveSpec, SimBody, load_profile
+from rig.store import Store
+from rig.verify import SceneMap, check_arrival, holds, learn_scene
+from rig.worker import use_calibration
+
+JITTER = {2: 0.4, 3: 2.0}
+BOUND = 6   # steps: bench/drift.py measures the picture's resolution on this lens
+
+
+@pytest.fixture(scope="module")
+def learnt():
+    """(calibration, scene) of the default lens, made once with a jitter-free lens."""
+    clock = VirtualClock()
+    body = SimBody(load_profile(DEFAULT_PROFILE), clock)
+    lens = Lens(body.session(), clock)
+    lens.connect()
+    cal = calibrate(lens)
+    use_calibration(lens, cal)
+    lens.home()
+    return cal, learn_scene(lens, cal.steps)
+
+
+class Rig:
+    """A connected, calibrated, homed lens on a (possibly jittery) simulator."""
+
+    def __init__(self, learnt, jitter=None):
+        cal, self.scene = learnt
+        profile = load_profile(DEFAULT_PROFILE)
+        if jitter:
+            profile = dataclasses.replace(profile, drive={
+                k: DriveSpec(v.steps, jitter.get(k, v.jitter), v.speed)
+                for k, v in profile.drive.items()})
+        self.clock = VirtualClock()
+        self.body = SimBody(profile, self.clock)
+        self.lens = Lens(self.body.session(), self.clock)
+        self.lens.connect()
+        use_calibration(self.lens, cal)
+        self.lens.home()
+
+    def truth(self):
+        return self.body.truth.step(max(self.body.truth.settled_at(), self.clock.now()))
+
+    def pull(self, target, duration=2.0):
+        lens = self.lens
+        start = round(lens.position)
+        plan = plan_move(start, target, duration, lens.model)
+        lens.wait_free()
+        lens.execute(plan, self.clock.now() + lens.lead)
+        return start
+
+    def place(self, true, belief):
+        """The lens really at ``true`` (exact size-1 steps), the rig sure it is at ``belief``."""
+        lens = self.lens
+        while self.truth() != true:
+            lens.wait_free()
+            lens.send(1, FAR if self.truth() < true else NEAR)
+        lens.wait_free()
+        lens.fix_position(belief, sigma=2.0)
+
+
+def test_checks_keep_a_jittery_lens_on_its_marks(learnt):
+    checked, unchecked = Rig(learnt, JITTER), Rig(learnt, JITTER)
+    marks = [40, 330, 120, 390, 10, 250] * 5
+    errors, drift = [], []
+    for target in marks:
+        start = checked.pull(target)
+        check = check_arrival(checked.lens, checked.scene, target, start)
+        checked.lens.wait_free()
+        errors.append(abs(checked.truth() - target))
+        assert check.looks >= 1
+        unchecked.pull(target)
+        unchecked.lens.wait_free()
+        drift.append(abs(unchecked.truth() - target))
+    assert max(errors) <= BOUND, errors
+    assert np.median(errors) <= 1
+    assert max(drift) > 3 * BOUND            # what counting alone does, same lens, same moves
+    assert checked.lens.trusted
+
+
+def test_a_lost_command_is_found_and_made_up(learnt):
+    rig = Rig(learnt)
+    rig.pull(100)
+    rig.body.set_drop(1.0)                   # the next command goes nowhere ...
+    rig.lens.wait_free()
+    rig.lens.send(3, FAR)                    # ... a size-3 command: 26 steps
+    rig.body.set_drop(0.0)
+    assert rig.lens.position == pytest.approx(126, abs=0.5) and rig.truth() == 100
+    check = check_arrival(rig.lens, rig.scene, 126, 100)
+    rig.lens.wait_free()
+    assert check.verified and check.found == pytest.approx(-26, abs=1.5)
+    assert abs(rig.truth() - 126) <= 2 and rig.lens.trusted
+
+
+@pytest.mark.parametrize("true", [203, 238, 244, 256, 262, 297])
+def test_either_side_of_the_sharp_subject_is_told_apart(learnt, true):
+    """Defocus looks alike either side of the subject (sharp at 250): one look
+    cannot tell 244 from 256 or 203 from 297; looks a known step apart can."""
+    rig = Rig(learnt)
+    rig.place(true, belief=250)
+    check = check_arrival(rig.lens, rig.scene, 250, 150 if true < 250 else 350)
+    rig.lens.wait_free()
+    assert check.verified
+    assert abs(rig.truth() - 250) <= 5      # the depth of field at the sharp point
+
+
+def test_on_target_needs_no_motion(learnt):
+    rig = Rig(learnt)
+    rig.place(180, belief=180)
+    sent = rig.lens.commands
+    check = check_arrival(rig.lens, rig.scene, 180, 100)
+    assert check.verified and check.looks == 1 and check.corrected == 0
+    assert rig.lens.commands == sent
+
+
+def test_a_changed_scene_is_never_corrected_for(learnt):
+    rig = Rig(learnt)
+    rig.place(150, belief=150)
+    assert holds(rig.lens, rig.scene)
+    rig.body.reframe(seed=99)                # the camera was moved
+    assert not holds(rig.lens, rig.scene)
+    sent = rig.lens.commands
+    check = check_arrival(rig.lens, rig.scene, 150, 100)
+    assert not check.verified and "does not match" in check.reason
+    assert rig.lens.commands == sent and rig.truth() == 150   # nothing moved
+    assert rig.lens.position == 150 and not rig.lens.trusted  # and the doubt is shown
+
+
+def test_learning_stopped_early_keeps_what_it_learnt(learnt):
+    rig = Rig(learnt)
+    stops = iter([False] * 60 + [True])
+    scene = learn_scene(rig.lens, 400, stop=lambda: next(stops))
+    assert scene is not None and scene.reach == 60
+    assert scene.covers(60) and not scene.covers(61)
+    assert rig.lens.position == 60 and rig.truth() == 60
+
+
+def test_scene_files_round_trip_and_bad_ones_are_refused(learnt, tmp_path):
+    _, scene = learnt
+    store = Store(tmp_path)
+    path = store.save_scene(scene)
+    again = store.load_scene(scene.camera, scene.lens)
+    assert again.reach == scene.reach and again.noise == pytest.approx(scene.noise)
+    assert np.abs(again.table - scene.table).max() < 0.05     # stored as float16
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputError) as err:
+        store.load_scene(scene.camera, scene.lens)
+    assert str(path) in str(err.value) and "not a scene map rig wrote" in str(err.value)
+    small = SceneMap(scene.table[:5], scene.noise, "c", "l")
+    with pytest.raises(InputError, match="bad table"):
+        SceneMap.from_bytes(small.to_bytes(), "small.npz")
