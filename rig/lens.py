@@ -329,11 +329,20 @@ class Lens:
             self.ctx.take()
             return None
 
+    @property
+    def reads_exact_position(self) -> bool:
+        """The camera reports the position to the step (Fuji): no other check needed."""
+        return isinstance(self.drive, FujiDrive)
+
     def checked(self, target: float) -> tuple[float | None, float | None]:
         """Where the camera reports its position, check it, correct it: (before, after).
 
-        (None, None) when the camera reports nothing (Canon: see the live
-        view checks in :mod:`rig.verify`).
+        Fuji reads to the step: a miss is driven onto the target.  Sony's
+        ``focalposition`` is coarse (a hundredth of the range): a reading
+        more than one unit off means commands were lost; the lens is then
+        placed by the reading and driven back, and the live view check
+        (:mod:`rig.verify`) settles the last steps.  (None, None) when the
+        camera reports nothing (Canon, Nikon, Olympus, Panasonic).
         """
         drive = self.drive
         if drive is None or drive.caps.feedback != "absolute":
@@ -344,16 +353,24 @@ class Lens:
             return None, None
         before = reading - target
         after = before
-        if isinstance(drive, FujiDrive) and abs(before) >= 0.5:
-            drive.go(drive.low + target)
-            self._free_at = self.clock.now() + abs(before) / max(
-                self._need_model().unit.speed, 1e-6)
+        if isinstance(drive, FujiDrive):
+            if abs(before) >= 0.5:
+                drive.go(drive.low + target)
+                self._free_at = self.clock.now() + abs(before) / max(
+                    self._need_model().unit.speed, 1e-6)
+                self.wait_free()
+                reading = self.read_position()
+                after = None if reading is None else reading - target
+            if after is not None and abs(after) < 0.5:
+                self.fix_position(target, sigma=0.0)
+            return before, after
+        unit = self._need_model().steps / 100.0     # Sony: one focalposition unit
+        if abs(before) > unit + 0.5:
+            self.fix_position(reading, sigma=unit / 2)
+            self.move_to(round(target))
             self.wait_free()
             reading = self.read_position()
             after = None if reading is None else reading - target
-        if after is not None and abs(after) < 0.5:
-            self.position = float(target)
-            self._set_known(0.3 if drive.caps.family == "sony" else 0.0)
         return before, after
 
     # -- motion
