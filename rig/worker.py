@@ -36,7 +36,7 @@ from .calibration import Calibration
 from .clock import EMPTY, Clock
 from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
-from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
+from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError, LiveViewFrozen
 from .planner import Plan
 from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
                         Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
@@ -364,7 +364,10 @@ class LensWorker:
             self.post(Notice("live view turned on", self.clock.now()))
             lens.liveview_on()
         else:
-            lens.frame()
+            try:
+                lens.frame()
+            except LiveViewFrozen:
+                pass   # it keeps live view on all the same; checks say when it matters
 
     def _refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
