@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol
 
 import gphoto2 as gp
 
-from .autofocus import AFResult, autofocus
+from .autofocus import DEFAULT_ROI, AFResult, autofocus
 from .calibrate import CalibrationSettings, calibrate
 from .calibration import Calibration
 from .clock import EMPTY, Clock
@@ -432,7 +432,7 @@ class LensWorker:
             # Focusing on something means the scene is changing: checks wait
             # until the next INFO into play finds the scene again.
             self.scene = None
-            result = autofocus(lens)
+            result = autofocus(lens, job.region or DEFAULT_ROI)
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
                               lens.trusted))
