@@ -169,6 +169,7 @@ class Lens:
         self.frames = 0
         self.cancelled = False
         self.at_stop: int | None = None        # NEAR/FAR after a camera said "at limit"
+        self.liveview_switched_on = False      # live view was off and rig turned it on
 
     @property
     def caps(self) -> Capabilities:
@@ -217,6 +218,7 @@ class Lens:
             if not widget.get_value():
                 widget.set_value(1)
                 self.camera.set_single_config("viewfinder", widget, self.ctx.context)
+                self.liveview_switched_on = True
         except gp.GPhoto2Error:
             self.ctx.take()
         self.frame()
@@ -241,7 +243,9 @@ class Lens:
         if self.cancelled:
             raise Cancelled()
         self.frames += 1
-        return bytes(self.camera.capture_preview(self.ctx.context).get_data_and_size())
+        # python-gphoto2 (2.5 and later): capture_preview(camera_file, context);
+        # None for the file makes it return a new CameraFile.
+        return bytes(self.camera.capture_preview(None, self.ctx.context).get_data_and_size())
 
     def send(self, size: int, direction: int) -> None:
         """One drive command; updates the tracked position and its uncertainty.

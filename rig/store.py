@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,12 @@ class Store:
         })
 
     # -- calibrations
+    @property
+    def lenses_dir(self) -> Path:
+        return self.root / "lenses"
+
     def calibration_path(self, camera: str, lens: str) -> Path:
-        return self.root / "lenses" / f"{_slug(camera)}--{_slug(lens)}.json"
+        return self.lenses_dir / f"{_slug(camera)}--{_slug(lens)}.json"
 
     def load_calibration(self, camera: str, lens: str) -> Calibration | None:
         path = self.calibration_path(camera, lens)
@@ -124,9 +129,14 @@ class Store:
             return None
         return parse_calibration(read_json(path), str(path))
 
-    def save_calibration(self, cal: Calibration) -> Path:
+    def save_calibration(self, cal: Calibration, *, stamp: bool = False) -> Path:
+        """Write ``cal`` where its camera and lens say; ``stamp``: just measured,
+        so the file records when (``measured``, UTC), unless it says already."""
         path = self.calibration_path(cal.camera, cal.lens)
-        atomic_write_json(path, cal.to_json())
+        data = cal.to_json()
+        if stamp:
+            data.setdefault("measured", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        atomic_write_json(path, data)
         return path
 
     # -- the scene learnt for live-view position checks (rig.verify)
