@@ -187,49 +187,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import App, load_state
-    from .buttons import Buttons
     from .clock import MonotonicClock
     from .config import load_config
     from .display import open_device
     from .notify import Notifier
-    from .sequencer import Tick
-    from .store import Store
+    from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
-    store = Store(config.state_dir())
-    app = App(clock, _camera_opener(spec, clock), store,
-              state=load_state(store, config.ui),
-              display_device=open_device(config["display"]),
-              calibration_settings=_calibration_settings(config))
-    buttons = Buttons(config.buttons, app.post, clock, encoder=config.encoder)
+    service = Service(clock, config, _camera_opener(spec, clock),
+                      display_device=open_device(config["display"]), notifier=Notifier())
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    notifier = Notifier()
-    app.start()
-    # Ready as soon as the app runs: it may wait for the camera for as long as
-    # it takes, which must not count against systemd's start timeout.
-    notifier.ready()
-    log.info("rig running (state in %s)", store.root)
-    period = min(1.0, notifier.watchdog_interval or 1.0)
-    beat = app.heartbeat
-    try:
-        while not stop.wait(until=clock.now() + period):
-            # The watchdog is fed only when the core has handled the tick sent
-            # last time and no actor has died: a hung rig gets restarted.
-            if app.heartbeat != beat and app.alive():
-                notifier.watchdog()
-            beat = app.heartbeat
-            app.post(Tick(clock.now()))
-            notifier.status(app.status())
-        notifier.stopping()
-    finally:
-        app.stop()
-        buttons.close()
-        notifier.close()
-    return 0
+    return service.run(stop)
 
 
 # ------------------------------------------------------------------ main
