@@ -208,7 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rig", description="A focus puller for one-person crews.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log more (-vv: libgphoto2's debug messages too)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the rig")
@@ -252,19 +253,20 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (
-            logging.INFO if args.command == "run" else logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from .lens import LensError
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"rig: error: {exc}", file=sys.stderr)
-        return 2
-    except LensError as exc:
-        print(f"rig: lens: {exc}", file=sys.stderr)
-        return 1
+    from .logs import start_logging
+    level = logging.DEBUG if args.verbose else (
+        logging.INFO if args.command == "run" else logging.WARNING)
+    # The last line (the error, if any) comes after everything logged before it.
+    with start_logging(level, verbosity=args.verbose):
+        try:
+            return args.func(args)
+        except InputError as exc:
+            error, code = f"rig: error: {exc}", 2
+        except LensError as exc:
+            error, code = f"rig: lens: {exc}", 1
+    print(error, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
