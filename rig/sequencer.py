@@ -39,7 +39,8 @@ __all__ = [
     "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault", "Notice",
     "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen", "Home",
     "Arm", "Skip",
-    "step", "next_deadline", "achievable", "initial_state",
+    "AddPoint", "RemovePoint", "SetDuration", "SetEasing", "GoTo", "SetMode", "Jog", "Focus",
+    "step", "next_deadline", "achievable", "initial_state", "refusal",
 ]
 
 INPUTS = ("info", "set", "q", "trash", "up", "down", "left", "right", "rate", "af")
@@ -234,6 +235,67 @@ class SetRegion:
     makes the event: the core takes them as given.
     """
     region: tuple[float, float, float, float] | None
+    t: float
+
+
+# Edits from the web page (rig.web).  The buttons' rules apply: the sequence,
+# the lens and AF are edit-mode business, and the lens must be free to move.
+# :func:`refusal` says why one would be refused, so the page can answer with
+# that before sending it; the core checks again (the state may have moved on)
+# and then only flashes the reason on the OLED: nothing changes.
+
+
+@dataclass(frozen=True)
+class AddPoint:
+    """A point after the current one at the lens position (the Q button)."""
+    t: float
+
+
+@dataclass(frozen=True)
+class RemovePoint:
+    index: int   # 0-based
+    t: float
+
+
+@dataclass(frozen=True)
+class SetDuration:
+    """The transition into point ``index`` takes ``seconds``; below what the lens
+    can do it is stored as 0, "as fast as possible" (as the DOWN button does)."""
+    index: int
+    seconds: float
+    t: float
+
+
+@dataclass(frozen=True)
+class SetEasing:
+    index: int
+    easing: str   # planner.EASINGS
+    t: float
+
+
+@dataclass(frozen=True)
+class GoTo:
+    """Go to point ``index`` as fast as possible (LEFT/RIGHT, to any point)."""
+    index: int
+    t: float
+
+
+@dataclass(frozen=True)
+class SetMode:
+    mode: Mode
+    t: float
+
+
+@dataclass(frozen=True)
+class Jog:
+    """Move the lens by ``steps`` (the focus wheel's nudge, any size)."""
+    steps: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Autofocus now, in the current AF region (the AF button)."""
     t: float
 
 
@@ -448,14 +510,37 @@ def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
     if name == "rate":
         return state, []  # decided on release (screen) or after hold_time (easing)
     if name == "info":
-        mode = state.mode.next()
-        state = _flash(replace(state, mode=mode, arm=mode == Mode.PLAY), "mode", t)
-        return _check_trust(state) if mode != Mode.PLAY else _arm(state)
+        return _enter_mode(state, state.mode.next(), t)
     if state.mode == Mode.EDIT:
         return _edit_press(state, name, t)
     if state.mode == Mode.PLAY:
         return _play_press(state, name, t)
     return state, []
+
+
+def _enter_mode(state: State, mode: Mode, t: float) -> tuple[State, list[Effect]]:
+    state = _flash(replace(state, mode=mode, arm=mode == Mode.PLAY), "mode", t)
+    return _check_trust(state) if mode != Mode.PLAY else _arm(state)
+
+
+def _remove_point(state: State, index: int, t: float) -> tuple[State, list[Effect]]:
+    points = state.points[:index] + state.points[index + 1:]
+    current = state.index - 1 if index < state.index else state.index
+    state = replace(state, points=points, index=max(0, min(current, len(points) - 1)))
+    return _flash(state, "points", t), _save(state)
+
+
+def _add_point(state: State, t: float) -> tuple[State, list[Effect]]:
+    """A point after the current one, at the lens position, fastest transition."""
+    assert state.position is not None
+    at = state.index + 1 if state.points else 0
+    new = Point(state.position, easing=state.settings.easing)
+    state = replace(state, points=state.points[:at] + (new,) + state.points[at:], index=at)
+    return _flash(state, "points", t), _save(state)
+
+
+def _focus(state: State) -> tuple[State, list[Effect]]:
+    return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus(state.af_region)]
 
 
 def _idle(state: State) -> bool:
@@ -470,9 +555,7 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
     if name == "trash":
         if not state.points:
             return _flash(state, "busy", t, "no points"), []
-        points = state.points[:state.index] + state.points[state.index + 1:]
-        state = replace(state, points=points, index=max(0, min(state.index, len(points) - 1)))
-        return _flash(state, "points", t), _save(state)
+        return _remove_point(state, state.index, t)
     if not _idle(state):
         return _flash(state, "busy", t, "wait"), []
     assert state.position is not None
@@ -486,13 +569,9 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
             state = replace(state, points=tuple(points))
         return _flash(state, "position", t), _save(state)
     if name == "q":
-        at = state.index + 1 if state.points else 0
-        new = Point(state.position, easing=state.settings.easing)
-        points = state.points[:at] + (new,) + state.points[at:]
-        state = replace(state, points=points, index=at)
-        return _flash(state, "points", t), _save(state)
+        return _add_point(state, t)
     if name == "af":
-        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus(state.af_region)]
+        return _focus(state)
     return state, []
 
 
@@ -541,7 +620,10 @@ def _on_turn(state: State, ev: Turn) -> tuple[State, list[Effect]]:
     """The focus wheel: one nudge in flight at a time, the rest add up meanwhile."""
     if state.mode != Mode.EDIT or ev.detents == 0 or state.position is None:
         return state, []
-    steps = ev.detents * state.settings.detent_steps
+    return _nudge_lens(state, ev.detents * state.settings.detent_steps)
+
+
+def _nudge_lens(state: State, steps: int) -> tuple[State, list[Effect]]:
     if state.activity == Activity.JOGGING:
         return replace(state, nudge=state.nudge + steps), []
     if state.activity != Activity.IDLE:
@@ -636,8 +718,70 @@ def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
     return replace(state, activity=Activity.FAULT, message=ev.message, transition=None), []
 
 
+# ------------------------------------------------------------ web edits
+
+
+def refusal(state: State, ev: Any) -> str | None:
+    """Why the core would refuse ``ev`` (a web edit) in ``state``, or None."""
+    if isinstance(ev, (SetMode, SetRegion)):
+        return None
+    if state.mode != Mode.EDIT:
+        return f"switch to edit mode first (the rig is in {state.mode.value} mode)"
+    index = getattr(ev, "index", None)
+    if index is not None and not 0 <= index < len(state.points):
+        have = len(state.points)
+        return (f"there is no point {index + 1}: the sequence has "
+                f"{have} point{'' if have == 1 else 's'}")
+    if isinstance(ev, (SetDuration, SetEasing)) and index == 0:
+        return "point 1 has no transition into it: set the duration of the point it goes to"
+    if isinstance(ev, SetDuration) and state.model is None:
+        return "the lens is not ready yet: its speed is not known"
+    if isinstance(ev, Jog) and state.position is not None and \
+            state.activity in (Activity.IDLE, Activity.JOGGING):
+        return None
+    if isinstance(ev, (AddPoint, GoTo, Focus, Jog)) and not _idle(state):
+        return f"the lens is busy ({state.activity.value}): try again when it stops"
+    return None
+
+
+def _on_web(state: State, ev: Any) -> tuple[State, list[Effect]]:
+    why = refusal(state, ev)
+    if why is not None:
+        return _flash(state, "busy", ev.t, "refused"), []
+    t = ev.t
+    if isinstance(ev, SetMode):
+        return (state, []) if ev.mode == state.mode else _enter_mode(state, ev.mode, t)
+    if isinstance(ev, AddPoint):
+        return _add_point(state, t)
+    if isinstance(ev, RemovePoint):
+        return _remove_point(state, ev.index, t)
+    if isinstance(ev, GoTo):
+        return _move(state, "asap", ev.index, t, from_index=state.index)
+    if isinstance(ev, Focus):
+        return _focus(state)
+    if isinstance(ev, Jog):
+        return _nudge_lens(state, ev.steps) if ev.steps else (state, [])
+    points = list(state.points)
+    point = points[ev.index]
+    if isinstance(ev, SetEasing):
+        points[ev.index] = replace(point, easing=ev.easing)
+        state = replace(state, points=tuple(points))
+        return _flash(state, "easing", t, ev.easing), _save(state)
+    assert isinstance(ev, SetDuration) and state.model is not None
+    seconds = round(max(0.0, ev.seconds), 6)
+    fastest = plan_move(points[ev.index - 1].position, point.position, 0.0,
+                        state.model).fastest_s
+    if seconds < fastest - 1e-9:
+        seconds = 0.0  # below what the lens can do: "as fast as possible", as DOWN does
+    points[ev.index] = replace(point, duration=seconds)
+    state = replace(state, points=tuple(points))
+    return _flash(state, "duration", t, _format_s(seconds)), _save(state)
+
+
 _HANDLERS = {
     Press: _on_press, Release: _on_release, Turn: _on_turn, Tick: _on_tick,
     Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Focused: _on_focused,
     Fault: _on_fault, Notice: _on_notice, SetRegion: _on_set_region,
+    AddPoint: _on_web, RemovePoint: _on_web, SetDuration: _on_web, SetEasing: _on_web,
+    GoTo: _on_web, SetMode: _on_web, Jog: _on_web, Focus: _on_web,
 }

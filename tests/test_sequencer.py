@@ -3,9 +3,10 @@
 import pytest
 
 from rig.planner import Drive, LensModel
-from rig.sequencer import (Activity, Autofocus, JogStart, JogStop, Mode, Move, Moved, Nudge,
-                           Point, Press, Ready, Release, SaveSequence, Screen, SetRegion, State, Tick,
-                           Turn, achievable, initial_state, next_deadline, step)
+from rig.sequencer import (Activity, AddPoint, Autofocus, Focus, GoTo, Jog, JogStart, JogStop,
+                           Mode, Move, Moved, Nudge, Point, Press, Ready, Release, RemovePoint,
+                           SaveSequence, Screen, SetDuration, SetEasing, SetMode, SetRegion, State,
+                           Tick, Turn, achievable, initial_state, next_deadline, refusal, step)
 
 MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
                         Drive(3, 26.0, 0.30, 0.28)), latency=0.03)
@@ -247,3 +248,90 @@ def test_new_points_take_the_configured_easing():
     rig.feed(Moved(90, rig.t))
     rig.press("q")
     assert [p.easing for p in rig.state.points] == ["ease", "ease"]
+
+
+# ------------------------------------------------------------ web edits
+
+
+def test_web_edits_do_what_the_buttons_do():
+    rig = Rig(mode=Mode.EDIT)
+    rig.feed(Moved(100, rig.t))
+    rig.feed(AddPoint(rig.t))                   # like Q with no points: point 1
+    rig.feed(Moved(250, rig.t))
+    rig.feed(AddPoint(rig.t))
+    rig.feed(Moved(50, rig.t))
+    rig.feed(AddPoint(rig.t))
+    assert [p.position for p in rig.state.points] == [100, 250, 50] and rig.state.index == 2
+    rig.feed(SetEasing(1, "ease", rig.t))
+    assert rig.state.points[1].easing == "ease"
+    rig.feed(SetDuration(1, 4.0, rig.t))
+    assert rig.state.points[1].duration == 4.0
+    assert achievable(rig.state, 1) == pytest.approx(4.0, abs=1e-3)
+    rig.feed(RemovePoint(0, rig.t))             # before the current: the current follows
+    assert [p.position for p in rig.state.points] == [250, 50] and rig.state.index == 1
+    saves = [e for e in rig.effects if isinstance(e, SaveSequence)]
+    assert len(saves) == 6 and saves[-1].points == rig.state.points
+
+
+def test_a_duration_below_what_the_lens_can_do_is_fastest_as_down_makes_it():
+    rig = Rig([Point(0), Point(300)], mode=Mode.EDIT)
+    fastest = achievable(rig.state, 1)
+    rig.feed(SetDuration(1, fastest / 2, rig.t))
+    assert rig.state.points[1].duration == 0.0
+    assert achievable(rig.state, 1) == pytest.approx(fastest)
+    rig.feed(SetDuration(1, fastest + 0.5, rig.t))
+    assert rig.state.points[1].duration == pytest.approx(fastest + 0.5)
+
+
+def test_go_to_a_point_and_jog_move_the_lens():
+    rig = Rig([Point(10), Point(300), Point(200)], mode=Mode.EDIT)
+    (move,) = rig.feed(GoTo(2, rig.t))
+    assert move.transition.kind == "asap" and move.transition.to_index == 2
+    assert refusal(rig.state, GoTo(0, rig.t)).startswith("the lens is busy")
+    rig.finish()
+    assert rig.state.index == 2 and rig.state.position == 200
+    assert rig.feed(Jog(-7, rig.t)) == [Nudge(-7)]
+    rig.feed(Jog(3, rig.t))                     # while the first is in flight: added up
+    assert rig.feed(Moved(193, rig.t)) == [Nudge(3)]
+    assert rig.feed(Focus(rig.t)) == []         # still jogging: busy
+    rig.feed(Moved(196, rig.t))
+    assert rig.feed(Focus(rig.t)) == [Autofocus(None)]
+
+
+def test_set_mode_enters_any_mode_as_info_would():
+    rig = Rig([Point(10), Point(300)])
+    assert rig.state.mode == Mode.PLAY
+    rig.feed(SetMode(Mode.EDIT, rig.t))
+    assert rig.state.mode == Mode.EDIT
+    rig.feed(SetMode(Mode.EDIT, rig.t))         # already there: nothing happens
+    assert rig.state.mode == Mode.EDIT
+    rig.feed(SetMode(Mode.INACTIVE, rig.t))
+    assert rig.state.mode == Mode.INACTIVE
+
+
+@pytest.mark.parametrize("event, why", [
+    (AddPoint(0.0), "switch to edit mode first"),
+    (GoTo(0, 0.0), "switch to edit mode first"),
+    (Focus(0.0), "switch to edit mode first"),
+])
+def test_web_edits_in_play_are_refused_and_change_nothing(event, why):
+    rig = Rig([Point(10), Point(300)])
+    before = rig.state
+    assert refusal(before, event).startswith(why)
+    assert rig.feed(event) == []
+    assert rig.state.points == before.points and rig.state.mode == before.mode
+
+
+@pytest.mark.parametrize("event, why", [
+    (RemovePoint(5, 0.0), "there is no point 6: the sequence has 2 points"),
+    (SetDuration(0, 2.0, 0.0), "point 1 has no transition"),
+    (SetEasing(-1, "ease", 0.0), "there is no point 0"),
+    (GoTo(2, 0.0), "there is no point 3"),
+])
+def test_out_of_range_web_edits_are_refused(event, why):
+    rig = Rig([Point(10), Point(300)], mode=Mode.EDIT)
+    before = rig.state
+    assert refusal(before, event).startswith(why)
+    effects = rig.feed(event)
+    assert effects == [] and rig.state.points == before.points
+    assert rig.state.highlight.text == "refused"
