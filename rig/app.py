@@ -25,6 +25,7 @@ from typing import Any, Callable
 from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
+from .liveview import LiveFeed
 from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Notice,
                         Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
                         next_deadline, step)
@@ -49,15 +50,22 @@ class App:
     def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store, *,
                  state: State, display_device: Any = None, recorder: Any = None,
                  observer: Observer | None = None,
-                 calibration_settings: CalibrationSettings | None = None) -> None:
+                 calibration_settings: CalibrationSettings | None = None,
+                 live: LiveFeed | None = None) -> None:
         self.clock = clock
         self.store = store
         self.events = clock.channel()
         self.state = state
         self.observer = observer or NullObserver()
+        # The live view for the web page, fed by the lens worker.
+        self.live = live or LiveFeed()
         self.worker = LensWorker(clock, open_camera, store, self.events.put,
                                  observer=self.observer,
-                                 settings=calibration_settings or CalibrationSettings())
+                                 settings=calibration_settings or CalibrationSettings(),
+                                 live=self.live, playing=lambda: self.state.mode == Mode.PLAY)
+        # Called from the core thread with each new state, after its effects
+        # (a saved sequence is on disk by then): the web page's updates.
+        self.listeners: list[Callable[[State], None]] = []
         self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder)
         self._barriers: list[Channel] = []
         self.tasks: list[Task] = []
@@ -100,6 +108,8 @@ class App:
                 for effect in effects:
                     self._carry_out(effect)
                 self._plan_ahead()
+                for listener in self.listeners:
+                    listener(self.state)
             if self._barriers and self._idle():
                 for reply in self._barriers:
                     reply.put(True)

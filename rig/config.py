@@ -53,6 +53,22 @@ def _directory(path: str) -> str | None:
     return None
 
 
+def _host(host: str) -> str | None:
+    import ipaddress
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    labels = host.split(".")
+    if host and len(host) <= 253 and all(
+            0 < len(part) <= 63 and part.replace("-", "").isalnum() and part.isascii()
+            and not part.startswith("-") for part in labels):
+        return None
+    return (f"must be an address to listen on (\"0.0.0.0\" for every network, "
+            f"\"127.0.0.1\" for this machine only) or a host name, got {host!r}")
+
+
 SCHEMA = Table({
     "camera": Table({"port": Field(str, check=_port)}),
     "state": Table({"dir": Field(str, check=_directory)}),
@@ -80,6 +96,13 @@ SCHEMA = Table({
         "jog_fine": Field(int, min=1, max=3),
         "jog_coarse": Field(int, min=1, max=3),
         "easing": Field(str, choices=EASINGS),
+    }),
+    "web": Table({
+        "enabled": Field(bool),
+        "host": Field(str, check=_host),
+        "port": Field(int, min=0, max=65535),
+        "fps": Field(float, above=0, max=30),
+        "play_fps": Field(float, min=0, max=30),
     }),
     "calibration": Table({
         "settle_small_s": Field(float, above=0, max=5),
@@ -228,6 +251,7 @@ def summary(config: Config) -> list[str]:
     """What the rig will do with this config, in a few short lines."""
     encoder = config.encoder
     display = config["display"]
+    web = config["web"]
     state = config["state"]["dir"] or f"{config.state_dir()} (default)"
     return [
         f"camera   {config['camera']['port']}",
@@ -238,4 +262,6 @@ def summary(config: Config) -> list[str]:
         "display  " + ("none" if display["driver"] == "none" else
                        f"{display['driver']} at 0x{display['i2c_address']:02X} on "
                        f"/dev/i2c-{display['i2c_port']}"),
+        "web      " + (f"http://{web['host']}:{web['port']}/, live view {web['fps']:g} "
+                       f"frames/s ({web['play_fps']:g} in play)" if web["enabled"] else "off"),
     ]

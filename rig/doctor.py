@@ -21,6 +21,7 @@ import errno
 import io
 import json
 import shutil
+import socket
 import subprocess
 import textwrap
 import warnings
@@ -370,21 +371,28 @@ def check_gpio(d: Doctor) -> Iterable[Verdict]:
 
 
 def check_web(d: Doctor) -> Iterable[Verdict]:
-    """What the config says about the web page (the server itself comes with issue 6)."""
-    web = d.config.values.get("web")
-    if not web:
-        yield Verdict("web", SKIP, "disabled (this version has no web server)")
+    """The web page: its address with the token, and whether the port is free."""
+    from .web import port_problem, token_for
+    web = d.config["web"]
+    if not web["enabled"]:
+        yield Verdict("web", SKIP, "off in the config (web.enabled = false)")
         return
-    if not web.get("enabled", True):
-        yield Verdict("web", SKIP, "disabled (web.enabled = false)")
+    try:
+        token = token_for(d.store.root)
+    except OSError as exc:
+        yield Verdict("web", FAIL, f"no token: {exc}",
+                      "run rig doctor as the rig's user: sudo -u rig rig doctor")
         return
-    host = web.get("address") or web.get("host") or "0.0.0.0"
-    where = f"http://{host}:{web['port']}" if "port" in web else f"http://{host}"
-    if not web.get("token"):
-        yield Verdict("web", FAIL, f"{where} with no token: anyone on the network can drive "
-                      "the lens", "set web.token")
-        return
-    yield Verdict("web", OK, f"{where}, token set")
+    host, port = web["host"], web["port"]
+    shown = socket.gethostname() + ".local" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/?token={token}"
+    if not d.service_active:
+        problem = port_problem(host, port)
+        if problem:
+            yield Verdict("web", FAIL, f"{url}: {problem}",
+                          "stop the program that uses it, or set another web.port")
+            return
+    yield Verdict("web", OK, url)
 
 
 CHECKS: list[Callable[[Doctor], Iterable[Verdict]]] = [

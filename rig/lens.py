@@ -185,6 +185,8 @@ class Lens:
         self.cancelled = False
         self.at_stop: int | None = None        # NEAR/FAR after a camera said "at limit"
         self.liveview_switched_on = False      # live view was off and rig turned it on
+        # Called with every frame taken, whatever for (rig.liveview shows them).
+        self.on_frame: Callable[[bytes], None] | None = None
 
     @property
     def caps(self) -> Capabilities:
@@ -317,6 +319,8 @@ class Lens:
                                      "picture")
             self.clock.sleep(FROZEN_WAIT_S)
         self._last_frame, self._frame_commands = data, self.commands
+        if self.on_frame is not None:
+            self.on_frame(data)
         return data
 
     def send(self, size: int, direction: int) -> None:

@@ -33,7 +33,8 @@ from .calibrate import CalibrationSettings
 from .clock import Clock, Flag
 from .config import Config
 from .notify import Notifier
-from .sequencer import Tick
+from .sequencer import Notice, Tick
+from .liveview import LiveFeed
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,14 @@ class Service:
         self.clock = clock
         self.notifier = notifier
         self.store = Store(config.state_dir())
+        web = config["web"]
         self.app = App(clock, open_camera, self.store,
                        state=load_state(self.store, config.ui),
                        display_device=display_device, recorder=recorder,
-                       calibration_settings=CalibrationSettings(**config["calibration"]))
+                       calibration_settings=CalibrationSettings(**config["calibration"]),
+                       live=LiveFeed(web["fps"], web["play_fps"]))
+        self.web_config = web if web["enabled"] else None
+        self.web: Any = None
         self.buttons = Buttons(config.buttons, self.app.post, clock, encoder=config.encoder,
                                pin_factory=pin_factory)
 
@@ -61,6 +66,7 @@ class Service:
         """Start the app, tell systemd, feed its watchdog until ``stop``; stop cleanly."""
         clock, app, notifier = self.clock, self.app, self.notifier
         app.start()
+        self._start_web()
         # Ready as soon as the app runs: it may wait for the camera for as long as
         # it takes, which must not count against systemd's start timeout.
         notifier.ready()
@@ -78,7 +84,25 @@ class Service:
                 notifier.status(app.status())
             notifier.stopping()
         finally:
+            if self.web is not None:
+                self.web.stop()
             app.stop()
             self.buttons.close()
             notifier.close()
         return 0
+
+    def _start_web(self) -> None:
+        """The web page, if the config turns it on.  It cannot stop the rig: a port
+        in use is said in the journal and on the OLED, and the rig runs without it."""
+        if self.web_config is None:
+            return
+        from .web import WebServer, token_for
+        web = self.web_config
+        try:
+            server = WebServer(self.app, token_for(self.store.root), web["host"], web["port"])
+            server.start()
+        except OSError as exc:
+            log.error("%s", exc)
+            self.app.post(Notice("web page off: see log", self.clock.now()))
+            return
+        self.web = server

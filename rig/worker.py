@@ -37,6 +37,7 @@ from .clock import EMPTY, Clock
 from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
 from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen
+from .liveview import LiveFeed
 from .planner import Plan
 from .precheck import STILL, UNSEEN, drive_test
 from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
@@ -112,7 +113,8 @@ class LensWorker:
 
     def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store,
                  post: Callable[[Any], None], *, observer: Observer,
-                 settings: CalibrationSettings) -> None:
+                 settings: CalibrationSettings, live: LiveFeed | None = None,
+                 playing: Callable[[], bool] = lambda: False) -> None:
         self.clock = clock
         self.open_camera = open_camera
         self.store = store
@@ -127,6 +129,13 @@ class LensWorker:
         # The scene learnt for live-view position checks, while it holds
         # (cameras that report no position: see rig.verify).
         self.scene: SceneMap | None = None
+        # Every frame taken goes to ``live`` (the web page); while someone
+        # watches, idle time is spent capturing more (slower in play).
+        self.live = live
+        self.playing = playing
+        self.last_af: AFResult | None = None
+        self.af_count = 0
+        self._kept = 0.0   # when live view was last kept on (or a job used the camera)
 
     # -- the cycle
     def run(self) -> None:
@@ -209,6 +218,9 @@ class LensWorker:
             self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
         while not self.cancelled:
             lens = Lens(self.open_camera(), self.clock)
+            if self.live is not None:
+                live = self.live
+                lens.on_frame = lambda data: live.publish(data, self.clock.now())
             lens.cancelled = self.cancelled
             try:
                 lens.connect()
@@ -313,21 +325,43 @@ class LensWorker:
     # -- 3. serve
     def _serve(self, lens: Lens) -> bool:
         """Run lens jobs until the rig stops (True) or the camera is lost (raises)."""
+        self._kept = self.clock.now()
         while True:
-            job = self.inbox.get(until=self.clock.now() + KEEPALIVE_S)
+            job = self.inbox.get(until=self._idle_until())
             try:
                 if job is EMPTY:
-                    self._keep_liveview(lens)
+                    if self.clock.now() >= self._kept + KEEPALIVE_S:
+                        self._keep_liveview(lens)
+                        self._kept = self.clock.now()
+                    else:
+                        self._watched_frame(lens)
                     continue
                 if isinstance(job, Stop):
                     return True
                 self._do(lens, job)
+                self._kept = self.clock.now()
             except gp.GPhoto2Error as exc:
                 if exc.code in LOST:
                     raise CameraLost(exc) from None
                 self._refused(lens, str(exc))
             except LensError as exc:
                 self._refused(lens, str(exc))
+
+    def _idle_until(self) -> float:
+        """When the idle worker next takes a frame: to keep live view on, or for watchers."""
+        until = self._kept + KEEPALIVE_S
+        period = self.live.period(self.playing()) if self.live is not None else None
+        if period is not None:
+            assert self.live is not None
+            until = min(until, self.live.latest()[2] + period)
+        return until
+
+    def _watched_frame(self, lens: Lens) -> None:
+        """A frame for the web page (published by ``lens.on_frame``)."""
+        try:
+            lens.frame()
+        except LiveViewFrozen:
+            pass   # the page shows the same picture; checks say when it matters
 
     def _keep_liveview(self, lens: Lens) -> None:
         """A frame keeps live view on; if it had been switched off, say so."""
@@ -405,6 +439,7 @@ class LensWorker:
             # until the next INFO into play finds the scene again.
             self.scene = None
             result = autofocus(lens, job.region or DEFAULT_ROI)
+            self.last_af, self.af_count = result, self.af_count + 1
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
                               lens.trusted))

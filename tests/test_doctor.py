@@ -9,6 +9,7 @@ live view, mode, cable, gvfs), so each story is a profile.  The host checks
 
 import json
 import re
+import socket
 import stat
 
 import pytest
@@ -23,6 +24,7 @@ from rig.doctor import (FAIL, OK, SKIP, STOP_SERVICE, WARN, Doctor, Verdict, che
                         check_gpio, check_oled, check_service, check_web, format_verdict, run)
 from rig.sim import DEFAULT_PROFILE, PROFILES
 from rig.store import Store
+from rig.web import token_for, token_path
 
 CANON = DEFAULT_PROFILE.read_text()
 
@@ -84,7 +86,7 @@ def test_a_good_rig_on_the_simulator(capsys, config, calibrated):
                                          "changed ")
     assert v["OLED"] == (SKIP, 'off in the config (display.driver = "none")', "")
     assert v["GPIO"] == (OK, "10 pins free, none pressed", "")
-    assert v["web"] == (SKIP, "disabled (this version has no web server)", "")
+    assert v["web"] == (SKIP, "off in the config (web.enabled = false)", "")
 
 
 def test_the_printed_verdicts_fit_a_phone(capsys, config, calibrated, monkeypatch):
@@ -339,20 +341,26 @@ def test_no_gpio_at_all(tmp_path, monkeypatch):
     assert verdict.fix == "on the Pi: sudo apt install python3-lgpio"
 
 
-def test_web_verdicts_follow_the_config(tmp_path):
+def test_web_verdicts_give_the_address_with_the_token(tmp_path):
     d = sim_doctor(tmp_path)
-    assert list(check_web(d)) == [Verdict("web", SKIP,
-                                          "disabled (this version has no web server)")]
+    assert list(check_web(d)) == [Verdict("web", SKIP, "off in the config (web.enabled = false)")]
     base = load_config().values
-    for web, verdict in [
-        ({"enabled": False}, (SKIP, "disabled (web.enabled = false)", "")),
-        ({"port": 8080}, (FAIL, "http://0.0.0.0:8080 with no token: anyone on the network "
-                                "can drive the lens", "set web.token")),
-        ({"port": 8080, "address": "192.168.4.1", "token": "s3cret"},
-         (OK, "http://192.168.4.1:8080, token set", "")),
-    ]:
-        d.config = Config({**base, "web": web}, "test")
-        assert list(check_web(d)) == [Verdict("web", *verdict)]
+    d.config = Config({**base, "web": {**base["web"], "enabled": True, "host": "127.0.0.1",
+                                       "port": 0}}, "test")
+    [verdict] = check_web(d)
+    token = token_for(d.store.root)
+    assert verdict == Verdict("web", OK, f"http://127.0.0.1:0/?token={token}")
+    assert stat.S_IMODE(token_path(d.store.root).stat().st_mode) == 0o600
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        d.config = Config({**base, "web": {**base["web"], "enabled": True,
+                                           "host": "127.0.0.1", "port": port}}, "test")
+        [verdict] = check_web(d)
+    assert verdict.status == FAIL
+    assert verdict.text == (f"http://127.0.0.1:{port}/?token={token}: port {port} cannot be "
+                            "used (Address already in use)")
 
 
 def test_a_check_that_breaks_is_a_verdict_not_a_crash(tmp_path, monkeypatch):
