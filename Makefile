@@ -44,11 +44,13 @@ unit-check:
 	$(PYTHON) bench/unit_security.py
 
 # The pictures in the docs that are drawn from the code: the OLED during a
-# boot (docs/img/boot.png) and the wiring diagram (hardware/img/wiring.png).
+# boot (docs/img/boot.png), the wiring diagram (hardware/img/wiring.png) and
+# the web page on a phone (docs/img/web.png, needs Debian's chromium).
 .PHONY: images
 images: $(STAMP)
 	$(BIN)/python tools/boot_strip.py
 	$(BIN)/python tools/wiring_diagram.py
+	RIG_WEB_SCREENSHOT=docs/img/web.png $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 clean:
 	rm -rf build $(VENV) *.egg-info

@@ -218,9 +218,7 @@ class LensWorker:
             self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
         while not self.cancelled:
             lens = Lens(self.open_camera(), self.clock)
-            if self.live is not None:
-                live = self.live
-                lens.on_frame = lambda data: live.publish(data, self.clock.now())
+            lens.on_frame = self._publish
             lens.cancelled = self.cancelled
             try:
                 lens.connect()
@@ -346,6 +344,10 @@ class LensWorker:
                 self._refused(lens, str(exc))
             except LensError as exc:
                 self._refused(lens, str(exc))
+
+    def _publish(self, frame: bytes) -> None:
+        if self.live is not None:
+            self.live.publish(frame, self.clock.now())
 
     def _idle_until(self) -> float:
         """When the idle worker next takes a frame: to keep live view on, or for watchers."""
