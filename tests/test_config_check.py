@@ -59,7 +59,7 @@ def test_a_good_config_prints_a_short_summary(tmp_path, capsys):
     assert "buttons.set = 12" in out and "display.rotate = 2" in out
     assert f"state {tmp_path} buttons info 5, set 12, q 6," in out
     assert "encoder GPIO19 + GPIO26, 1 step(s) a detent" in out
-    assert out.endswith("display ssd1306 at 0x3C on /dev/i2c-1")
+    assert out.endswith("display ssd1306 at 0x3C on /dev/i2c-1 web off")
 
 
 def test_without_a_file_it_checks_the_installed_one(tmp_path, monkeypatch, capsys):

@@ -3,7 +3,7 @@
 import pytest
 
 from rig.planner import Drive, LensModel
-from rig.sequencer import (Activity, AddPoint, Autofocus, Focus, GoTo, Jog, JogStart, JogStop,
+from rig.sequencer import (Activity, AddPoint, Autofocus, Fault, Focus, GoTo, Jog, JogStart, JogStop,
                            Mode, Move, Moved, Nudge, Point, Press, Ready, Release, RemovePoint,
                            SaveSequence, Screen, SetDuration, SetEasing, SetMode, SetRegion, State,
                            Tick, Turn, achievable, initial_state, next_deadline, refusal, step)
@@ -335,3 +335,16 @@ def test_out_of_range_web_edits_are_refused(event, why):
     effects = rig.feed(event)
     assert effects == [] and rig.state.points == before.points
     assert rig.state.highlight.text == "refused"
+
+
+def test_a_jog_ended_by_a_lost_camera_does_not_go_coarse():
+    """Found by the property test (tests/test_sequencer_properties.py), now and then."""
+    rig = Rig([Point(10)], mode=Mode.EDIT)
+    rig.advance(0.15)
+    rig.feed(Press("left", rig.t))
+    rig.advance(0.7)
+    assert rig.effects[-1] == JogStart(-1, 1)
+    rig.feed(Fault("camera lost", rig.t))
+    before = len(rig.effects)
+    rig.advance(2.0)                           # past coarse_time, still held
+    assert rig.effects[before:] == [] and rig.state.activity == Activity.FAULT

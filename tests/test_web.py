@@ -209,7 +209,7 @@ async def test_edits_reach_the_core_and_come_back_as_state(client, rig):
             break
     # (The pull starts a latency after the request: the countdown runs to its end.)
     assert state["transition"]["to"] == 2 and 0 < state["transition"]["remaining_s"] <= \
-        state["transition"]["duration_s"] + MODEL.latency + Settings().lead
+        state["transition"]["duration_s"] + MODEL.latency + Settings().lead + 0.001
     assert state["activity"] == "moving"
 
 
