@@ -359,6 +359,10 @@ class _Shared:
     new_frame: asyncio.Event = field(default_factory=asyncio.Event)
     new_state: asyncio.Event = field(default_factory=asyncio.Event)
     plots: dict[str, tuple[Any, bytes | None]] = field(default_factory=dict)
+    # The state the core last published, after its effects were carried out
+    # (``hub.state`` is assigned before: a sequence shown from it might not
+    # be on disk yet).
+    published: State | None = None
 
 
 SHARED = web.AppKey("rig", _Shared)
@@ -454,7 +458,7 @@ async def _frame(request: web.Request) -> web.StreamResponse:
 
 def _snapshot(shared: _Shared) -> dict[str, Any]:
     hub = shared.hub
-    data = state_json(hub.state, hub.clock.now())
+    data = state_json(shared.published or hub.state, hub.clock.now())
     worker = getattr(hub, "worker", None)
     data["af"] = af_json(getattr(worker, "last_af", None))
     data["af_count"] = getattr(worker, "af_count", 0)
@@ -584,7 +588,8 @@ def make_app(hub: Any, token: str) -> web.Application:
         def on_frame() -> None:
             loop.call_soon_threadsafe(frame_woke)
 
-        def on_state(_state: State) -> None:
+        def on_state(state: State) -> None:
+            shared.published = state
             loop.call_soon_threadsafe(shared.new_state.set)
 
         stop_frames = hub.live.listen(on_frame)
