@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REV = "f18fa61"
 
 
+@functools.cache
 def baseline_calibrate():
     """``calibrate`` from rig/calibrate.py at BASELINE_REV (None when git cannot give it)."""
     try:
@@ -56,6 +58,7 @@ def baseline_calibrate():
     spec = importlib.util.spec_from_loader("rig._calibrate_baseline", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "rig"          # its relative imports resolve against today's rig
+    sys.modules[spec.name] = module     # dataclasses look their module up
     exec(compile(source, f"{BASELINE_REV}:rig/calibrate.py", "exec"), module.__dict__)
     return module.calibrate
 

@@ -10,8 +10,9 @@ commands.  It adapts to what the camera gives (:class:`rig.drives.Capabilities`)
 * the camera signals its stops (Nikon): count commands until "at limit"
   (:func:`_calibrate_counting`);
 * nothing else (Canon, Olympus, Panasonic, Sony): the live view is the sensor
-  (:class:`_LiveView`); Sony's coarse ``focalposition`` cross-checks the
-  range.  The method is described in ``docs/calibration.md``.
+  (:class:`_LiveView`); Sony's coarse ``focalposition`` (0-100), where the
+  body reports it, cross-checks the range and the near stop
+  (:func:`_check_range`).  The method is described in ``docs/calibration.md``.
 
 Every method leaves the lens homed at position 0.
 """
@@ -64,6 +65,8 @@ NEIGHBOURS = 3          # positions short of an anchor whose placement is measur
 ANCHOR_FRAMES = 4       # frames averaged to place an anchor or its neighbours
 MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
 JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time
+READING_SLACK = 1.0     # focalposition units a reading may be off (rounding, cutting)
+READINGS_OFF = 0.05     # share of readings further off that fails the range
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class _LiveView:
         self.jitter_steps: dict[int, float] = {}   # effective steps measured so far
         self.runs: dict[int, int] = {}             # runs made to measure each size
         self.placement_var = 0.1                   # squared steps (build_encoder measures it)
+        self.readings: list[tuple[int, float]] = []  # (sweep step, focalposition): Sony
 
     # -- helpers
     def shot(self) -> bytes:
@@ -147,6 +151,12 @@ class _LiveView:
     def locate(self, lo: float, hi: float) -> float:
         assert self.encoder is not None
         return self.encoder.locate(self.fp(), lo, hi).position
+
+    def read(self, c: int) -> None:
+        """Keep the camera's own coarse reading at sweep step ``c``, where it gives one."""
+        reading = self.lens.raw_reading()
+        if reading is not None:
+            self.readings.append((c, reading))
 
     # -- phases
     def measure_noise(self) -> None:
@@ -180,12 +190,14 @@ class _LiveView:
         window = self.s.stall_window
         first_still = None
         c = 0
+        self.read(c)
         while True:
             c += 1
             if c > self.s.max_steps:
                 raise CalibrationError(
                     f"no far stop within {self.s.max_steps} steps: is the scene still?")
             self.step(1, FAR, self.s.settle_small_s)
+            self.read(c)
             jpeg = self.shot()
             table.append(fingerprint(jpeg))
             sharp.append(focus_measure(grey(jpeg, 160)))
@@ -751,6 +763,38 @@ def _motion_time(trains: list[tuple[list[float], float]], steps: float, sigma: f
     return float(grid[np.flatnonzero(score <= score.min() + 1.0).max()])
 
 
+def _check_range(readings: list[tuple[int, float]], range_steps: int) -> float:
+    """Cross-check the range found in the live view with Sony's ``focalposition``.
+
+    The sweep went from the near stop in size-1 steps and read the camera's
+    0-100 position after each, so step c should read 100 c / R (100 from
+    the far stop on).  Each reading is only good to a unit (a hundredth of
+    the range; rounded or cut, depending on the body), so a reading more
+    than ``READING_SLACK`` units off is a disagreement; more than
+    ``READINGS_OFF`` of them, and the range (or the near stop) is wrong:
+    commands were lost in the sweep, or the picture misled the far-stop
+    search.  Returns the range the readings alone say (least squares over
+    the readings between the stops), for the record.  (Nothing is
+    corrected from them: a sweep that lost commands counted them all the
+    same, so its table, not just its range, is off.)
+    """
+    c = np.array([r[0] for r in readings], dtype=float)
+    u = np.array([r[1] for r in readings], dtype=float)
+    expected = 100.0 * np.minimum(c, range_steps) / range_steps
+    inside = (u > 0) & (u < 100) & (c < range_steps)
+    off = np.abs(u - expected)
+    if np.mean(off > READING_SLACK) > READINGS_OFF:
+        raise CalibrationError(
+            f"the live view puts the far stop {range_steps} steps from the near stop, but "
+            f"the camera's focus position (0-100) disagrees on {np.mean(off > READING_SLACK):.0%} "
+            f"of the way (by up to {off.max():.0f} units): commands were lost or the picture "
+            "changed. Keep the camera and the scene still and calibrate again")
+    inside = (u > 0) & (u < 100) & (c < range_steps)
+    if not inside.any():
+        return math.nan
+    return 100.0 * float(np.sum(c[inside] ** 2)) / float(np.sum(u[inside] * c[inside]))
+
+
 def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, float],
             periods: dict[int, float], jitter: dict[int, float], range_steps: int,
             started: float, progress: Progress, **extra: object) -> Calibration:
@@ -785,6 +829,9 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     table, sharp, first_still = cal.sweep()
     cal.choose_side(sharp, first_still)
     cal.find_far_stop(table, first_still)
+    checked = {}
+    if cal.readings:
+        checked["focalposition_range"] = round(_check_range(cal.readings, cal.range), 1)
     cal.build_encoder(table)
     assert cal.encoder is not None
     curves = {
@@ -800,7 +847,8 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
         moves[size], periods[size] = cal.period(size, steps, lens.latency.std)
     return _finish(lens, "liveview", steps, moves, periods, cal.jitter, cal.range, started,
                    progress, subject_step=cal.subject, encoder_rank=cal.rank,
-                   runs={str(k): v for k, v in sorted(cal.runs.items())}, **curves)
+                   runs={str(k): v for k, v in sorted(cal.runs.items())}, **checked,
+                   **curves)
 
 
 def _calibrate_counting(lens: Lens, settings: CalibrationSettings,

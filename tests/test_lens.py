@@ -84,8 +84,9 @@ def test_a_camera_that_cannot_drive_focus_is_refused():
         Lens(cam, clock).connect()
 
 
-def test_calibration_recovers_the_default_lens():
-    lens, cam, clock = connected()
+@pytest.mark.parametrize("seed", [1, 4])   # 4 once lost the lens in the speed measurement
+def test_calibration_recovers_the_default_lens(seed):
+    lens, cam, clock = connected(seed=seed)
     cal = calibrate(lens)
     steps = {d.size: d.steps for d in cal.drive}
     assert cal.steps == 407
@@ -94,9 +95,9 @@ def test_calibration_recovers_the_default_lens():
     true = {1: 23.496, 2: 48.733, 3: 94.321}
     for d in cal.drive:
         assert 0.5 * true[d.size] < d.speed <= true[d.size]
-        # 15 % until the size-1 speed measurement is steadier (it varies
-        # 0.94..1.14 x the truth across simulator seeds); see issue notes.
-        assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.15)
+        assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.1)
+        # This lens's commands do not spread: what is measured is placement noise.
+        assert d.jitter <= 0.25
     assert lens.position == 0 and cam.truth.position(clock.now()) == 0
 
 
