@@ -29,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/af.py
 
 # sudo make install / uninstall: rig as the service this Pi boots into.
 # DESTDIR=/some/dir stages everything there instead (tests do this);
