@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # sees apt's python3-lgpio (docs/install.md).
 SYSTEM_PYTHON ?= /usr/bin/python3
 
-.PHONY: demo test bench clean install uninstall unit-check
+.PHONY: demo test bench soak clean install uninstall unit-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ unit-check:
 
 clean:
 	rm -rf build $(VENV) *.egg-info
+
+# A long day with faults injected, in virtual time (about 12 minutes of wall time).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py

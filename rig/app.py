@@ -25,9 +25,9 @@ from typing import Any, Callable
 from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
-from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Nudge,
-                        SaveSequence, Screen, Skip, State, Tick, achievable, next_deadline,
-                        step)
+from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Notice,
+                        Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
+                        next_deadline, step)
 from .store import Store
 from .worker import LensWorker, NullObserver, Observer, Stop
 
@@ -73,6 +73,11 @@ class App:
 
     # -- actors
     def start(self) -> None:
+        # Saved files that did not read (the store fell back or started empty):
+        # the journal has the detail, the OLED says it in a few words.
+        for problem in self.store.problems:
+            self.post(Notice("restored from backup" if "using the backup" in problem
+                             else "a saved file is damaged", self.clock.now()))
         self.tasks = [
             self.clock.spawn(self.worker.run, name="lens"),
             self.clock.spawn(self.display.run, name="display"),

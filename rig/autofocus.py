@@ -28,7 +28,8 @@ It fails, says why and drives the lens back to where it was when the region
 shows no contrast (the coarse curve is flat), when the sharpest picture is
 at a stop (the subject is nearer or farther than the lens can focus), when
 no peak shows in the fine sweep, or when the picture at the peak is not
-sharp (the subject moved, a command was lost).
+sharp (the subject moved, a command was lost), or when the live view
+froze (:class:`rig.lens.LiveViewFrozen`).
 
 Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
 ``samples`` and ``fit`` are the focus curve (``to_json`` for a web page,
@@ -44,7 +45,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .lens import FAR, NEAR, Lens, LensError
+from .lens import FAR, NEAR, Lens, LensError, LiveViewFrozen
 from .planner import LensModel, plan_move
 from .vision import Roi, broad_measure, focus_measure, grey
 
@@ -543,7 +544,9 @@ def autofocus(lens: Lens, roi: Sequence[float] = DEFAULT_ROI, *,
         center = search.scan()
         search.fit = search.sweep(center)
         search.finish(search.fit)
-    except _Failed as exc:
+    except (_Failed, LiveViewFrozen) as exc:
+        # A frozen live view shows the same picture wherever the lens is:
+        # nothing to measure, so the same as a failed search.
         ok, reason = False, str(exc)
         log.warning("autofocus failed: %s; back to %d", reason, start)
         search.go(start)

@@ -88,11 +88,11 @@ class _Watcher:
         self.calibrating_until = self.sim.clock.now()
 
     def transition_started(self, tr: Transition, plan: Plan) -> None:
-        self._first_segment = len(self.sim.truth.segments)
+        self._first_segment = self.sim.truth.added
 
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
         truth = self.sim.truth
-        segments = truth.segments[self._first_segment:]
+        segments = truth.since(self._first_segment)
         settled = max([truth.settled_at()] + [s.t1 for s in segments])
         end = max((s.t1 for s in segments), default=run.ended)
         start_true = truth.position(tr.t0 - 1e-9) if not segments else segments[0].x0

@@ -72,7 +72,7 @@ def line_chart(chart: Chart, size: tuple[int, int] = (720, 300)) -> Image.Image:
     yhi = yhi if yhi > ylo else ylo + 1.0
     xt, yt = _ticks(xlo, xhi), _ticks(ylo, yhi * 1.05)
     xlo, xhi = min(xlo, xt[0]), max(xhi, xt[-1])
-    ylo, yhi = min(ylo, yt[0]), max(yhi, yt[-1])
+    ylo, yhi = min(ylo, yt[0]), max(yhi * 1.05, yt[-1])
 
     def px(x: float) -> float:
         return x0 + (x1 - x0) * (x - xlo) / (xhi - xlo or 1)
@@ -99,7 +99,8 @@ def line_chart(chart: Chart, size: tuple[int, int] = (720, 300)) -> Image.Image:
         for x, y in points if s.dots or len(points) == 1 else ():
             r = 3 if s.dots else 2
             draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-        lx = x1 - 150 if chart.legend == "right" else x0 + 10
+        widest = max(len(t.label) for t in chart.series)
+        lx = x1 - 30 - 6 * widest if chart.legend == "right" else x0 + 10
         ly = y0 + 18 + 12 * i
         draw.line((lx, ly + 5, lx + 16, ly + 5), fill=colour, width=2)
         draw.text((lx + 20, ly), s.label, font=FONT, fill="black")

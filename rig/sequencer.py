@@ -37,7 +37,7 @@ from .planner import LensModel, Plan, plan_move
 __all__ = [
     "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
     "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault", "Notice",
-    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen", "Home",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen", "Home",
     "Arm", "Skip",
     "step", "next_deadline", "achievable", "initial_state",
 ]
@@ -138,6 +138,9 @@ class State:
     rehomed: bool = False   # homed again for this doubt already: do not loop
     arm: bool = False       # into play while busy: check the scene once the lens is free
     distance_m: float | None = None
+    # Where autofocus looks: x, y, w, h as fractions of the live view; None is
+    # the middle of the frame (autofocus.DEFAULT_ROI).
+    af_region: tuple[float, float, float, float] | None = None
 
     def holding(self, name: str) -> Held | None:
         for h in self.held:
@@ -223,6 +226,17 @@ class Notice:
     t: float
 
 
+@dataclass(frozen=True)
+class SetRegion:
+    """Autofocus looks here from now on (x, y, w, h as fractions; None: the middle).
+
+    The shell validates the numbers (``autofocus.check_roi``) before it
+    makes the event: the core takes them as given.
+    """
+    region: tuple[float, float, float, float] | None
+    t: float
+
+
 # ----------------------------------------------------------------- effects
 
 
@@ -250,7 +264,7 @@ class Nudge:
 
 @dataclass(frozen=True)
 class Autofocus:
-    pass
+    region: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -478,7 +492,7 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
         state = replace(state, points=points, index=at)
         return _flash(state, "points", t), _save(state)
     if name == "af":
-        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus()]
+        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus(state.af_region)]
     return state, []
 
 
@@ -609,6 +623,10 @@ def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
                   "" if ev.ok else "AF failed"), []
 
 
+def _on_set_region(state: State, ev: SetRegion) -> tuple[State, list[Effect]]:
+    return replace(state, af_region=ev.region), []
+
+
 def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
     return replace(state, highlight=Highlight("busy", ev.t + 4 * state.settings.highlight_time,
                                               ev.text)), []
@@ -621,5 +639,5 @@ def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
 _HANDLERS = {
     Press: _on_press, Release: _on_release, Turn: _on_turn, Tick: _on_tick,
     Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Focused: _on_focused,
-    Fault: _on_fault, Notice: _on_notice,
+    Fault: _on_fault, Notice: _on_notice, SetRegion: _on_set_region,
 }

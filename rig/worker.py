@@ -30,13 +30,13 @@ from typing import Any, Callable, Protocol
 
 import gphoto2 as gp
 
-from .autofocus import AFResult, autofocus
+from .autofocus import DEFAULT_ROI, AFResult, autofocus
 from .calibrate import CalibrationSettings, calibrate
 from .calibration import Calibration
 from .clock import EMPTY, Clock
-from .drives import NikonDrive
+from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
-from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
+from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError, LiveViewFrozen
 from .planner import Plan
 from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
                         Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
@@ -97,11 +97,14 @@ class NullObserver:
 
 
 def use_calibration(lens: Lens, cal: Calibration) -> None:
-    """Give a connected lens its saved calibration (model, spreads, Nikon's motor unit)."""
+    """Give a connected lens its calibration (model, spreads, Nikon's motor unit,
+    the steps Sony's 0-100 ``focalposition`` spans)."""
     lens.model = cal.model()
     lens.jitter = {d.size: d.jitter or 0.0 for d in cal.drive}
     if isinstance(lens.drive, NikonDrive):
         lens.drive.unit = int(cal.extra.get("drive_unit", 1))
+    if isinstance(lens.drive, SonyDrive):
+        lens.drive.range_steps = float(cal.steps)
 
 
 class LensWorker:
@@ -240,6 +243,7 @@ class LensWorker:
                 cal = calibrate(lens, self.settings, self._progress(Activity.CALIBRATING))
                 path = self.store.save_calibration(cal)
                 log.info("calibration saved to %s", path)
+                use_calibration(lens, cal)
             else:
                 use_calibration(lens, cal)
                 self._progress(Activity.HOMING)("homing", 0.0)
@@ -273,7 +277,7 @@ class LensWorker:
     def _recall_scene(self, lens: Lens) -> None:
         """The scene saved for this camera and lens, if a look at the stop agrees."""
         self.scene = None
-        if lens.caps.feedback == "absolute":
+        if lens.reads_exact_position:
             return
         try:
             scene = self.store.load_scene(lens.camera_model, lens.lens_name)
@@ -360,7 +364,10 @@ class LensWorker:
             self.post(Notice("live view turned on", self.clock.now()))
             lens.liveview_on()
         else:
-            lens.frame()
+            try:
+                lens.frame()
+            except LiveViewFrozen:
+                pass   # it keeps live view on all the same; checks say when it matters
 
     def _refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
@@ -384,15 +391,18 @@ class LensWorker:
         return len(self.inbox) > 0
 
     def _check(self, lens: Lens, target: int, start: int | None) -> tuple[float | None, float | None]:
-        """Where the lens landed, and where it is after correcting: camera or picture."""
-        if lens.caps.feedback == "absolute":
-            return lens.checked(target)
-        if self.scene is None:
-            return None, None
+        """Where the lens landed, and where it is after correcting: camera, then picture.
+
+        Fuji reads exact positions: that is the check.  Sony's coarse
+        reading catches a lost move; the picture then settles the last steps.
+        """
+        before, after = lens.checked(target)
+        if lens.reads_exact_position or self.scene is None:
+            return before, after
         check = check_arrival(lens, self.scene, target, start, self._interrupted)
         if not check.verified and check.reason != "interrupted":
             log.info("live view check at %d: %s", target, check.reason)
-        return check.found, check.left
+        return (check.found if before is None else before), check.left
 
     def _do(self, lens: Lens, job: Any) -> None:
         if isinstance(job, Move):
@@ -422,7 +432,7 @@ class LensWorker:
             # Focusing on something means the scene is changing: checks wait
             # until the next INFO into play finds the scene again.
             self.scene = None
-            result = autofocus(lens)
+            result = autofocus(lens, job.region or DEFAULT_ROI)
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
                               lens.trusted))
@@ -433,7 +443,7 @@ class LensWorker:
         """Entering play: keep the scene if it holds, otherwise home and learn it."""
         assert lens.model is not None
         reach = min(lens.model.steps, farthest + LEARN_MARGIN)
-        if lens.caps.feedback == "absolute":
+        if lens.reads_exact_position:
             self._moved(lens)
             return
         if lens.trusted and self.scene is not None and self.scene.reach >= reach \

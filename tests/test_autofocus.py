@@ -177,6 +177,20 @@ def test_a_subject_that_moves_before_the_last_look_is_caught():
     assert rig.truth() == 300 == result.position
 
 
+def test_a_frozen_live_view_fails_and_returns_the_lens():
+    rig = Rig()
+    rig.lens.move_to(150)
+    rig.body.set_subject(260.0)
+    rig.lens.wait_free()
+    rig.lens.frame()
+    rig.body.set_faults({"freeze": 1.0, "freeze_s": 600.0})
+    rig.lens.frame()                     # this one starts the freeze
+    rig.body.set_faults({"freeze_s": 600.0})
+    result = autofocus(rig.lens)
+    assert not result.ok and "froze" in result.reason
+    assert rig.truth() == 150 == result.position
+
+
 def test_the_region_is_checked():
     assert check_roi([0.1, 0.2, 0.3, 0.4]) == (0.1, 0.2, 0.3, 0.4)
     for bad, words in (((0.5, 0.5, 0.6, 0.2), "end inside"), ((1.2, 0, 0.1, 0.1), "inside"),

@@ -4,7 +4,7 @@ import pytest
 
 from rig.planner import Drive, LensModel
 from rig.sequencer import (Activity, Autofocus, JogStart, JogStop, Mode, Move, Moved, Nudge,
-                           Point, Press, Ready, Release, SaveSequence, Screen, State, Tick,
+                           Point, Press, Ready, Release, SaveSequence, Screen, SetRegion, State, Tick,
                            Turn, achievable, initial_state, next_deadline, step)
 
 MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
@@ -184,6 +184,13 @@ def test_af_only_in_edit():
     rig = Rig(mode=Mode.EDIT)
     rig.press("af")
     assert Autofocus() in rig.effects and rig.state.activity == Activity.FOCUSING
+
+
+def test_af_looks_where_the_region_was_set():
+    rig = Rig(mode=Mode.EDIT)
+    rig.feed(SetRegion((0.1, 0.2, 0.3, 0.25), rig.t))
+    rig.press("af")
+    assert rig.effects[-1] == Autofocus((0.1, 0.2, 0.3, 0.25))
 
 
 def test_a_bouncing_press_counts_once():
