@@ -275,7 +275,13 @@ def exact_model(lens: Lens, jitter: float) -> LensModel:
 
 
 class _Failed(Exception):
-    pass
+    """Why AF gave up.  The first words (21 characters) are what the OLED shows."""
+
+
+def _beyond(end: int) -> _Failed:
+    which = "near" if end == NEAR else "far"
+    return _Failed(f"subject too {which}: the sharpest picture is at the {which} stop, the "
+                   "subject is beyond what the lens focuses on")
 
 
 class _Search:
@@ -384,7 +390,7 @@ class _Search:
                 self.stride(toward)
         values = [s.broad for s in scan]
         if max(values) < min(values) / self.s.drop:
-            raise _Failed("no contrast in the AF region: nothing there to focus on")
+            raise _Failed("no contrast: nothing in the AF region to focus on")
         scan.sort(key=lambda s: s.position)
         xs = [s.position for s in scan]
         self.coarse = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
@@ -424,11 +430,9 @@ class _Search:
         if at_stop:
             # The broad measure rose all the way into the stop, and no sharp
             # peak shows there.
-            end, which = ("near", "nearer") if center == 0 else ("far", "farther")
-            raise _Failed(f"the sharpest picture is at the {end} stop: the subject is "
-                          f"{which} than the lens focuses")
+            raise _beyond(NEAR if center == 0 else FAR)
         if fit is not None and fit.error < math.inf:
-            raise _Failed(f"the peak is not clear (+/- {fit.error:.1f} steps): too little "
+            raise _Failed(f"no clear peak (+/- {fit.error:.1f} steps): too little "
                           "detail in the AF region, or the subject moved")
         raise _Failed("no sharp peak in the fine sweep: too little detail in the AF region, "
                       "or the subject moved")
@@ -467,9 +471,7 @@ class _Search:
             edge = lo if at_stop == NEAR else hi
             beyond = None if fit is None else (edge - fit.center) * -at_stop
             if beyond is None or beyond > spacing / 2:
-                end, which = ("near", "nearer") if at_stop == NEAR else ("far", "farther")
-                raise _Failed(f"the sharpest picture is at the {end} stop: the subject is "
-                              f"{which} than the lens focuses")
+                raise _beyond(at_stop)
             return fit if beyond >= -spacing else None
         if best == lo:
             return lo - spacing           # a frame beyond the best one, to bracket it
@@ -519,8 +521,8 @@ class _Search:
         short = max(self.s.verify * (expected - worst),
                     above * (1.0 - math.exp(-3.0 * fit.scatter)))
         if check.sharp < expected - short:
-            raise _Failed(f"the picture at the peak is not sharp ({check.sharp:.3g}, "
-                          f"{expected:.3g} expected): did the subject move?")
+            raise _Failed(f"not sharp at the peak ({check.sharp:.3g}, {expected:.3g} "
+                          "expected): did the subject move?")
         return peak
 
 
