@@ -184,6 +184,7 @@ class Lens:
         self._frame_commands = -1
         self.cancelled = False
         self.at_stop: int | None = None        # NEAR/FAR after a camera said "at limit"
+        self.liveview_switched_on = False      # live view was off and rig turned it on
 
     @property
     def caps(self) -> Capabilities:
@@ -270,6 +271,7 @@ class Lens:
                 widget.set_value(1)
                 self._call(lambda: self.camera.set_single_config("viewfinder", widget,
                                                                  self.ctx.context))
+                self.liveview_switched_on = True
         except gp.GPhoto2Error:
             self.ctx.take()
         self.frame()
@@ -302,8 +304,10 @@ class Lens:
             raise Cancelled()
         for attempt in range(FROZEN_TRIES):
             self.frames += 1
+            # python-gphoto2 (2.5 and later): capture_preview(camera_file, context);
+            # None for the file makes it return a new CameraFile.
             data = bytes(self._call(lambda: self.camera.capture_preview(
-                self.ctx.context).get_data_and_size()))
+                None, self.ctx.context).get_data_and_size()))
             moved = self.commands != self._frame_commands
             # (A flat picture, a lens cap, repeats legitimately.)
             if not (moved and data == self._last_frame and shows_detail(fingerprint(data))):

@@ -126,6 +126,14 @@ _COMMON = {
         "freeze_s": Field(float, default=2.0, above=0, max=600,
                           help="how long the live view stays frozen"),
     }),
+    # How a person left the body when the session starts (SimBody's switches).
+    "body": Table({
+        "af": Field(bool, default=True, help="lens switch on AF (on MF the motor does nothing)"),
+        "liveview": Field(bool, default=False, help="live view already on"),
+        "mode_ok": Field(bool, default=True, help="a mode that allows driving focus"),
+        "present": Field(bool, default=True, help="the USB cable is in"),
+        "claimed": Field(bool, default=False, help="another program (gvfs) holds the camera"),
+    }),
 }
 
 
@@ -183,6 +191,7 @@ class Profile:
     contrast: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
     faults: dict[str, float] = field(default_factory=dict)  # the rest of [faults]
+    body: dict[str, bool] = field(default_factory=dict)     # [body]: the switches at start
     source: str = "<profile>"
 
     @property
@@ -219,7 +228,7 @@ def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> P
         noise=scene["noise"], width=scene["width"], height=scene["height"],
         drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source,
         faults={k: v for k, v in values.get("faults", {}).items() if k != "drop"},
-        contrast=scene.get("contrast", 1.0))
+        contrast=scene.get("contrast", 1.0), body=dict(values.get("body", {})))
 
 
 # ------------------------------------------------------------------ truth
@@ -415,12 +424,13 @@ class SimBody:
                 (profile.height, profile.width)).astype(np.float32)
             for i in range(8)
         ]
-        # What a person can change.
-        self.present = True       # the USB cable is in
-        self.claimed = False      # another program (the desktop's gvfs) holds the camera
-        self.af = True            # the lens switch is on AF (on MF the motor does nothing)
-        self.mode_ok = True       # the camera is in a mode that allows driving focus
-        self.liveview = False
+        # What a person can change (a profile's [body] sets how they start).
+        switches = profile.body
+        self.present = switches.get("present", True)     # the USB cable is in
+        self.claimed = switches.get("claimed", False)    # another program (gvfs) holds it
+        self.af = switches.get("af", True)       # lens switch on AF (on MF the motor does nothing)
+        self.mode_ok = switches.get("mode_ok", True)     # a mode that allows driving focus
+        self.liveview = switches.get("liveview", False)
         self.generation = 0       # goes up when the cable is pulled: old sessions die
         self.in_call = False
         self.calls: dict[str, int] = {}
@@ -690,7 +700,11 @@ class SimCamera:
                 raise gp.GPhoto2Error(gp.GP_ERROR_NOT_SUPPORTED)
             self._set(name, current, widget.get_value(), context)
 
-    def capture_preview(self, context: Any = None) -> SimCameraFile:
+    def capture_preview(self, camera_file: Any = None, context: Any = None) -> SimCameraFile:
+        if camera_file is not None:
+            # What python-gphoto2's SWIG wrapper says to a context passed first.
+            raise TypeError("in method 'Camera_capture_preview', argument 2 of type "
+                            "'CameraFile *'")
         with self._call("capture_preview", context):
             body = self.body
             t = self.clock.now()

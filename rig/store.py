@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -190,15 +191,24 @@ class Store:
         }), _read_sequence)
 
     # -- calibrations
+    @property
+    def lenses_dir(self) -> Path:
+        return self.root / "lenses"
+
     def calibration_path(self, camera: str, lens: str) -> Path:
-        return self.root / "lenses" / f"{_slug(camera)}--{_slug(lens)}.json"
+        return self.lenses_dir / f"{_slug(camera)}--{_slug(lens)}.json"
 
     def load_calibration(self, camera: str, lens: str) -> Calibration | None:
         return self._load(self.calibration_path(camera, lens), _read_calibration)
 
-    def save_calibration(self, cal: Calibration) -> Path:
+    def save_calibration(self, cal: Calibration, *, stamp: bool = False) -> Path:
+        """Write ``cal`` where its camera and lens say; ``stamp``: just measured,
+        so the file records when (``measured``, UTC), unless it says already."""
         path = self.calibration_path(cal.camera, cal.lens)
-        self._save(path, _json_bytes(cal.to_json()), _read_calibration)
+        data = cal.to_json()
+        if stamp:
+            data.setdefault("measured", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self._save(path, _json_bytes(data), _read_calibration)
         return path
 
     # -- the scene learnt for live-view position checks (rig.verify)

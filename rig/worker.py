@@ -36,13 +36,13 @@ from .calibration import Calibration
 from .clock import EMPTY, Clock
 from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
-from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError, LiveViewFrozen
+from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen
 from .planner import Plan
+from .precheck import STILL, UNSEEN, drive_test
 from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
                         Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
 from .store import Store
 from .verify import LEARN_MARGIN, SceneMap, check_arrival, holds, learn_scene
-from .vision import distance, fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,6 @@ class LensWorker:
         self.lens: Lens | None = None
         self.calibration: Calibration | None = None
         self.cancelled = False
-        self._noise = 1.0
         self._reported = ""
         # The scene learnt for live-view position checks, while it holds
         # (cameras that report no position: see rig.verify).
@@ -241,7 +240,7 @@ class LensWorker:
             if cal is None:
                 log.info("new lens: calibrating")
                 cal = calibrate(lens, self.settings, self._progress(Activity.CALIBRATING))
-                path = self.store.save_calibration(cal)
+                path = self.store.save_calibration(cal, stamp=True)
                 log.info("calibration saved to %s", path)
                 use_calibration(lens, cal)
             else:
@@ -299,44 +298,17 @@ class LensWorker:
             log.info("the scene changed since it was learnt: INFO into play learns it again")
 
     def _moves(self, lens: Lens) -> bool:
-        """Drive a third of the range away from the near stop and back: did the lens move?
+        """A short test drive and back: did the lens move?
 
-        Read back where the camera reports its position; otherwise compare
-        live-view frames (noise measured on two frames at rest).  A picture
-        with no structure at all (a blank wall) cannot tell: rig says so in
-        the log and carries on rather than blame the lens switch.
+        (:func:`rig.precheck.drive_test`, which ``rig doctor`` runs too.)  A
+        picture with no structure at all (a blank wall) cannot tell: rig says
+        so in the log and carries on rather than blame the lens switch.
         """
-        assert lens.model is not None
-        big = max(lens.model.drives, key=lambda d: d.steps)
-        count = max(1, min(4, round(0.3 * lens.model.steps / big.steps)))
-        lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            before = lens.read_position()
-        else:
-            rest = [fingerprint(lens.frame()) for _ in range(2)]
-            self._noise = max(distance(rest[0], rest[1]), 1e-3)
-        for _ in range(count):
-            lens.send(big.size, FAR)
-            lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            after = lens.read_position()
-            moved = before is not None and after is not None and abs(after - before) >= 1
-        else:
-            moved = distance(fingerprint(lens.frame()), rest[1]) > 1.5 * self._noise
-            if not moved and not shows_detail(rest[1]):
-                log.warning("the picture has too little detail to see the lens move; "
-                            "carrying on (if the lens does not move, set it to AF)")
-                moved = True
-        # One command more than went out: the stop clamps the lens back to 0
-        # exactly, whatever the spread of single commands.
-        for _ in range(count + 1):
-            lens.send(big.size, NEAR)
-            lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            lens.home()
-        else:
-            lens.position = 0.0
-        return moved
+        test = drive_test(lens)
+        if test.result == UNSEEN:
+            log.warning("the picture has too little detail to see the lens move; "
+                        "carrying on (if the lens does not move, set it to AF)")
+        return test.result != STILL
 
     # -- 3. serve
     def _serve(self, lens: Lens) -> bool:

@@ -9,6 +9,7 @@ it is the real library answering "this camera cannot drive focus".
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -156,3 +157,45 @@ def test_rig_run_on_the_virtual_camera_stays_up_and_says_why(vcamera, tmp_path):
     status = next(m for m in seen if m.startswith("STATUS=problem"))
     assert "cannot drive focus over USB" in status
     assert "cannot drive focus over USB" in proc.stderr.read()
+
+
+def test_rig_doctor_on_the_virtual_camera(vcamera, tmp_path):
+    """Found, no focus drive (with the reason), no live view; the rest skipped."""
+    config = tmp_path / "rig.toml"
+    config.write_text('[display]\ndriver = "none"\n')
+    done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state"), "--json"],
+                          env=vcamera, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    v = {x["check"]: (x["status"], x["text"], x["fix"]) for x in out["verdicts"]}
+    assert out["ok"] is False
+    assert v["camera"] == ("ok", "GP VC", "")
+    assert v["lens"][0] == "warn" and "does not say which lens" in v["lens"][1]
+    assert v["drive"] == ("FAIL", "GP VC offers no focus drive rig can use (no "
+                                  "manualfocusdrive or manualfocus config): this camera "
+                                  "cannot drive focus over USB",
+                          "rig needs a camera with a USB focus drive: Canon EOS, Nikon, "
+                          "Sony, Fuji, Olympus or Panasonic (docs/operating.md)")
+    assert v["live view"][:2] == ("FAIL", "this camera gives no live view over USB "
+                                          "(libgphoto2 says [-6] Unsupported operation)")
+    assert v["calibration"] == ("skip", "needs a camera with a focus drive", "")
+    assert v["lens on AF"] == ("skip", "needs a camera with a focus drive", "")
+    assert v["GPIO"] == ("ok", "10 pins free, none pressed", "")
+
+
+def test_rig_doctor_prints_readable_verdicts_on_the_virtual_camera(vcamera, tmp_path):
+    config = tmp_path / "rig.toml"
+    config.write_text('[display]\ndriver = "none"\n')
+    done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state")],
+                          env=dict(vcamera, COLUMNS="50"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "ok   camera: GP VC" in lines
+    assert "FAIL drive: GP VC offers no focus drive rig can" in lines
+    assert all(len(line) <= 50 or len(line.split()) == 1 for line in lines)
+    # drive and live view; the service verdict depends on the host running systemd
+    assert re.fullmatch(r"FAILED: [23] failed, 1 to look at, \d ok, \d skipped", lines[-1])
