@@ -49,6 +49,7 @@ LENSES = ("canon-ef24.toml", "canon-ef24-f14l.toml", "olympus-em1.toml", "nikon-
           "fuji-gfx.toml")
 NOISES = (1.0, 2.0, 4.0, 8.0)
 DEFAULT_NOISE = 2.0                  # the profiles' own [scene] noise
+SMALL_ROI = (0.45, 0.45, 0.1, 0.1)   # a click's worth: autofocus measures it as 0.2 x 0.2
 SPREAD = {2: 0.4, 3: 2.0}            # steps, one sigma: a lens whose sizes 2 and 3 spread
 SETTLE_S = AFSettings().settle_s     # both methods wait as long before each frame
 
@@ -76,7 +77,7 @@ class Lab:
         lens = Lens(SimBody(self.profile, clock).session(), clock)
         lens.connect()
         self.cal = calibrate(lens)
-        self.label = f"{self.profile.lens[:27]} ({self.profile.vendor}, {self.cal.steps})"
+        self.label = f"{self.profile.lens[:27].rstrip()} ({self.profile.vendor}, {self.cal.steps})"
 
     def session(self, seed: int, spread: dict[int, float] | None = None, **scene):
         profile = dataclasses.replace(self.profile, seed=seed, **scene)
@@ -108,17 +109,18 @@ def truth_now(body: SimBody) -> float:
     return t.position(max(t.settled_at(), body.clock.now()))
 
 
-def trial(method: str, body: SimBody, lens: Lens, subject: float, start: int) -> Trial:
+def trial(method: str, body: SimBody, lens: Lens, subject: float, start: int,
+          roi=DEFAULT_ROI) -> Trial:
     lens.move_to(start)
     body.set_subject(subject)
     before = truth_now(body)
     if method == "rig":
-        r = autofocus(lens, DEFAULT_ROI)
+        r = autofocus(lens, roi)
         ok, frames, commands, moves, seconds = (r.ok, r.frames, r.commands, r.moves,
                                                 r.duration_s)
         reason = r.reason
     else:
-        s = seed_autofocus(lens, DEFAULT_ROI, SETTLE_S)
+        s = seed_autofocus(lens, roi, SETTLE_S)
         ok, frames, commands, moves, seconds, reason = (s.ok, s.frames, s.commands, s.moves,
                                                         s.duration_s, "")
     after = truth_now(body)
@@ -136,13 +138,18 @@ def subjects(steps: int, count: int, rng: np.random.Generator) -> list[float]:
 
 def run(lab: Lab, method: str, noise: float, count: int, starts: int, seed: int,
         **session) -> list[Trial]:
+    return run_roi(lab, noise, count, starts, seed, DEFAULT_ROI, method, **session)
+
+
+def run_roi(lab: Lab, noise: float, count: int, starts: int, seed: int, roi,
+            method: str = "rig", **session) -> list[Trial]:
     rng = np.random.default_rng(seed)
     body, lens = lab.session(seed, noise=noise, **session)
     steps = lab.cal.steps
     out = []
     for subject in subjects(steps, count, rng):
         for _ in range(starts):
-            out.append(trial(method, body, lens, subject, int(rng.integers(0, steps + 1))))
+            out.append(trial(method, body, lens, subject, int(rng.integers(0, steps + 1)), roi))
     return out
 
 
@@ -232,25 +239,34 @@ def hard_cases(lab: Lab, count: int, starts: int, seed: int) -> None:
             trials = run(lab, method, DEFAULT_NOISE, count, starts, seed, **session)
             print(row(label if method == "rig" else "", f"{DEFAULT_NOISE:g}", method,
                       figures(trials)))
+    for noise in (DEFAULT_NOISE, 8.0):
+        small = run_roi(lab, noise, count, starts, seed, SMALL_ROI)
+        print(row("region 0.1 x 0.1 (measured as 0.2)", f"{noise:g}", "rig", figures(small)))
     steps = lab.cal.steps
     rng = np.random.default_rng(seed)
     print("Failures (the lens should say so and go back where it was):")
-    for label, subject_of, session in (
-            ("flat scene (contrast 0)", lambda: float(rng.uniform(0, steps)), {"contrast": 0.0}),
-            ("subject nearer than the near stop", lambda: -float(rng.uniform(20, 80)), {}),
-            ("subject farther than the far stop", lambda: steps + float(rng.uniform(20, 80)),
-             {})):
+    failures = [(f"flat scene, noise {n:g}, region {r[2]:g}", lambda: float(rng.uniform(0, steps)),
+                 {"contrast": 0.0, "noise": n}, r)
+                for n in (1.0, DEFAULT_NOISE, 8.0) for r in (DEFAULT_ROI, SMALL_ROI)]
+    failures += [
+        ("subject nearer than the near stop", lambda: -float(rng.uniform(20, 80)), {}, DEFAULT_ROI),
+        ("subject farther than the far stop", lambda: steps + float(rng.uniform(20, 80)), {},
+         DEFAULT_ROI)]
+    for label, subject_of, session, roi in failures:
+        session = {"noise": DEFAULT_NOISE, **session}
         for method in ("rig", "seed"):
-            body, lens = lab.session(seed, noise=DEFAULT_NOISE, **session)
-            trials = [trial(method, body, lens, subject_of(), int(rng.integers(0, steps + 1)))
-                      for _ in range(count)]
+            if method == "seed" and roi != DEFAULT_ROI:
+                continue
+            body, lens = lab.session(seed, **session)
+            trials = [trial(method, body, lens, subject_of(), int(rng.integers(0, steps + 1)),
+                            roi) for _ in range(2 * count)]
             failed = sum(not t.ok for t in trials)
             back = sum(t.returned for t in trials if not t.ok)
             frames = np.median([t.frames for t in trials])
-            reasons = sorted({t.reason for t in trials if not t.ok})
+            reasons = sorted({t.reason.split(":")[0] for t in trials if not t.ok})
             said = f"; said: {' | '.join(reasons)}" if reasons else ""
-            print(f"  {label:34} {method:5} reported {failed}/{len(trials)} as failed, "
-                  f"lens returned {back}/{failed}, {frames:.0f} frames{said}")
+            print(f"  {label:38} {method:5} reported {failed:2}/{len(trials)} as failed, "
+                  f"lens returned {back:2}/{failed}, {frames:3.0f} frames{said}")
 
 
 # ------------------------------------------------------------ the measures

@@ -47,7 +47,7 @@ import numpy as np
 
 from .lens import FAR, NEAR, Lens, LensError, LiveViewFrozen
 from .planner import LensModel, plan_move
-from .vision import Roi, broad_measure, focus_measure, grey
+from .vision import BROAD_BLOCK, Roi, broad_measure, crop, focus_measure, grey
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ WIDTH = 320                              # frames are measured this wide (pixels
 class AFSettings:
     coarse_samples: int = 9        # grid points from stop to stop: a frame every range / 8
     drop: float = 0.5              # the scan ends once the broad measure is below this x its best
+    flat: float = 2.0              # no contrast: the coarse scan's best is below this x its
+    flat_sigmas: float = 8.0       # worst, or within this many times the scatter sensor noise
+                                   # alone gives the broad measure of a region this size
+    min_size: float = 0.2          # a smaller region is measured this wide and high about its
+                                   # centre: fewer pixels cannot tell texture from noise
     fine_spacing: float = 1 / 80   # fine frames this share of the range apart (at least 1 step)
     fine_samples: int = 5          # fine frames around the coarse estimate
     extra_samples: int = 4         # fine frames added at most when the peak is not among them
@@ -121,7 +126,7 @@ class AFResult:
     commands: int = 0                  # drive commands sent
     moves: int = 0                     # separate lens moves
     duration_s: float = 0.0
-    roi: Roi = DEFAULT_ROI
+    roi: Roi = DEFAULT_ROI             # the region measured (a small one grown, min_size)
 
     @property
     def curve(self) -> list[tuple[int, float]]:
@@ -248,6 +253,17 @@ def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -
     return PeakFit(center, 2 * a, height, int(x[lo]), int(x[hi - 1]), error, floor, scatter)
 
 
+def measured_region(roi: Roi, least: float) -> Roi:
+    """``roi`` grown about its centre to at least ``least`` of the frame each way, inside it."""
+    x, y, w, h = roi
+    out = []
+    for start, size in ((x, w), (y, h)):
+        if size < least:
+            start, size = min(max(start + size / 2 - least / 2, 0.0), 1.0 - least), least
+        out += [start, size]
+    return (out[0], out[2], out[1], out[3])
+
+
 def _between(xs: Sequence[int], around: float) -> int | None:
     """The middle of the gap between samples nearest ``around``, if it has room for a frame."""
     xs = sorted(set(xs))
@@ -304,6 +320,7 @@ class _Search:
         self.moves = 0
         self.coarse: float | None = None
         self.fit: PeakFit | None = None
+        self.size = (WIDTH, WIDTH)     # the measured region in pixels (w, h), from the frames
 
     # -- primitives
     def go(self, target: float, *, exact: bool = False) -> None:
@@ -320,6 +337,7 @@ class _Search:
         lens.clock.sleep(self.s.settle_s)
         t = lens.clock.now()
         img = grey(lens.frame(), WIDTH)
+        self.size = crop(img, self.roi).shape[::-1]
         assert lens.position is not None
         sample = Sample(round(lens.position), broad_measure(img, self.roi),
                         focus_measure(img, self.roi), stage, t)
@@ -389,12 +407,23 @@ class _Search:
             else:
                 self.stride(toward)
         values = [s.broad for s in scan]
-        if max(values) < min(values) / self.s.drop:
+        if max(values) < self.flat_ratio() * min(values):
             raise _Failed("no contrast: nothing in the AF region to focus on")
         scan.sort(key=lambda s: s.position)
         xs = [s.position for s in scan]
         self.coarse = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
         return self.coarse
+
+    def flat_ratio(self) -> float:
+        """The best-to-worst ratio of the coarse broad measure that noise alone can reach.
+
+        On a blank region the broad measure is sensor noise, a mean of
+        squares over the region's blocks: its relative scatter is about
+        sqrt(2 / blocks) (measured on the simulator, ``docs/autofocus.md``).
+        """
+        w, h = self.size
+        blocks = max(1, (w // BROAD_BLOCK) * (h // BROAD_BLOCK))
+        return max(self.s.flat, math.exp(self.s.flat_sigmas * math.sqrt(2.0 / blocks)))
 
     # -- 2. fine
     def sweep(self, center: float) -> PeakFit:
@@ -540,7 +569,7 @@ def autofocus(lens: Lens, roi: Sequence[float] = DEFAULT_ROI, *,
         raise LensError("autofocus needs a calibrated, homed lens")
     start = round(lens.position)
     frames0, commands0, t0 = lens.frames, lens.commands, lens.clock.now()
-    search = _Search(lens, region, settings, progress or (lambda phase, fraction: None))
+    search = _Search(lens, measured_region(region, settings.min_size), settings, progress or (lambda phase, fraction: None))
     ok, reason = True, ""
     try:
         center = search.scan()
@@ -555,7 +584,7 @@ def autofocus(lens: Lens, roi: Sequence[float] = DEFAULT_ROI, *,
     assert lens.position is not None
     result = AFResult(ok, round(lens.position), lens.frames - frames0, reason, search.samples,
                       search.coarse, search.fit, start, lens.commands - commands0,
-                      search.moves, lens.clock.now() - t0, region)
+                      search.moves, lens.clock.now() - t0, search.roi)
     if ok:
         log.info("autofocus: peak at %.1f (coarse %.1f), lens at %d; %d frames, %d commands, "
                  "%.1f s", search.fit.center if search.fit else math.nan,

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from rig.autofocus import AFResult, autofocus, check_roi, fit_peak, v_peak
+from rig.autofocus import AFResult, autofocus, check_roi, fit_peak, measured_region, v_peak
 from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.lens import NEAR, Lens, SPACING_GUARD
@@ -131,13 +131,27 @@ def test_fine_sweep_and_final_approach_move_one_way():
     assert final[-1].x1 == rig.truth() == result.position
 
 
-def test_a_flat_scene_fails_and_returns_the_lens():
-    rig = Rig(contrast=0.0)
-    result = rig.focus(200.0, 150)
-    assert not result.ok
-    assert result.reason.startswith("no contrast")
-    assert rig.truth() == 150 and result.position == 150 == rig.lens.position
-    assert result.fit is None
+@pytest.mark.parametrize("noise,roi", [(2.0, (0.3, 0.3, 0.4, 0.4)), (1.0, (0.3, 0.3, 0.4, 0.4)),
+                                       (8.0, (0.49, 0.49, 0.02, 0.02)), (2.0, (0.7, 0.1, 0.1, 0.1))])
+def test_a_flat_scene_fails_and_returns_the_lens(noise, roi):
+    rig = Rig(contrast=0.0, noise=noise)
+    for subject, start in ((200.0, 150), (40.0, 380), (330.0, 20)):
+        result = rig.focus(subject, start, roi=roi)
+        assert not result.ok
+        assert result.reason.startswith("no contrast")
+        assert rig.truth() == start and result.position == start == rig.lens.position
+        assert result.fit is None
+
+
+def test_a_small_region_is_measured_larger_about_its_centre():
+    assert measured_region((0.45, 0.45, 0.1, 0.1), 0.2) == pytest.approx((0.4, 0.4, 0.2, 0.2))
+    assert measured_region((0.0, 0.95, 0.05, 0.05), 0.2) == pytest.approx((0.0, 0.8, 0.2, 0.2))
+    assert measured_region((0.1, 0.2, 0.5, 0.3), 0.2) == (0.1, 0.2, 0.5, 0.3)
+    rig = Rig()
+    result = rig.focus(230.0, 30, roi=(0.9, 0.05, 0.06, 0.04))
+    assert result.ok, result.reason
+    assert abs(rig.truth() - 230) <= 2
+    assert result.roi == pytest.approx((0.8, 0.0, 0.2, 0.2))
 
 
 @pytest.mark.parametrize("subject,end", [(-60.0, "near"), (470.0, "far")])
