@@ -498,8 +498,11 @@ class _Search:
             # The sharpest frame is at a stop: the peak is there (nothing
             # beyond can be looked at), or beyond where the lens can focus.
             edge = lo if at_stop == NEAR else hi
+            # A broad, imprecise fit there is the tail of a peak past the
+            # stop (three frames on top, error inf, is a narrow peak: kept).
             beyond = None if fit is None else (edge - fit.center) * -at_stop
-            if beyond is None or beyond > spacing / 2:
+            vague = fit is not None and self.s.precision * spacing < fit.error < math.inf
+            if beyond is None or beyond > spacing / 2 or vague:
                 raise _beyond(at_stop)
             return fit if beyond >= -spacing else None
         if best == lo:

@@ -154,7 +154,8 @@ def test_a_small_region_is_measured_larger_about_its_centre():
     assert result.roi == pytest.approx((0.8, 0.0, 0.2, 0.2))
 
 
-@pytest.mark.parametrize("subject,end", [(-60.0, "near"), (470.0, "far")])
+@pytest.mark.parametrize("subject,end", [(-60.0, "near"), (-30.0, "near"), (440.0, "far"),
+                                         (470.0, "far")])
 def test_a_peak_beyond_the_stops_is_reported(subject, end):
     rig = Rig()
     result = rig.focus(subject, 220)
