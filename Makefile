@@ -44,6 +44,13 @@ uninstall:
 unit-check:
 	$(PYTHON) bench/unit_security.py
 
+# The pictures in the docs that are drawn from the code: the OLED during a
+# boot (docs/img/boot.png) and the wiring diagram (hardware/img/wiring.png).
+.PHONY: images
+images: $(STAMP)
+	$(BIN)/python tools/boot_strip.py
+	$(BIN)/python tools/wiring_diagram.py
+
 clean:
 	rm -rf build $(VENV) *.egg-info
 

@@ -190,49 +190,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import App, load_state
-    from .buttons import Buttons
     from .clock import MonotonicClock
     from .config import load_config
     from .display import open_device
     from .notify import Notifier
-    from .sequencer import Tick
-    from .store import Store
+    from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
-    store = Store(config.state_dir())
-    app = App(clock, _camera_opener(spec, clock), store,
-              state=load_state(store, config.ui),
-              display_device=open_device(config["display"]),
-              calibration_settings=_calibration_settings(config))
-    buttons = Buttons(config.buttons, app.post, clock, encoder=config.encoder)
+    service = Service(clock, config, _camera_opener(spec, clock),
+                      display_device=open_device(config["display"]), notifier=Notifier())
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    notifier = Notifier()
-    app.start()
-    # Ready as soon as the app runs: it may wait for the camera for as long as
-    # it takes, which must not count against systemd's start timeout.
-    notifier.ready()
-    log.info("rig running (state in %s)", store.root)
-    period = min(1.0, notifier.watchdog_interval or 1.0)
-    beat = app.heartbeat
-    try:
-        while not stop.wait(until=clock.now() + period):
-            # The watchdog is fed only when the core has handled the tick sent
-            # last time and no actor has died: a hung rig gets restarted.
-            if app.heartbeat != beat and app.alive():
-                notifier.watchdog()
-            beat = app.heartbeat
-            app.post(Tick(clock.now()))
-            notifier.status(app.status())
-        notifier.stopping()
-    finally:
-        app.stop()
-        buttons.close()
-        notifier.close()
-    return 0
+    return service.run(stop)
 
 
 def _width() -> int:
@@ -352,7 +323,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rig", description="A focus puller for one-person crews.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log more (-vv: libgphoto2's debug messages too)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the rig")
@@ -435,19 +407,20 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (
-            logging.INFO if args.command == "run" else logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from .lens import LensError
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"rig: error: {exc}", file=sys.stderr)
-        return 2
-    except LensError as exc:
-        print(f"rig: lens: {exc}", file=sys.stderr)
-        return 1
+    from .logs import start_logging
+    level = logging.DEBUG if args.verbose else (
+        logging.INFO if args.command == "run" else logging.WARNING)
+    # The last line (the error, if any) comes after everything logged before it.
+    with start_logging(level, verbosity=args.verbose):
+        try:
+            return args.func(args)
+        except InputError as exc:
+            error, code = f"rig: error: {exc}", 2
+        except LensError as exc:
+            error, code = f"rig: lens: {exc}", 1
+    print(error, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
