@@ -141,6 +141,10 @@ class State:
     # Where autofocus looks: x, y, w, h as fractions of the live view; None is
     # the middle of the frame (autofocus.DEFAULT_ROI).
     af_region: tuple[float, float, float, float] | None = None
+    # Notices that came while the rig was busy (boot, a move, a fault: screens
+    # with no room for them), shown once it is idle: an operator must see
+    # "restored from backup".
+    notices: tuple[str, ...] = ()
 
     def holding(self, name: str) -> Held | None:
         for h in self.held:
@@ -378,6 +382,8 @@ def step(state: State, event: Any) -> tuple[State, list[Effect]]:
     if handler is None:
         raise TypeError(f"unknown event {event!r}")
     state, effects = handler(state, event)
+    if state.notices and state.activity == Activity.IDLE:
+        state = replace(_notify(state, "; ".join(state.notices), t), notices=())
     state, more = _timers(state, t)
     return state, effects + more
 
@@ -628,8 +634,16 @@ def _on_set_region(state: State, ev: SetRegion) -> tuple[State, list[Effect]]:
 
 
 def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
-    return replace(state, highlight=Highlight("busy", ev.t + 4 * state.settings.highlight_time,
-                                              ev.text)), []
+    if state.activity != Activity.IDLE:
+        if ev.text in state.notices:
+            return state, []
+        return replace(state, notices=state.notices + (ev.text,)), []
+    return _notify(state, ev.text, ev.t), []
+
+
+def _notify(state: State, text: str, t: float) -> State:
+    return replace(state, highlight=Highlight("busy", t + 4 * state.settings.highlight_time,
+                                              text))
 
 
 def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
