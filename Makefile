@@ -27,8 +27,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Plans against focus_sq, calibration over simulator seeds against the
+# previous calibrate, autofocus against the seed's full sweep, then play
+# timing with the web page streaming (about 10 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/calibration_seeds.py
+	$(BIN)/python bench/af.py
 	$(BIN)/python bench/web_timing.py
 
 # sudo make install / uninstall: rig as the service this Pi boots into.

@@ -43,7 +43,8 @@ from typing import Any, Callable
 import gphoto2 as gp
 
 from .clock import Clock
-from .drives import Capabilities, Drive, DriveRefused, FujiDrive, StopReached, detect
+from .drives import (Capabilities, Drive, DriveRefused, FujiDrive, SonyDrive, StopReached,
+                     detect)
 from .gpcontext import CameraContext
 from .planner import LensModel, Plan, plan_move
 from .vision import fingerprint, shows_detail
@@ -418,6 +419,21 @@ class Lens:
             self.ctx.take()
             return None
 
+    def raw_reading(self) -> float | None:
+        """Sony's ``focalposition`` (0-100) as the camera gives it, or None.
+
+        Needs no calibration (unlike :meth:`read_position`): calibration
+        cross-checks the range it measures against it.
+        """
+        drive = self.drive
+        if not isinstance(drive, SonyDrive) or drive.caps.feedback != "absolute":
+            return None
+        try:
+            return self._call(drive.raw_position)
+        except gp.GPhoto2Error:
+            self.ctx.take()
+            return None
+
     @property
     def reads_exact_position(self) -> bool:
         """The camera reports the position to the step (Fuji): no other check needed."""
@@ -537,9 +553,14 @@ class Lens:
         run.ended = self.clock.now()
         return run
 
-    def move_to(self, target: int, duration: float = 0.0) -> Execution:
-        """Plan and run a move now (used by jogs, autofocus and checks)."""
-        model = self._need_model()
+    def move_to(self, target: int, duration: float = 0.0, *,
+                model: LensModel | None = None) -> Execution:
+        """Plan and run a move now (used by jogs, autofocus and checks).
+
+        ``model`` plans with fewer drive sizes than the lens has (autofocus
+        moves with the exact ones only); it defaults to the lens's own.
+        """
+        model = model or self._need_model()
         if self.position is None:
             raise LensError("position unknown: home first")
         target = int(min(max(target, 0), model.steps))

@@ -289,7 +289,8 @@ def af_json(result: Any) -> dict[str, Any] | None:
     for key in ("ok", "position", "frames", "reason"):
         if hasattr(result, key):
             data.setdefault(key, getattr(result, key))
-    data.pop("curve", None)   # the plot shows it
+    for key in ("curve", "samples"):   # every frame's figures: the plot shows them
+        data.pop(key, None)
     return json.loads(json.dumps(data, default=str))
 
 
