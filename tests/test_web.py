@@ -340,3 +340,20 @@ def test_the_token_is_made_once_private_and_kept(tmp_path):
     path.write_text("x\n")                  # damaged: a new one replaces it
     fresh = token_for(tmp_path)
     assert fresh != token and len(fresh) >= 24 and token_for(tmp_path) == fresh
+
+
+# -------------------------------------------------------------- AF results
+
+
+def test_the_af_figures_read_any_shape_of_curve():
+    from types import SimpleNamespace
+
+    from rig.web import af_curve, af_json, af_png
+    pairs = SimpleNamespace(ok=True, position=3, frames=3, reason="",
+                            curve=[(5, 1.0), (1, 0.5), (3, 2.0)])
+    dicts = SimpleNamespace(curve=[{"position": 5, "measure": 1.0}, {"step": 1, "value": 0.5},
+                                   {"position": 3, "sharpness": 2.0}, {"junk": 1}])
+    assert af_curve(pairs) == af_curve(dicts) == [(1.0, 0.5), (3.0, 2.0), (5.0, 1.0)]
+    assert af_json(pairs) == {"ok": True, "position": 3, "frames": 3, "reason": ""}
+    assert af_png(pairs)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert af_png(SimpleNamespace(curve=[])) is None and af_json(None) is None
