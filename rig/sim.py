@@ -107,6 +107,8 @@ _COMMON = {
         "subject": Field(float),
         "blur_per_step": Field(float, min=0),
         "noise": Field(float, default=2.0, min=0, max=64),
+        "contrast": Field(float, default=1.0, min=0, max=1,
+                          help="texture amplitude about mid-grey; 0 is a blank wall"),
         "width": Field(int, default=320, min=64, max=1920),
         "height": Field(int, default=224, min=48, max=1280),
     }, required=True),
@@ -191,6 +193,7 @@ class Profile:
     width: int
     height: int
     drop: float = 0.0
+    contrast: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
     faults: dict[str, float] = field(default_factory=dict)  # the rest of [faults]
     body: dict[str, bool] = field(default_factory=dict)     # [body]: the switches at start
@@ -231,7 +234,7 @@ def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> P
         noise=scene["noise"], width=scene["width"], height=scene["height"],
         drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source,
         faults={k: v for k, v in values.get("faults", {}).items() if k != "drop"},
-        body=dict(values.get("body", {})))
+        contrast=scene.get("contrast", 1.0), body=dict(values.get("body", {})))
 
 
 # ------------------------------------------------------------------ truth
@@ -420,7 +423,7 @@ class SimBody:
         self.truth = Truth(start=float(profile.start), steps=profile.steps,
                            subject=profile.subject)
         self._scene = _make_scene(profile.width, profile.height,
-                                  np.random.default_rng(profile.seed + 7919))
+                                  np.random.default_rng(profile.seed + 7919), profile.contrast)
         self._blurred: OrderedDict[float, np.ndarray] = OrderedDict()
         self._noise_bank = [
             np.random.default_rng(profile.seed + 31 * i).standard_normal(
@@ -466,7 +469,7 @@ class SimBody:
     def reframe(self, seed: int) -> None:
         """The camera now looks at something else (it was moved, the set changed)."""
         self._scene = _make_scene(self.profile.width, self.profile.height,
-                                  np.random.default_rng(seed))
+                                  np.random.default_rng(seed), self.profile.contrast)
         self._blurred.clear()
 
     # -- injected faults
@@ -856,8 +859,12 @@ class SimCamera:
             self._fail(gp.GP_ERROR_CAMERA_ERROR, "Nikon manual focus at limit.")
 
 
-def _make_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """A textured test scene: multi-scale clouds, hard-edged blocks and fine print."""
+def _make_scene(width: int, height: int, rng: np.random.Generator,
+                contrast: float = 1.0) -> np.ndarray:
+    """A textured test scene: multi-scale clouds, hard-edged blocks and fine print.
+
+    ``contrast`` scales the texture about mid-grey: 0 is a blank wall.
+    """
     img = np.zeros((height, width), dtype=np.float32)
     for cell, amplitude in ((64, 60.0), (24, 40.0), (8, 30.0), (3, 20.0)):
         small = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
@@ -877,6 +884,6 @@ def _make_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray
         marks = (rng.random((6, 80)) > 0.5).astype(np.float32) * 70.0 - 35.0
         img[y:y + 6, x:x + 80] += marks
     img -= img.min()
-    img *= 190.0 / max(float(img.max()), 1e-6)
-    img += 30.0
+    img *= 190.0 * contrast / max(float(img.max()), 1e-6)
+    img += 125.0 - 95.0 * contrast
     return img.astype(np.uint8)
