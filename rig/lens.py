@@ -447,7 +447,9 @@ class Lens:
         more than one unit off means commands were lost; the lens is then
         placed by the reading and driven back, and the live view check
         (:mod:`rig.verify`) settles the last steps.  (None, None) when the
-        camera reports nothing (Canon, Nikon, Olympus, Panasonic).
+        camera reports nothing (Canon, Nikon, Olympus, Panasonic), and for
+        a Sony whose reading has no scale in steps (not calibrated, or
+        found not linear in steps: :func:`rig.worker.use_calibration`).
         """
         drive = self.drive
         if drive is None or drive.caps.feedback != "absolute":

@@ -31,7 +31,8 @@ value types, errors and blocking behaviour; see ``docs/simulator.md`` and
   when the move ends on a stop, -113 "stepping too small" below
   ``min_units``; live view needed.
 * sony: ``manualfocus`` = -7..7, one move of a non-linear magnitude;
-  ``focalposition`` (0-100) reports the position coarsely.
+  ``focalposition`` (0-100) reports the position coarsely, linearly in
+  steps or, with ``focalposition_gamma``, along a curve.
 * fuji: ``manualfocusdrive`` = absolute FocusPosition; setting it moves the
   lens there, reading it says where the lens is (if ``readable``).
 
@@ -145,8 +146,12 @@ def _schema(vendor: str) -> Table:
         required = names if vendor != "sony" else ("1", "2", "3")
         fields["drive"] = EachTable(_DRIVE, names=names, required_names=required)
     if vendor == "sony":
-        fields["sony"] = Table({"focalposition": Field(bool, default=True),
-                                "distance": Field(bool, default=False)})
+        fields["sony"] = Table({
+            "focalposition": Field(bool, default=True),
+            "focalposition_gamma": Field(float, default=1.0, above=0, max=10,
+                                         help="focalposition = 100 (x / steps) ** gamma: "
+                                              "1 is linear in steps"),
+            "distance": Field(bool, default=False)})
     if vendor == "nikon":
         fields["nikon"] = Table({
             "speed": Field(float, above=0, help="motor units per second"),
@@ -777,9 +782,10 @@ class SimCamera:
             return SimWidget(name, "Manual Focus", gp.GP_WIDGET_RANGE, 0.0,
                              value_range=(-7, 7, 1))
         if family == "sony" and name == "focalposition" and p.options["focalposition"]:
-            x = body.truth.position(self.clock.now())
+            x = min(max(body.truth.position(self.clock.now()) / body.truth.steps, 0.0), 1.0)
+            reading = 100 * x ** p.options.get("focalposition_gamma", 1.0)
             return SimWidget(name, "Focal Position", gp.GP_WIDGET_RANGE,
-                             float(round(100 * x / body.truth.steps)), readonly=True,
+                             float(round(reading)), readonly=True,
                              value_range=(0, 100, 1))
         if family == "fuji" and name == "manualfocusdrive":
             x = body.truth.position(self.clock.now())
