@@ -29,7 +29,7 @@ from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode,
                         SaveSequence, Screen, Skip, State, Tick, achievable, next_deadline,
                         step)
 from .store import Store
-from .worker import LensWorker, NullObserver, Observer, Stop
+from .worker import KEEPALIVE_S, LensWorker, NullObserver, Observer, Stop
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ class App:
     def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store, *,
                  state: State, display_device: Any = None, recorder: Any = None,
                  observer: Observer | None = None,
-                 calibration_settings: CalibrationSettings | None = None) -> None:
+                 calibration_settings: CalibrationSettings | None = None,
+                 keepalive_s: float = KEEPALIVE_S) -> None:
         self.clock = clock
         self.store = store
         self.events = clock.channel()
@@ -57,7 +58,8 @@ class App:
         self.observer = observer or NullObserver()
         self.worker = LensWorker(clock, open_camera, store, self.events.put,
                                  observer=self.observer,
-                                 settings=calibration_settings or CalibrationSettings())
+                                 settings=calibration_settings or CalibrationSettings(),
+                                 keepalive_s=keepalive_s)
         self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder)
         self._barriers: list[Channel] = []
         self.tasks: list[Task] = []
@@ -91,9 +93,12 @@ class App:
             if isinstance(event, _Barrier):
                 self._barriers.append(event.reply)
             else:
+                before = self.state
                 self.state, effects = step(self.state, event)
                 for effect in effects:
                     self._carry_out(effect)
+                if self.state is not before:
+                    self.display.poke()
                 self._plan_ahead()
             if self._barriers and self._idle():
                 for reply in self._barriers:
@@ -107,9 +112,12 @@ class App:
             achievable(s, s.index + 1)
 
     def _idle(self) -> bool:
+        """Nothing under way: a fault that waits for the operator counts, a lost
+        camera being looked for does not (like waiting for it at boot)."""
         s = self.state
-        return (s.activity in (Activity.IDLE, Activity.FAULT) and s.transition is None
-                and not any(h.stage in (1, 2) for h in s.held))
+        fault = s.activity == Activity.FAULT and s.fault != "camera"
+        return ((s.activity == Activity.IDLE or fault) and s.transition is None
+                and not s.jogging)
 
     def _carry_out(self, effect: Any) -> None:
         if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home, Arm, Skip)):
@@ -149,14 +157,14 @@ class App:
     def stop(self) -> None:
         self.worker.cancel()
         self.events.put(Stop())
-        self.display.stop_flag.set()
+        self.display.stop()
         for task in self.tasks:
             task.join()
         self.display.close()
 
 
-def load_state(store: Store, settings: Any) -> State:
+def load_state(store: Store, settings: Any, bindings: Any = None) -> State:
     """The saved sequence in a fresh core state (booting, in play mode)."""
     from .sequencer import initial_state
-    return initial_state(store.load_sequence(), settings)
+    return initial_state(store.load_sequence(), settings, bindings)
 

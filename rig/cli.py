@@ -6,6 +6,7 @@
 ``rig demo``       ``simulate`` with the default profile and demo script
 ``rig calibrate``  measure the connected lens and store its calibration
 ``rig plan``       plan one transition from a calibration file
+``rig screens``    every OLED screen as a PNG (the gallery)
 =================  =========================================================
 
 Mistakes in files or arguments print one line naming the file, line or key,
@@ -191,6 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .buttons import Buttons
     from .clock import MonotonicClock
     from .config import load_config
+    from .desktop import inputs
     from .display import open_device
     from .notify import Notifier
     from .sequencer import Tick
@@ -199,11 +201,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
     store = Store(config.state_dir())
+    display = {**config["display"], **({"driver": args.display} if args.display else {})}
+    if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
+        from .desktop import known_lens, open_window
+        if spec.startswith("sim:"):
+            known_lens(store, spec, _calibration_settings(config))
+        device = open_window(config)
+    else:
+        device = open_device(display)
     app = App(clock, _camera_opener(spec, clock), store,
-              state=load_state(store, config.ui),
-              display_device=open_device(config["display"]),
+              state=load_state(store, config.ui, config.bindings),
+              display_device=device,
               calibration_settings=_calibration_settings(config))
-    buttons = Buttons(config.buttons, app.post, clock, encoder=config.encoder)
+    pins, encoder, factory = inputs(config, device)
+    buttons = Buttons(pins, app.post, clock, encoder=encoder, pin_factory=factory)
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -229,6 +240,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         app.stop()
         buttons.close()
         notifier.close()
+        if display["driver"] == "pygame":
+            device.close()
+    return 0
+
+
+def cmd_screens(args: argparse.Namespace) -> int:
+    from .screens import samples, write_gallery
+    if args.scale < 1 or args.scale > 16:
+        raise InputError("--scale", f"must be 1..16, got {args.scale}")
+    written = write_gallery(Path(args.out), scale=args.scale)
+    print(f"{len(samples())} screens: {len(written)} files in {args.out} "
+          f"(gallery.png shows them all)")
     return 0
 
 
@@ -243,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the rig")
     run.add_argument("--config", help="config file laid over the defaults")
     run.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
+    run.add_argument("--display", choices=("ssd1306", "pygame", "none"),
+                     help="the OLED (default: [display] driver); pygame: a window on a "
+                          "desktop, the keyboard as the buttons (docs/operating.md)")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="run a session script on the simulator")
@@ -276,6 +302,11 @@ def parser() -> argparse.ArgumentParser:
                       help="target seconds (0: as fast as possible)")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
+
+    screens = sub.add_parser("screens", help="draw every OLED screen to PNG (the gallery)")
+    screens.add_argument("--out", required=True, help="directory for the pictures")
+    screens.add_argument("--scale", type=int, default=4, help="pixels per OLED pixel (4)")
+    screens.set_defaults(func=cmd_screens)
     return p
 
 

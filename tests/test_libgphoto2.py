@@ -115,7 +115,7 @@ def test_the_app_keeps_running_and_retries_with_new_sessions(vcamera):
                           "logged": sum("cannot drive focus" in r for r in records)}))
     """)
     assert out["activity"] == "fault"
-    assert "cannot drive focus" in out["message"] and "[ !! ] problem" in out["screen"]
+    assert "cannot drive focus" in out["message"] and "PROBLEM" in out["screen"]
     assert out["sessions"] >= 3 and out["distinct"] == out["sessions"]
     assert out["logged"] == 1
 
