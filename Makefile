@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # sees apt's python3-lgpio (docs/install.md).
 SYSTEM_PYTHON ?= /usr/bin/python3
 
-.PHONY: demo test bench golden screens clean install uninstall unit-check
+.PHONY: demo test bench soak golden screens clean install uninstall unit-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,5 +53,16 @@ uninstall:
 unit-check:
 	$(PYTHON) bench/unit_security.py
 
+# The pictures in the docs that are drawn from the code: the OLED during a
+# boot (docs/img/boot.png) and the wiring diagram (hardware/img/wiring.png).
+.PHONY: images
+images: $(STAMP)
+	$(BIN)/python tools/boot_strip.py
+	$(BIN)/python tools/wiring_diagram.py
+
 clean:
 	rm -rf build $(VENV) *.egg-info
+
+# A long day with faults injected, in virtual time (about 12 minutes of wall time).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transitions", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--plot", type=Path, help="write the arrivals as a PNG chart")
     args = parser.parse_args()
     profile = jittery(args.seed)
     print(f"Drift over {args.transitions} play transitions: {profile.lens} on the simulator, "
@@ -189,6 +191,26 @@ def main() -> None:
         worst = r.play.max()
         print(f"  {label}: worst play arrival {worst:.0f} steps: "
               f"{'within' if worst <= bound else 'OUTSIDE'} the bound")
+    if args.plot:
+        figure(base, runs, bound).save(args.plot)
+        print(f"  chart: {args.plot}")
+
+
+def figure(base: Result, runs: dict[str, Result], bound: float) -> Any:
+    """Every play arrival: open loop against checked, then the checked runs close up."""
+    from rig.plot import Chart, Series, line_chart, stack
+    xs = list(range(1, len(base.play) + 1))
+    flat = Series(f"bound ({bound:.0f} steps)", [xs[0], xs[-1]], [bound, bound], (120, 120, 120))
+    colours = ((214, 39, 40), (44, 160, 44))
+    checked = [Series(label, xs, r.play.tolist(), colour)
+               for (label, r), colour in zip(runs.items(), colours)]
+    wide = Chart("Arrivals over 200 play transitions, jittery EF 24mm (simulator)",
+                 "play transition", "|true - target| (steps)",
+                 [Series("open loop (counting only)", xs, base.play.tolist(), (31, 119, 180))]
+                 + checked)
+    close = Chart("The same, checked in the live view: close up", "play transition",
+                  "|true - target| (steps)", checked + [flat])
+    return stack([line_chart(wide), line_chart(close)])
 
 
 if __name__ == "__main__":

@@ -169,11 +169,11 @@ def timing(moves: int, seed: int) -> None:
         clock.sleep(0.3)
         plan = plan_move(a, b, fastest_time(abs(b - a), model)[0] * float(rng.uniform(1, 4)),
                          model)
-        first = len(sim.truth.segments)
+        first = sim.truth.added
         start_true, dropped = sim.truth.step(clock.now()), sim.truth.dropped
         t0 = clock.now() + lens.lead
         run = lens.execute(plan, t0)
-        end = max(s.t1 for s in sim.truth.segments[first:])
+        end = max(s.t1 for s in sim.truth.since(first))
         ratios.append(abs(end - t0 - plan.duration_s) / plan.duration_s)
         landed += sim.truth.step(sim.truth.settled_at()) - start_true == b - a
         lost += sim.truth.dropped - dropped

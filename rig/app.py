@@ -25,9 +25,9 @@ from typing import Any, Callable
 from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
-from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Nudge,
-                        SaveSequence, Screen, Skip, State, Tick, achievable, next_deadline,
-                        step)
+from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Notice,
+                        Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
+                        next_deadline, step)
 from .store import Store
 from .worker import KEEPALIVE_S, LensWorker, NullObserver, Observer, Stop
 
@@ -75,6 +75,11 @@ class App:
 
     # -- actors
     def start(self) -> None:
+        # Saved files that did not read (the store fell back or started empty):
+        # the journal has the detail, the OLED says it in a few words.
+        for problem in self.store.problems:
+            self.post(Notice("restored from backup" if "using the backup" in problem
+                             else "a saved file is damaged", self.clock.now()))
         self.tasks = [
             self.clock.spawn(self.worker.run, name="lens"),
             self.clock.spawn(self.display.run, name="display"),
@@ -164,7 +169,13 @@ class App:
 
 
 def load_state(store: Store, settings: Any, bindings: Any = None) -> State:
-    """The saved sequence in a fresh core state (booting, in play mode)."""
+    """The saved sequence in a fresh core state (booting, in play mode).
+
+    ``bindings``: the buttons' gestures; the packaged defaults when not given.
+    """
     from .sequencer import initial_state
+    if bindings is None:
+        from .config import load_config
+        bindings = load_config().bindings
     return initial_state(store.load_sequence(), settings, bindings)
 

@@ -21,14 +21,33 @@ search with a peak fit (issue 6).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .lens import FAR, Lens, LensError
 from .vision import focus_measure, grey
 
-__all__ = ["AFResult", "autofocus", "DEFAULT_ROI"]
+__all__ = ["AFResult", "autofocus", "check_roi", "DEFAULT_ROI"]
 
 DEFAULT_ROI = (0.3, 0.3, 0.4, 0.4)  # x, y, w, h as fractions of the frame
+Roi = tuple[float, float, float, float]
+
+
+def check_roi(roi: Sequence[float]) -> Roi:
+    """``roi`` as (x, y, w, h) inside the frame, or ValueError saying what is wrong."""
+    try:
+        x, y, w, h = (float(v) for v in roi)
+    except (TypeError, ValueError):
+        raise ValueError(f"an AF region is four numbers x, y, w, h, not {roi!r}") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise ValueError("an AF region must be finite numbers")
+    if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
+        raise ValueError(f"AF region corner ({x:g}, {y:g}) must be inside the frame (0 to 1)")
+    if not (0.02 <= w and 0.02 <= h and x + w <= 1.0 + 1e-9 and y + h <= 1.0 + 1e-9):
+        raise ValueError(f"AF region size {w:g} x {h:g} at ({x:g}, {y:g}) must be at least "
+                         "0.02 of the frame and end inside it")
+    return (x, y, w, h)
 
 
 @dataclass

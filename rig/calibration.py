@@ -83,8 +83,18 @@ def _drive_json(d: DriveCal) -> dict[str, Any]:
     return out
 
 
+# What a calibration can hold: generous bounds that still catch a shared file
+# with a typo (a range of 5 steps, a speed of 1e9, a drive size of 12).
+MAX_RANGE = 100000        # size-1 steps end to end (the calibration's max_steps)
+MIN_RANGE = 10            # calibration refuses a lens that moves less than this
+MAX_SIZE = 7              # Sony's manualfocus goes to 7
+MAX_SPEED = 100000.0      # steps per second
+MAX_LATENCY_MS = 5000.0   # one camera call
+MAX_NAME = 200
+
+
 def _number(source: str, key: str, value: Any, *, positive: bool = True,
-            whole: bool = False) -> float:
+            whole: bool = False, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(source, f"must be a number, got {value!r}", key=key)
     if whole and not float(value).is_integer():
@@ -93,6 +103,20 @@ def _number(source: str, key: str, value: Any, *, positive: bool = True,
         raise InputError(source, f"must be > 0, got {value!r}", key=key)
     if not positive and value < 0:
         raise InputError(source, f"must be >= 0, got {value!r}", key=key)
+    if high is not None and value > high:
+        raise InputError(source, f"must be <= {high:g}, got {value!r}", key=key)
+    return value
+
+
+def _name(source: str, key: str, value: Any, *, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        kind = "a string" if empty else "a non-empty string"
+        raise InputError(source, f"must be {kind}, got {value!r}", key=key)
+    if any(ord(c) < 32 for c in value):
+        raise InputError(source, f"must be one line of plain text, got {value!r}", key=key)
+    if len(value) > MAX_NAME:
+        raise InputError(source, f"must be at most {MAX_NAME} characters, got {len(value)}",
+                         key=key)
     return value
 
 
@@ -100,15 +124,22 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
     """Check a decoded calibration and build it; errors name the key."""
     if not isinstance(data, dict):
         raise InputError(source, "must be a JSON object with lens, steps and drive")
+    if "steps" not in data and "drive" not in data:
+        raise InputError(source, "is not a lens profile: it has no steps and no drive")
     for key in ("lens", "steps", "drive"):
         if key not in data:
             raise InputError(source, "missing", key=key)
-    if not isinstance(data["lens"], str) or not data["lens"].strip():
-        raise InputError(source, "must be a non-empty string", key="lens")
-    steps = int(_number(source, "steps", data["steps"], whole=True))
+    lens = _name(source, "lens", data["lens"])
+    steps = int(_number(source, "steps", data["steps"], whole=True, high=MAX_RANGE))
+    if steps < MIN_RANGE:
+        raise InputError(source, f"must be at least {MIN_RANGE} steps end to end, got {steps}",
+                         key="steps")
     drives = data["drive"]
-    if not isinstance(drives, list) or not drives:
-        raise InputError(source, "must be a non-empty list of {size, steps, speed}", key="drive")
+    if not isinstance(drives, list):
+        raise InputError(source, "must be a list of {size, steps, speed}, got "
+                                 f"{type(drives).__name__}", key="drive")
+    if not drives:
+        raise InputError(source, "must list at least one {size, steps, speed}", key="drive")
     parsed: list[DriveCal] = []
     for i, item in enumerate(drives):
         where = f"drive[{i}]"
@@ -117,9 +148,9 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
         for key in ("size", "steps", "speed"):
             if key not in item:
                 raise InputError(source, "missing", key=f"{where}.{key}")
-        size = int(_number(source, f"{where}.size", item["size"], whole=True))
-        each = float(_number(source, f"{where}.steps", item["steps"]))
-        speed = float(_number(source, f"{where}.speed", item["speed"]))
+        size = int(_number(source, f"{where}.size", item["size"], whole=True, high=MAX_SIZE))
+        each = float(_number(source, f"{where}.steps", item["steps"], high=steps))
+        speed = float(_number(source, f"{where}.speed", item["speed"], high=MAX_SPEED))
         move = item.get("move_s")
         if move is not None:
             move = float(_number(source, f"{where}.move_s", move))
@@ -129,7 +160,8 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
                                  key=f"{where}.move_s")
         jitter = item.get("jitter")
         if jitter is not None:
-            jitter = float(_number(source, f"{where}.jitter", jitter, positive=False))
+            jitter = float(_number(source, f"{where}.jitter", jitter, positive=False,
+                                   high=steps))
         parsed.append(DriveCal(size, each, speed, move, jitter))
     sizes = [d.size for d in parsed]
     if len(set(sizes)) != len(sizes):
@@ -137,15 +169,14 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
     if min(d.steps for d in parsed) > 1.0 + 1e-9:
         raise InputError(source, "one drive size must move 1 step (the unit of position)",
                          key="drive")
-    latency = float(_number(source, "latency_ms", data.get("latency_ms", 0.0), positive=False))
+    latency = float(_number(source, "latency_ms", data.get("latency_ms", 0.0), positive=False,
+                            high=MAX_LATENCY_MS))
     jitter = float(_number(source, "latency_jitter_ms", data.get("latency_jitter_ms", 0.0),
-                           positive=False))
-    camera = data.get("camera", "")
-    if not isinstance(camera, str):
-        raise InputError(source, f"must be a string, got {camera!r}", key="camera")
+                           positive=False, high=MAX_LATENCY_MS))
+    camera = _name(source, "camera", data.get("camera", ""), empty=True)
     known = {"lens", "steps", "drive", "camera", "latency_ms", "latency_jitter_ms"}
     extra = {k: v for k, v in data.items() if k not in known}
-    return Calibration(data["lens"], steps, tuple(parsed), camera, latency, jitter, extra)
+    return Calibration(lens, steps, tuple(parsed), camera, latency, jitter, extra)
 
 
 def load_calibration(path: str | Path) -> Calibration:

@@ -7,6 +7,9 @@
 ``rig calibrate``  measure the connected lens and store its calibration
 ``rig plan``       plan one transition from a calibration file
 ``rig screens``    every OLED screen as a PNG (the gallery)
+``rig lenses``     list, export and import lens profiles (calibrations)
+``rig config``     ``check``: validate the config file
+``rig doctor``     check the camera, lens, OLED, pins and service; say what to fix
 =================  =========================================================
 
 Mistakes in files or arguments print one line naming the file, line or key,
@@ -95,7 +98,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     cal = calibrate(lens, _calibration_settings(config), progress)
     store = Store(args.state_dir or config.state_dir())
-    path = store.save_calibration(cal)
+    path = store.save_calibration(cal, stamp=True)
     if args.plot:
         from .plot import calibration_figure
         calibration_figure(cal).save(args.plot)
@@ -188,61 +191,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import App, load_state
-    from .buttons import Buttons
     from .clock import MonotonicClock
     from .config import load_config
-    from .desktop import inputs
     from .display import open_device
     from .notify import Notifier
-    from .sequencer import Tick
-    from .store import Store
+    from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
-    store = Store(config.state_dir())
     display = {**config["display"], **({"driver": args.display} if args.display else {})}
+    window = None
     if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
         from .desktop import known_lens, open_window
+        from .store import Store
         if spec.startswith("sim:"):
-            known_lens(store, spec, _calibration_settings(config))
-        device = open_window(config)
+            known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
+        device = window = open_window(config)
     else:
         device = open_device(display)
-    app = App(clock, _camera_opener(spec, clock), store,
-              state=load_state(store, config.ui, config.bindings),
-              display_device=device,
-              calibration_settings=_calibration_settings(config))
-    pins, encoder, factory = inputs(config, device)
-    buttons = Buttons(pins, app.post, clock, encoder=encoder, pin_factory=factory)
+    service = Service(clock, config, _camera_opener(spec, clock),
+                      display_device=device, notifier=Notifier())
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    notifier = Notifier()
-    app.start()
-    # Ready as soon as the app runs: it may wait for the camera for as long as
-    # it takes, which must not count against systemd's start timeout.
-    notifier.ready()
-    log.info("rig running (state in %s)", store.root)
-    period = min(1.0, notifier.watchdog_interval or 1.0)
-    beat = app.heartbeat
     try:
-        while not stop.wait(until=clock.now() + period):
-            # The watchdog is fed only when the core has handled the tick sent
-            # last time and no actor has died: a hung rig gets restarted.
-            if app.heartbeat != beat and app.alive():
-                notifier.watchdog()
-            beat = app.heartbeat
-            app.post(Tick(clock.now()))
-            notifier.status(app.status())
-        notifier.stopping()
+        return service.run(stop)
     finally:
-        app.stop()
-        buttons.close()
-        notifier.close()
-        if display["driver"] == "pygame":
-            device.close()
-    return 0
+        if window is not None:
+            window.close()
 
 
 def cmd_screens(args: argparse.Namespace) -> int:
@@ -255,12 +231,125 @@ def cmd_screens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _width() -> int:
+    """Lines for a phone's ssh terminal as much as a desktop's."""
+    return min(shutil.get_terminal_size((80, 24)).columns, 100)
+
+
+def _wrap(text: str, indent: int = 2) -> str:
+    import textwrap
+    return textwrap.fill(text, _width(), subsequent_indent=" " * indent,
+                         break_on_hyphens=False, break_long_words=False)
+
+
+def _tool_config(args: argparse.Namespace) -> Any:
+    """The config a hand-run tool uses: --config, else the installed rig's."""
+    from .config import find_config, load_config
+    return load_config(find_config(getattr(args, "config", None)))
+
+
+def _tool_store(args: argparse.Namespace) -> Any:
+    from .store import Store
+    state = getattr(args, "state_dir", None)
+    return Store(state if state else _tool_config(args).state_dir())
+
+
+def cmd_lenses(args: argparse.Namespace) -> int:
+    from .lenses import describe, list_profiles
+    store = _tool_store(args)
+    entries = list_profiles(store)
+    good = [e for e in entries if e.cal is not None]
+    print(_wrap(f"{len(good)} lens profile{'s' if len(good) != 1 else ''} in "
+                f"{store.lenses_dir}"))
+    camera = None
+    for entry in good:
+        assert entry.cal is not None
+        if entry.cal.camera != camera:
+            camera = entry.cal.camera
+            print(_wrap(camera or "(camera not recorded)"))
+        print(_wrap(f"  {entry.cal.lens}", 4))
+        print(_wrap(f"    {describe(entry.cal)}", 6))
+    for entry in entries:
+        if entry.error:
+            print(_wrap(f"damaged: {entry.error}", 4), file=sys.stderr)
+    return 1 if len(good) < len(entries) else 0
+
+
+def cmd_lenses_export(args: argparse.Namespace) -> int:
+    from .lenses import export_profile, select
+    entry = select(_tool_store(args), args.lens)
+    assert entry.cal is not None
+    if args.file == "-":
+        print(json.dumps(entry.cal.to_json(), indent=2))
+        return 0
+    export_profile(entry, Path(args.file), force=args.force)
+    print(_wrap(f"exported {entry.label} to {args.file}"))
+    return 0
+
+
+def cmd_lenses_import(args: argparse.Namespace) -> int:
+    from .lenses import describe, import_profile
+    done = import_profile(_tool_store(args), Path(args.file), force=args.force)
+    what = {"added": "added", "replaced": "replaced", "unchanged": "already there, unchanged:"}
+    print(_wrap(f"{what[done.status]} {done.cal.camera} / {done.cal.lens}: "
+                f"{describe(done.cal)}"))
+    if done.status != "unchanged":
+        print(_wrap(f"saved to {done.path}; a running rig uses it after "
+                    "sudo systemctl restart rig"))
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from .config import SYSTEM_CONFIG, changes, find_config, load_config, summary
+    path = find_config(args.file)
+    config = load_config(path)
+    if path is None:
+        print(_wrap(f"no {SYSTEM_CONFIG}: the packaged defaults apply, and they are valid"))
+    else:
+        changed = changes(config)
+        print(_wrap(f"{path}: valid; {len(changed)} setting{'s' if len(changed) != 1 else ''} "
+                    "changed from the defaults" + (": " + ", ".join(
+                        f"{k} = {v!r}" for k, v in changed.items()) if changed else "")))
+    for line in summary(config):
+        print(_wrap(line, 9))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .clock import MonotonicClock, VirtualClock
+    from .config import find_config, load_config
+    from .doctor import FAIL, Doctor, format_verdict, run, summary, to_json
+    from .store import Store
+    path = find_config(args.config)
+    try:
+        config, problem = load_config(path), None
+    except InputError as exc:
+        config, problem = load_config(), str(exc)
+    spec = args.camera or config["camera"]["port"]
+    clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
+    opener = _camera_opener(spec, clock)
+    store = Store(args.state_dir or config.state_dir())
+    doctor = Doctor(config, opener, clock, store, camera_spec=spec, config_error=problem)
+    width = _width()
+    if not args.json:
+        print(_wrap(f"rig doctor: camera {spec}, state in {store.root}"), flush=True)
+
+    def show(verdict: Any) -> None:
+        if not args.json:
+            print(format_verdict(verdict, width), flush=True)
+
+    verdicts = run(doctor, show)
+    print(to_json(verdicts) if args.json else summary(verdicts))
+    return 1 if any(v.status == FAIL for v in verdicts) else 0
+
+
 # ------------------------------------------------------------------ main
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rig", description="A focus puller for one-person crews.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log more (-vv: libgphoto2's debug messages too)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the rig")
@@ -307,24 +396,64 @@ def parser() -> argparse.ArgumentParser:
     screens.add_argument("--out", required=True, help="directory for the pictures")
     screens.add_argument("--scale", type=int, default=4, help="pixels per OLED pixel (4)")
     screens.set_defaults(func=cmd_screens)
+
+    # Options every lenses subcommand takes, before or after its name.
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--state-dir", default=argparse.SUPPRESS,
+                       help="where the profiles are (default: the config's state.dir)")
+    where.add_argument("--config", default=argparse.SUPPRESS,
+                       help="config file (default: /etc/rig/rig.toml if present)")
+    lenses = sub.add_parser("lenses", parents=[where],
+                            help="list, export and import lens profiles (calibrations)",
+                            description="Lens profiles: one calibration per camera and lens.")
+    lenses.set_defaults(func=cmd_lenses)
+    lsub = lenses.add_subparsers(dest="action", metavar="{list,export,import}")
+    lsub.add_parser("list", parents=[where], help="list the profiles (the default)") \
+        .set_defaults(func=cmd_lenses)
+    export = lsub.add_parser("export", parents=[where], help="write one profile to a file")
+    export.add_argument("lens", metavar="LENS",
+                        help="any part of the camera and lens names, e.g. 'ef24' or '5d 24mm'")
+    export.add_argument("file", metavar="FILE", help="where to write it ('-': print it)")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    export.set_defaults(func=cmd_lenses_export)
+    imp = lsub.add_parser("import", parents=[where], help="add a profile from a file")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--force", action="store_true",
+                     help="replace this lens's profile if it has other numbers")
+    imp.set_defaults(func=cmd_lenses_import)
+
+    cfg = sub.add_parser("config", help="check the config file")
+    csub = cfg.add_subparsers(dest="action", required=True, metavar="{check}")
+    check = csub.add_parser("check", help="validate a config file laid over the defaults")
+    check.add_argument("file", nargs="?", metavar="FILE",
+                       help="default: /etc/rig/rig.toml (the packaged defaults if absent)")
+    check.set_defaults(func=cmd_config_check)
+
+    doc = sub.add_parser("doctor", help="check everything the rig needs and say what to fix")
+    doc.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
+    doc.add_argument("--config", help="config file (default: /etc/rig/rig.toml if present)")
+    doc.add_argument("--state-dir")
+    doc.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    doc.set_defaults(func=cmd_doctor)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else (
-            logging.INFO if args.command == "run" else logging.WARNING),
-        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from .lens import LensError
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"rig: error: {exc}", file=sys.stderr)
-        return 2
-    except LensError as exc:
-        print(f"rig: lens: {exc}", file=sys.stderr)
-        return 1
+    from .logs import start_logging
+    level = logging.DEBUG if args.verbose else (
+        logging.INFO if args.command == "run" else logging.WARNING)
+    # The last line (the error, if any) comes after everything logged before it.
+    with start_logging(level, verbosity=args.verbose):
+        try:
+            return args.func(args)
+        except InputError as exc:
+            error, code = f"rig: error: {exc}", 2
+        except LensError as exc:
+            error, code = f"rig: lens: {exc}", 1
+    print(error, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

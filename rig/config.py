@@ -15,16 +15,44 @@ from pathlib import Path
 from typing import Any
 
 from .controls import BUTTONS, FUNCTIONS, BindingError, Bindings, make_bindings
-from .inputs import EachTable, Field, Table, TomlDoc, load_toml, validate
+from .inputs import EachTable, Field, InputError, Table, TomlDoc, load_toml, validate
 from .planner import EASINGS
 from .sequencer import Settings
 
-__all__ = ["Config", "load_config", "DEFAULTS", "SCHEMA"]
+__all__ = ["Config", "load_config", "find_config", "DEFAULTS", "SCHEMA", "SYSTEM_CONFIG",
+           "SYSTEM_STATE"]
 
 DEFAULTS = Path(__file__).parent / "data" / "defaults.toml"
+# Where the installed rig keeps its config and its state (install/install.py,
+# systemd/rig.service): the commands people run by hand look there too.
+SYSTEM_CONFIG = Path("/etc/rig/rig.toml")
+SYSTEM_STATE = Path("/var/lib/rig")
+
+BCM_PINS = range(0, 28)   # the GPIOs on the Pi's 40-pin header, by BCM number
+
+
+def _bcm(pin: int) -> str | None:
+    if pin not in BCM_PINS:
+        return (f"GPIO{pin} is not on the Pi's header: BCM numbers are "
+                f"{BCM_PINS.start}..{BCM_PINS.stop - 1} (hardware/wiring.md)")
+    return None
+
 
 def _pin(**kw: Any) -> Field:
-    return Field(int, min=0, max=27, **kw)
+    return Field(int, check=_bcm, **kw)
+
+
+def _port(spec: str) -> str | None:
+    if spec in ("usb", "auto") or (spec.startswith("sim:") and len(spec) > 4):
+        return None
+    return f"must be \"usb\" or \"sim:PROFILE.toml\", got {spec!r}"
+
+
+def _directory(path: str) -> str | None:
+    if path and not (path.startswith("/") or path.startswith("~")):
+        return (f"must be an absolute path (or start with ~), got {path!r}: a relative "
+                "one would depend on where rig is started")
+    return None
 
 
 def _gesture_list(value: list) -> str | None:
@@ -34,8 +62,8 @@ def _gesture_list(value: list) -> str | None:
 
 
 SCHEMA = Table({
-    "camera": Table({"port": Field(str)}),
-    "state": Table({"dir": Field(str)}),
+    "camera": Table({"port": Field(str, check=_port)}),
+    "state": Table({"dir": Field(str, check=_directory)}),
     "buttons": Table({name: _pin() for name in BUTTONS if name != "wheel"}),
     "functions": Table({name: Field(list, check=_gesture_list) for name in FUNCTIONS}),
     "encoder": EachTable(Table({
@@ -119,14 +147,49 @@ class Config:
             return Path(configured).expanduser()
         if os.environ.get("STATE_DIRECTORY"):
             return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+        if SYSTEM_STATE.is_dir():
+            # The installed service's (rig lenses, rig calibrate run by hand).
+            return SYSTEM_STATE
         base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
         return Path(base) / "rig"
 
 
+def _written(doc: TomlDoc, dotted: str) -> bool:
+    """Whether the file itself sets ``dotted`` (rather than the defaults)."""
+    node: Any = doc.data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _blame(doc: TomlDoc, key: str, other: str, message: str,
+           reverse: str | None = None) -> InputError:
+    """An error about two keys, on the one this file wrote (the other may be a default).
+
+    ``message`` is said of ``key``, ``reverse`` (default: the same) of
+    ``other`` when that is the one written; ``{other}`` names the other key.
+    """
+    if _written(doc, other) and not _written(doc, key):
+        key, other, message = other, key, reverse or message
+    label = other if _written(doc, other) else f"{other} (a default)"
+    return doc.error(key, message.replace("{other}", label))
+
+
 def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
     """Rules across keys: pins used once and free of the buses, sane hold times."""
-    if values["ui"]["coarse_time"] <= values["ui"]["hold_time"]:
-        raise doc.error("ui.coarse_time", "must be longer than ui.hold_time")
+    ui = values["ui"]
+    hold, coarse = ui["hold_time"], ui["coarse_time"]
+    if coarse <= hold:
+        raise _blame(doc, "ui.coarse_time", "ui.hold_time",
+                     f"{coarse:g} s must be longer than {{other}}, {hold:g} s",
+                     f"{hold:g} s must be shorter than {{other}}, {coarse:g} s")
+    fine, big = ui["jog_fine"], ui["jog_coarse"]
+    if fine > big:
+        raise _blame(doc, "ui.jog_fine", "ui.jog_coarse",
+                     f"size {fine} must not be larger than {{other}}, size {big}",
+                     f"size {big} must not be smaller than {{other}}, size {fine}")
     reserved = {0: "the HAT ID EEPROM", 1: "the HAT ID EEPROM"}
     if values["display"]["driver"] == "ssd1306":
         reserved |= {2: "I2C SDA (the OLED)", 3: "I2C SCL (the OLED)"}
@@ -139,7 +202,7 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
         if pin in reserved:
             raise doc.error(key, f"GPIO{pin} is reserved for {reserved[pin]}")
         if pin in used:
-            raise doc.error(key, f"GPIO{pin} is already used by {used[pin]}")
+            raise _blame(doc, key, used[pin], f"GPIO{pin} is already used by {{other}}")
         used[pin] = key
     # Gestures: what the file wrote goes last, so a clash is blamed on it.
     written = set(doc.data.get("functions", {}))
@@ -149,6 +212,13 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
         make_bindings({f: functions[f] for f in order})
     except BindingError as exc:
         raise doc.error(f"functions.{exc.function}", str(exc)) from None
+
+
+def find_config(path: str | Path | None) -> Path | None:
+    """The file to lay over the defaults: ``path``, else the installed rig's if present."""
+    if path is not None:
+        return Path(path)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -163,3 +233,36 @@ def load_config(path: str | Path | None = None) -> Config:
     values = validate(doc.with_data(_merge(base.data, doc.data)), SCHEMA)
     _check(doc, values)
     return Config(values, str(path))
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changes(config: Config) -> dict[str, Any]:
+    """The keys whose values differ from the packaged defaults."""
+    defaults = _flat(load_config().values)
+    return {k: v for k, v in _flat(config.values).items() if defaults.get(k, object()) != v}
+
+
+def summary(config: Config) -> list[str]:
+    """What the rig will do with this config, in a few short lines."""
+    encoder = config.encoder
+    display = config["display"]
+    state = config["state"]["dir"] or f"{config.state_dir()} (default)"
+    return [
+        f"camera   {config['camera']['port']}",
+        f"state    {state}",
+        "buttons  " + ", ".join(f"{name} {pin}" for name, pin in config.buttons.items()),
+        "encoder  " + (f"GPIO{encoder['a']} + GPIO{encoder['b']}, {encoder['detent_steps']} "
+                       "step(s) a detent" if encoder else "off"),
+        "display  " + ("none" if display["driver"] == "none" else
+                       f"{display['driver']} at 0x{display['i2c_address']:02X} on "
+                       f"/dev/i2c-{display['i2c_port']}"),
+    ]

@@ -19,13 +19,18 @@ homing).  ``actual_s`` runs from the transition's start to the end of the
 lens's last motion, in the simulator's truth.  ``max_tracking_error_steps``
 is the largest distance between the true position and the straight line
 from the true start to the target over the planned duration.
+
+:func:`simulate_boot` runs ``rig run``'s own entry point
+(:class:`rig.service.Service`) the same way: the camera appears after a
+while, and every OLED frame is kept with the state it showed
+(``tests/test_boot.py``, ``tools/boot_strip.py``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +49,14 @@ from .calibrate import CalibrationSettings
 from .lens import Execution
 from .planner import Plan
 from .script import PRESS_S, Action
-from .sequencer import Activity, Transition
+from .notify import Notifier
+from .sequencer import Activity, Mode, State, Transition
 from .sim import Profile, SimBody
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["simulate", "Report", "SimulationError"]
+__all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", "BootFrame"]
 
 IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
 EDGE_S = 0.004          # between quadrature edges of one encoder detent
@@ -90,11 +96,11 @@ class _Watcher:
         self.calibrating_until = self.sim.clock.now()
 
     def transition_started(self, tr: Transition, plan: Plan) -> None:
-        self._first_segment = len(self.sim.truth.segments)
+        self._first_segment = self.sim.truth.added
 
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
         truth = self.sim.truth
-        segments = truth.segments[self._first_segment:]
+        segments = truth.since(self._first_segment)
         settled = max([truth.settled_at()] + [s.t1 for s in segments])
         end = max((s.t1 for s in segments), default=run.ended)
         start_true = truth.position(tr.t0 - 1e-9) if not segments else segments[0].x0
@@ -233,3 +239,83 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
+
+
+# ------------------------------------------------------------------ boot
+
+
+@dataclass(frozen=True)
+class BootFrame:
+    """One frame the OLED showed during a boot, with the state it showed."""
+    t: float
+    image: Any                # PIL image, 128x64, mode "1"
+    words: list[str]          # the words on it (rig.display.screen_text)
+    state: State
+
+
+@dataclass
+class BootRun:
+    frames: list[BootFrame]
+    state: State              # when the rig was stopped
+    camera_at: float          # when the camera appeared
+    in_play_at: float | None  # when the rig first stood in play with the lens at rest
+    stopped: Any              # what the OLED showed after the service stopped
+
+
+class _Frames:
+    """A display recorder that also keeps the state and words of each frame."""
+
+    def __init__(self) -> None:
+        self.frames: list[BootFrame] = []
+        self.app: App | None = None
+
+    def add(self, t: float, img: Any) -> None:
+        # Called by the display loop right after it rendered the app's state:
+        # under a VirtualClock nothing else runs in between, so this is it.
+        from .display import View, screen_text
+        assert self.app is not None
+        state = self.app.state
+        self.frames.append(BootFrame(t, img.copy(), screen_text(View(state, t)), state))
+
+
+def _in_play(state: State) -> bool:
+    return (state.mode == Mode.PLAY and state.activity == Activity.IDLE
+            and state.transition is None and state.position is not None)
+
+
+def simulate_boot(profile: Profile, state_dir: Path, *, config: Config | None = None,
+                  camera_at: float = 5.0, after_s: float = 2.0,
+                  notifier: Notifier | None = None, limit_s: float = 3600.0) -> BootRun:
+    """``rig run`` (:class:`rig.service.Service`) booting on the simulator in virtual time.
+
+    The camera is off at first and appears at ``camera_at``; the run ends
+    ``after_s`` after the rig stands in play with the lens at rest (or after
+    ``limit_s``), with the stop ``rig run`` makes on SIGTERM.
+    """
+    from .service import Service
+    config = config or load_config()
+    config = replace(config, values={**config.values, "state": {"dir": str(state_dir)}})
+    clock = VirtualClock()
+    body = SimBody(profile, clock)
+    body.present = False
+    device = dummy(width=128, height=64, mode="1")
+    recorder = _Frames()
+    service = Service(clock, config, body.session, display_device=device,
+                      notifier=notifier or Notifier({}), pin_factory=MockFactory(),
+                      recorder=recorder)
+    recorder.app = service.app
+    stop = clock.flag()
+    task = clock.spawn(service.run, stop, name="rig run")
+    clock.sleep_until(camera_at)
+    body.plug()
+    in_play_at = None
+    while clock.now() < camera_at + limit_s:
+        if _in_play(service.app.state):
+            in_play_at = clock.now()
+            break
+        clock.sleep(0.1)
+    clock.sleep(after_s)
+    stop.set()
+    task.join()
+    return BootRun(recorder.frames, service.app.state, camera_at, in_play_at,
+                   device.image.copy())

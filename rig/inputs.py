@@ -51,7 +51,8 @@ class TomlDoc:
             match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
             line = int(match.group(1)) if match else None
             detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-            raise InputError(path, f"not valid TOML: {detail}", line=line) from None
+            key = None if line is None else _key_at(text, line)
+            raise InputError(path, f"not valid TOML: {detail}", line=line, key=key) from None
         self._lines = _key_lines(text)
 
     def line_of(self, dotted: str) -> int | None:
@@ -101,6 +102,23 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def _key_at(text: str, line: int) -> str | None:
+    """The dotted key (or table) written on ``line``, for a file TOML cannot parse."""
+    table: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(raw)
+        if header:
+            table = [_unquote(p) for p in header.group(1).split(".")]
+        key = None if header else _KEY.match(raw)
+        if number == line:
+            if header:
+                return ".".join(table)
+            if key:
+                return ".".join(table + [_unquote(p) for p in key.group(1).split(".")])
+            return None
+    return None
+
+
 def read_text(path: str | Path) -> str:
     """A UTF-8 text file, or one clear InputError naming it."""
     try:
@@ -115,8 +133,11 @@ def read_text(path: str | Path) -> str:
 
 def read_json(path: str | Path) -> Any:
     """A JSON file; a syntax error names its line.  The file is left as it is."""
+    text = read_text(path)
+    if not text.strip():
+        raise InputError(path, "is empty (a JSON file was expected)")
     try:
-        return json.loads(read_text(path))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
 

@@ -46,10 +46,12 @@ from .clock import Clock
 from .drives import Capabilities, Drive, DriveRefused, FujiDrive, StopReached, detect
 from .gpcontext import CameraContext
 from .planner import LensModel, Plan, plan_move
+from .vision import fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Lens", "LensError", "Cancelled", "Execution", "NEAR", "FAR", "RunningStats",
+__all__ = ["Lens", "LensError", "LiveViewFrozen", "Cancelled", "Execution", "NEAR", "FAR",
+           "RunningStats",
            "CLOSED_LOOP_GUARD", "SPACING_GUARD"]
 
 NEAR, FAR = -1, 1
@@ -67,6 +69,10 @@ SPACING_GUARD = CLOSED_LOOP_GUARD + 1.5
 
 class LensError(Exception):
     """The lens cannot do what was asked; the text says why and what to do."""
+
+
+class LiveViewFrozen(LensError):
+    """The camera sends the same live-view frame over and over."""
 
 
 class Cancelled(Exception):
@@ -132,8 +138,14 @@ class Execution:
                 f"{self.late} late (max {1000 * self.max_late_s:.1f} ms)")
 
 
-
 # ------------------------------------------------------------------- lens
+
+
+BUSY_TRIES = 6          # a call answered "busy" (-110) is tried this often in all
+BUSY_BACKOFF_S = 0.01   # ... waiting 10, 20, 40, 80, 160 ms in between
+IO_RETRY_S = 0.05       # a read that failed with -7 is tried once more after this
+FROZEN_TRIES = 3        # frames asked for before a repeated one means "frozen"
+FROZEN_WAIT_S = 0.2     # between those
 
 
 @dataclass(frozen=True)
@@ -167,8 +179,12 @@ class Lens:
         self._free_at = -math.inf
         self.commands = 0
         self.frames = 0
+        self.retries = 0                      # calls tried again after -110 / -7
+        self._last_frame = b""
+        self._frame_commands = -1
         self.cancelled = False
         self.at_stop: int | None = None        # NEAR/FAR after a camera said "at limit"
+        self.liveview_switched_on = False      # live view was off and rig turned it on
 
     @property
     def caps(self) -> Capabilities:
@@ -192,9 +208,45 @@ class Lens:
         log.info("focus drive: %s", drive.caps.describe())
         self.liveview_on()
 
+    def _call(self, fn: Callable[[], Any], *, idempotent: bool = True) -> Any:
+        """A camera call, tried again when the camera says "busy" (-110).
+
+        A camera busy writing a file or reading a card answers -110 for a
+        moment: wait 10, 20, 40, 80, 160 ms and try again, in this thread,
+        so nothing else overtakes the call.  A read (``idempotent``) is also
+        tried once more after an I/O error (-7); a write is not, since it may
+        have taken effect.  Anything else, or busy for longer, is raised.
+        """
+        io_tried = False
+        for attempt in range(BUSY_TRIES):
+            try:
+                return fn()
+            except gp.GPhoto2Error as exc:
+                last = attempt == BUSY_TRIES - 1
+                if exc.code == gp.GP_ERROR_CAMERA_BUSY and not last:
+                    wait = BUSY_BACKOFF_S * 2 ** attempt
+                elif exc.code == gp.GP_ERROR_IO and idempotent and not io_tried and not last:
+                    io_tried, wait = True, IO_RETRY_S
+                else:
+                    raise
+                self.ctx.take()
+                self.retries += 1
+                self.clock.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _answers(self) -> bool:
+        """Whether the camera still answers a harmless read."""
+        try:
+            self._call(lambda: self.camera.get_single_config("cameramodel", self.ctx.context))
+            return True
+        except gp.GPhoto2Error:
+            self.ctx.take()
+            return False
+
     def _text(self, name: str) -> str | None:
         try:
-            value = self.camera.get_single_config(name, self.ctx.context).get_value()
+            value = self._call(lambda: self.camera.get_single_config(
+                name, self.ctx.context).get_value())
         except gp.GPhoto2Error:
             self.ctx.take()
             return None
@@ -213,10 +265,13 @@ class Lens:
     def liveview_on(self) -> None:
         """Turn live view on (Canon drives the lens only then); a preview keeps it on."""
         try:
-            widget = self.camera.get_single_config("viewfinder", self.ctx.context)
+            widget = self._call(lambda: self.camera.get_single_config("viewfinder",
+                                                                      self.ctx.context))
             if not widget.get_value():
                 widget.set_value(1)
-                self.camera.set_single_config("viewfinder", widget, self.ctx.context)
+                self._call(lambda: self.camera.set_single_config("viewfinder", widget,
+                                                                 self.ctx.context))
+                self.liveview_switched_on = True
         except gp.GPhoto2Error:
             self.ctx.take()
         self.frame()
@@ -224,8 +279,8 @@ class Lens:
     def liveview_is_on(self) -> bool | None:
         """What the camera says about live view (None if it does not say)."""
         try:
-            return bool(self.camera.get_single_config("viewfinder", self.ctx.context)
-                        .get_value())
+            return bool(self._call(lambda: self.camera.get_single_config(
+                "viewfinder", self.ctx.context).get_value()))
         except gp.GPhoto2Error:
             self.ctx.take()
             return None
@@ -238,10 +293,31 @@ class Lens:
 
     # -- primitives
     def frame(self) -> bytes:
+        """A live-view frame (JPEG).
+
+        Raises :class:`LiveViewFrozen` when the camera keeps sending the very
+        same frame, with detail in it, after the lens was driven: a picture
+        with sensor noise never repeats byte for byte, so the camera's live
+        view has stalled.
+        """
         if self.cancelled:
             raise Cancelled()
-        self.frames += 1
-        return bytes(self.camera.capture_preview(self.ctx.context).get_data_and_size())
+        for attempt in range(FROZEN_TRIES):
+            self.frames += 1
+            # python-gphoto2 (2.5 and later): capture_preview(camera_file, context);
+            # None for the file makes it return a new CameraFile.
+            data = bytes(self._call(lambda: self.camera.capture_preview(
+                None, self.ctx.context).get_data_and_size()))
+            moved = self.commands != self._frame_commands
+            # (A flat picture, a lens cap, repeats legitimately.)
+            if not (moved and data == self._last_frame and shows_detail(fingerprint(data))):
+                break
+            if attempt == FROZEN_TRIES - 1:
+                raise LiveViewFrozen("the live view froze: the camera keeps sending the same "
+                                     "picture")
+            self.clock.sleep(FROZEN_WAIT_S)
+        self._last_frame, self._frame_commands = data, self.commands
+        return data
 
     def send(self, size: int, direction: int) -> None:
         """One drive command; updates the tracked position and its uncertainty.
@@ -254,12 +330,20 @@ class Lens:
             raise Cancelled()
         start = self.clock.now()
         stopped = False
+        unsure = False
         try:
-            self.drive.send(size, direction)
+            self._call(lambda: self.drive.send(size, direction), idempotent=False)
         except StopReached:
             stopped = True
         except DriveRefused as exc:
             raise LensError(str(exc)) from None
+        except gp.GPhoto2Error as exc:
+            # An I/O error on a drive command: it may or may not have moved
+            # the lens.  If the camera still answers, carry on with that
+            # doubt in the position; if not, the camera is gone.
+            if exc.code != gp.GP_ERROR_IO or not self._answers():
+                raise
+            unsure = True
         end = self.clock.now()
         self.commands += 1
         self.at_stop = direction if stopped else None
@@ -277,7 +361,7 @@ class Lens:
             self._set_known()
             return
         self.position = min(max(self.position + direction * d.steps, 0.0), float(model.steps))
-        self._variance += self.jitter.get(size, 0.0) ** 2
+        self._variance += self.jitter.get(size, 0.0) ** 2 + (d.steps ** 2 if unsure else 0.0)
 
     def wait_free(self) -> None:
         """Sleep until the model says the last command's motion is over."""
@@ -323,17 +407,27 @@ class Lens:
     def read_position(self) -> float | None:
         """The camera's own reading, in steps, where it gives one."""
         assert self.drive is not None
+        drive = self.drive
         try:
-            return self.drive.position()
+            return self._call(drive.position)
         except gp.GPhoto2Error:
             self.ctx.take()
             return None
 
+    @property
+    def reads_exact_position(self) -> bool:
+        """The camera reports the position to the step (Fuji): no other check needed."""
+        return isinstance(self.drive, FujiDrive)
+
     def checked(self, target: float) -> tuple[float | None, float | None]:
         """Where the camera reports its position, check it, correct it: (before, after).
 
-        (None, None) when the camera reports nothing (Canon: see the live
-        view checks in :mod:`rig.verify`).
+        Fuji reads to the step: a miss is driven onto the target.  Sony's
+        ``focalposition`` is coarse (a hundredth of the range): a reading
+        more than one unit off means commands were lost; the lens is then
+        placed by the reading and driven back, and the live view check
+        (:mod:`rig.verify`) settles the last steps.  (None, None) when the
+        camera reports nothing (Canon, Nikon, Olympus, Panasonic).
         """
         drive = self.drive
         if drive is None or drive.caps.feedback != "absolute":
@@ -344,16 +438,24 @@ class Lens:
             return None, None
         before = reading - target
         after = before
-        if isinstance(drive, FujiDrive) and abs(before) >= 0.5:
-            drive.go(drive.low + target)
-            self._free_at = self.clock.now() + abs(before) / max(
-                self._need_model().unit.speed, 1e-6)
+        if isinstance(drive, FujiDrive):
+            if abs(before) >= 0.5:
+                drive.go(drive.low + target)
+                self._free_at = self.clock.now() + abs(before) / max(
+                    self._need_model().unit.speed, 1e-6)
+                self.wait_free()
+                reading = self.read_position()
+                after = None if reading is None else reading - target
+            if after is not None and abs(after) < 0.5:
+                self.fix_position(target, sigma=0.0)
+            return before, after
+        unit = self._need_model().steps / 100.0     # Sony: one focalposition unit
+        if abs(before) > unit + 0.5:
+            self.fix_position(reading, sigma=unit / 2)
+            self.move_to(round(target))
             self.wait_free()
             reading = self.read_position()
             after = None if reading is None else reading - target
-        if after is not None and abs(after) < 0.5:
-            self.position = float(target)
-            self._set_known(0.3 if drive.caps.family == "sony" else 0.0)
         return before, after
 
     # -- motion

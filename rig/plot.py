@@ -69,7 +69,7 @@ def line_chart(chart: Chart, size: tuple[int, int] = (720, 300)) -> Image.Image:
     yhi = yhi if yhi > ylo else ylo + 1.0
     xt, yt = _ticks(xlo, xhi), _ticks(ylo, yhi * 1.05)
     xlo, xhi = min(xlo, xt[0]), max(xhi, xt[-1])
-    ylo, yhi = min(ylo, yt[0]), max(yhi, yt[-1])
+    ylo, yhi = min(ylo, yt[0]), max(yhi * 1.05, yt[-1])
 
     def px(x: float) -> float:
         return x0 + (x1 - x0) * (x - xlo) / (xhi - xlo or 1)
@@ -96,7 +96,7 @@ def line_chart(chart: Chart, size: tuple[int, int] = (720, 300)) -> Image.Image:
         elif points:
             draw.ellipse((points[0][0] - 2, points[0][1] - 2, points[0][0] + 2,
                           points[0][1] + 2), fill=colour)
-        lx = x1 - 150
+        lx = x1 - 30 - 6 * max(len(t.label) for t in chart.series)
         ly = y0 + 18 + 12 * i
         draw.line((lx, ly + 5, lx + 16, ly + 5), fill=colour, width=2)
         draw.text((lx + 20, ly), s.label, font=FONT, fill="black")

@@ -44,7 +44,8 @@ __all__ = [
     "INPUTS", "FUNCTIONS", "Mode", "Activity", "Point", "Settings", "State", "Transition",
     "Highlight", "Edge", "Touch", "Do", "Hold",
     "Turn", "Tick", "Ready", "Progress", "Moved", "Checked", "Focused", "Fault", "Notice",
-    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SaveSequence", "Screen", "Home",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen",
+    "Home",
     "Arm", "Skip",
     "step", "next_deadline", "achievable", "initial_state",
 ]
@@ -135,6 +136,9 @@ class State:
     rehomed: bool = False   # homed again for this doubt already: do not loop
     arm: bool = False       # into play while busy: check the scene once the lens is free
     distance_m: float | None = None
+    # Where autofocus looks: x, y, w, h as fractions of the live view; None is
+    # the middle of the frame (autofocus.DEFAULT_ROI).
+    af_region: tuple[float, float, float, float] | None = None
 
 
 def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None,
@@ -220,6 +224,17 @@ class Notice:
     kind: str = ""    # "liveview": live view was off (a screen of its own)
 
 
+@dataclass(frozen=True)
+class SetRegion:
+    """Autofocus looks here from now on (x, y, w, h as fractions; None: the middle).
+
+    The shell validates the numbers (``autofocus.check_roi``) before it
+    makes the event: the core takes them as given.
+    """
+    region: tuple[float, float, float, float] | None
+    t: float
+
+
 # ----------------------------------------------------------------- effects
 
 
@@ -247,7 +262,7 @@ class Nudge:
 
 @dataclass(frozen=True)
 class Autofocus:
-    pass
+    region: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -458,7 +473,7 @@ def _edit_do(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
         state = replace(state, points=points, index=at)
         return _flash(state, "points", t), _save(state)
     if name == "af":
-        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus()]
+        return replace(state, activity=Activity.FOCUSING, message=""), [Autofocus(state.af_region)]
     return state, []
 
 
@@ -597,6 +612,10 @@ def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
                   "" if ev.ok else "AF failed"), []
 
 
+def _on_set_region(state: State, ev: SetRegion) -> tuple[State, list[Effect]]:
+    return replace(state, af_region=ev.region), []
+
+
 def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
     until = ev.t + 4 * state.settings.highlight_time
     return replace(state, highlight=Highlight(ev.kind or "busy", until, ev.text)), []
@@ -611,5 +630,5 @@ _HANDLERS = {
     Turn: _on_turn, Tick: _on_tick, **_FUNCTION_HANDLERS,
     Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Checked: _on_checked,
     Focused: _on_focused,
-    Fault: _on_fault, Notice: _on_notice,
+    Fault: _on_fault, Notice: _on_notice, SetRegion: _on_set_region,
 }

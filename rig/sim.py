@@ -46,6 +46,7 @@ failures (``drop``: a share of drive commands silently lost).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import io
 import math
 from collections import OrderedDict
@@ -84,6 +85,12 @@ _DRIVE = Table({
     "speed": Field(float, above=0, help="steps per second while moving"),
 })
 
+
+def _share(help: str) -> Field:
+    """A probability, 0..1."""
+    return Field(float, default=0.0, min=0, max=1, help=help)
+
+
 _COMMON = {
     "vendor": Field(str, choices=tuple(VENDORS)),
     "lens": Field(str),
@@ -103,8 +110,27 @@ _COMMON = {
         "height": Field(int, default=224, min=48, max=1280),
     }, required=True),
     "faults": Table({
-        "drop": Field(float, default=0.0, min=0, max=1,
-                      help="share of drive commands silently lost"),
+        "drop": _share("share of drive commands silently lost"),
+        "busy": _share("share of camera calls answered -110 (busy)"),
+        "io": _share("share of camera calls failing -7 (I/O error), the session survives"),
+        "disconnects_per_hour": Field(float, default=0.0, min=0, max=3600,
+                                      help="cable pulls (-52), at random in virtual time"),
+        "reconnect_s": Field(float, default=3.0, above=0, max=600,
+                             help="how long the cable stays out"),
+        "slip": _share("share of drive commands that slip and move short"),
+        "slip_steps": Field(int, default=3, min=1, max=1000,
+                            help="a slip loses 1..slip_steps steps"),
+        "freeze": _share("share of live-view frames that start a frozen live view"),
+        "freeze_s": Field(float, default=2.0, above=0, max=600,
+                          help="how long the live view stays frozen"),
+    }),
+    # How a person left the body when the session starts (SimBody's switches).
+    "body": Table({
+        "af": Field(bool, default=True, help="lens switch on AF (on MF the motor does nothing)"),
+        "liveview": Field(bool, default=False, help="live view already on"),
+        "mode_ok": Field(bool, default=True, help="a mode that allows driving focus"),
+        "present": Field(bool, default=True, help="the USB cable is in"),
+        "claimed": Field(bool, default=False, help="another program (gvfs) holds the camera"),
     }),
 }
 
@@ -161,6 +187,8 @@ class Profile:
     height: int
     drop: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
+    faults: dict[str, float] = field(default_factory=dict)  # the rest of [faults]
+    body: dict[str, bool] = field(default_factory=dict)     # [body]: the switches at start
     source: str = "<profile>"
 
     @property
@@ -208,7 +236,9 @@ def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> P
         busy=values["busy"], seed=values["seed"], drive=drive,
         subject=scene["subject"], blur_per_step=scene["blur_per_step"],
         noise=scene["noise"], width=scene["width"], height=scene["height"],
-        drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source)
+        drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source,
+        faults={k: v for k, v in values.get("faults", {}).items() if k != "drop"},
+        body=dict(values.get("body", {})))
 
 
 # ------------------------------------------------------------------ truth
@@ -242,6 +272,8 @@ class Truth:
     commands: int = 0
     dropped: int = 0      # lost: busy, or an injected fault
     ignored: int = 0      # never reached the motor: MF switch, no live view
+    faults: dict[str, int] = field(default_factory=dict)   # injected, by kind
+    added: int = 0        # segments ever added (the list keeps the latest)
     subject: float = 0.0
     _t0s: list[float] = field(default_factory=list, repr=False)
 
@@ -252,9 +284,23 @@ class Truth:
             last.x1, last.t1 = last.at(t), t
             self.busy_until = min(self.busy_until, t)
 
+    KEEP = 4000   # motion segments kept: a soak must not grow without bound
+
     def add(self, segment: Segment) -> None:
         self.segments.append(segment)
         self._t0s.append(segment.t0)
+        self.added += 1
+        if len(self.segments) > 2 * self.KEEP:
+            del self.segments[:self.KEEP]
+            del self._t0s[:self.KEEP]
+
+    def since(self, mark: int) -> list[Segment]:
+        """The segments added after ``added`` was ``mark`` (at most KEEP of them)."""
+        return self.segments[len(self.segments) - (self.added - mark):] \
+            if self.added > mark else []
+
+    def count(self, kind: str) -> None:
+        self.faults[kind] = self.faults.get(kind, 0) + 1
 
     def position(self, t: float) -> float:
         if not self.segments:
@@ -388,16 +434,24 @@ class SimBody:
                 (profile.height, profile.width)).astype(np.float32)
             for i in range(8)
         ]
-        # What a person can change.
-        self.present = True       # the USB cable is in
-        self.claimed = False      # another program (the desktop's gvfs) holds the camera
-        self.af = True            # the lens switch is on AF (on MF the motor does nothing)
-        self.mode_ok = True       # the camera is in a mode that allows driving focus
-        self.liveview = False
+        # What a person can change (a profile's [body] sets how they start).
+        switches = profile.body
+        self.present = switches.get("present", True)     # the USB cable is in
+        self.claimed = switches.get("claimed", False)    # another program (gvfs) holds it
+        self.af = switches.get("af", True)       # lens switch on AF (on MF the motor does nothing)
+        self.mode_ok = switches.get("mode_ok", True)     # a mode that allows driving focus
+        self.liveview = switches.get("liveview", False)
         self.generation = 0       # goes up when the cable is pulled: old sessions die
         self.in_call = False
         self.calls: dict[str, int] = {}
         self.sessions = 0
+        # Injected faults ([faults] in the profile), on their own seeded stream.
+        self._fault_rng = np.random.default_rng(profile.seed + 104729)
+        self._next_pull = self._draw_pull(clock.now())
+        self._replug_at = math.inf
+        self._frozen_until = -math.inf
+        self._last_frame = b""
+        self._fail_next: dict[str, int] = {}
 
     # -- what the harness and tests do
     def session(self) -> "SimCamera":
@@ -421,6 +475,72 @@ class SimBody:
         self._scene = _make_scene(self.profile.width, self.profile.height,
                                   np.random.default_rng(seed))
         self._blurred.clear()
+
+    # -- injected faults
+    def _fault(self, kind: str) -> float:
+        if kind in self.profile.faults:
+            return float(self.profile.faults[kind])
+        field = _COMMON["faults"].fields[kind]
+        return float(field.default)  # type: ignore[union-attr]
+
+    def _draw_pull(self, now: float) -> float:
+        rate = self._fault("disconnects_per_hour")
+        return now + self._fault_rng.exponential(3600.0 / rate) if rate > 0 else math.inf
+
+    def fail_next(self, call: str, code: int) -> None:
+        """The next ``call`` (e.g. "set_single_config") fails with ``code``, once."""
+        self._fail_next[call] = code
+
+    def call_faults(self, name: str, opening: bool) -> None:
+        """At the start of a camera call: cable pulls and replugs, then -110 / -7."""
+        code = self._fail_next.pop(name, None)
+        if code is not None:
+            self.truth.count("injected")
+            raise gp.GPhoto2Error(code)
+        now = self.clock.now()
+        if now >= self._replug_at:
+            self._replug_at = math.inf
+            self.plug()
+        if now >= self._next_pull:
+            self._next_pull = self._draw_pull(now + self._fault("reconnect_s"))
+            self.truth.count("disconnect")
+            self.unplug()
+            self._replug_at = now + self._fault("reconnect_s")
+        if opening or not self.present:
+            return
+        for kind, code in (("busy", gp.GP_ERROR_CAMERA_BUSY), ("io", gp.GP_ERROR_IO)):
+            share = self._fault(kind)
+            if share > 0 and self._fault_rng.random() < share:
+                self.truth.count(kind)
+                self.sleep_latency(0.5)
+                raise gp.GPhoto2Error(code)
+
+    def slipped(self, steps: int) -> int:
+        """A command's steps, less what an injected slip loses."""
+        share = self._fault("slip")
+        if steps > 0 and share > 0 and self._fault_rng.random() < share:
+            self.truth.count("slip")
+            steps -= int(self._fault_rng.integers(1, int(self._fault("slip_steps")) + 1))
+        return max(steps, 0)
+
+    def preview(self, t: float) -> bytes:
+        """The live-view frame at ``t``, or the last one again while frozen."""
+        if t < self._frozen_until and self._last_frame:
+            return self._last_frame
+        share = self._fault("freeze")
+        if self._last_frame and share > 0 and self._fault_rng.random() < share:
+            self.truth.count("freeze")
+            self._frozen_until = t + self._fault("freeze_s")
+            return self._last_frame
+        self._last_frame = self.render(self.truth.position(t))
+        return self._last_frame
+
+    def set_faults(self, faults: dict[str, float]) -> None:
+        """From now on, inject these faults (the keys of ``[faults]``)."""
+        self.profile = dataclasses.replace(
+            self.profile, faults={k: v for k, v in faults.items() if k != "drop"})
+        self.drop = float(faults.get("drop", self.drop))
+        self._next_pull = self._draw_pull(self.clock.now())
 
     def set_drop(self, share: float) -> None:
         """From now on, silently lose this share of drive commands (``[faults] drop``)."""
@@ -472,7 +592,7 @@ class SimBody:
                 truth.dropped += 1
                 raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
             t = truth.busy_until  # queue behind the motion
-        steps = self._draw_steps(spec.steps, spec.jitter)
+        steps = self.slipped(self._draw_steps(spec.steps, spec.jitter))
         x0 = truth.position(t)
         x1 = min(max(x0 + direction * steps, 0.0), float(truth.steps))
         truth.add(Segment(t, t + abs(x1 - x0) / spec.speed, x0, x1))
@@ -485,7 +605,7 @@ class SimBody:
         opts = self.profile.options
         if self._lost():
             return t, False
-        steps = self._draw_steps(abs(units), opts["jitter"])
+        steps = self.slipped(self._draw_steps(abs(units), opts["jitter"]))
         x0 = truth.position(t)
         wanted = x0 + math.copysign(steps, units)
         x1 = min(max(wanted, 0.0), float(truth.steps))
@@ -590,13 +710,17 @@ class SimCamera:
                 raise gp.GPhoto2Error(gp.GP_ERROR_NOT_SUPPORTED)
             self._set(name, current, widget.get_value(), context)
 
-    def capture_preview(self, context: Any = None) -> SimCameraFile:
+    def capture_preview(self, camera_file: Any = None, context: Any = None) -> SimCameraFile:
+        if camera_file is not None:
+            # What python-gphoto2's SWIG wrapper says to a context passed first.
+            raise TypeError("in method 'Camera_capture_preview', argument 2 of type "
+                            "'CameraFile *'")
         with self._call("capture_preview", context):
             body = self.body
             t = self.clock.now()
             first = not body.liveview
             body.liveview = True
-            data = body.render(body.truth.position(t))
+            data = body.preview(t)
             duration = body.profile.preview_ms / 1000.0 * (4.0 if first else 1.0)
             self.clock.sleep_until(t + duration)
             self._alive()
@@ -609,6 +733,7 @@ class SimCamera:
 
         def __enter__(self) -> None:
             cam, body = self.cam, self.cam.body
+            body.call_faults(self.name, self.opening)
             if cam._exited:
                 raise gp.GPhoto2Error(gp.GP_ERROR)  # a Camera is not reused after exit()
             if not self.opening and (cam._generation != body.generation or not body.present):

@@ -11,18 +11,22 @@ flushed and fsynced, renamed over the old file, and the directory is fsynced.
 A reader sees the old file or the new one, never half of either, even if
 power is cut mid-write.
 
-A file that cannot be read is reported with its path and line and left
-exactly as it is; rig never writes over a file it could not read.
+Sequences and calibrations keep one backup generation (``NAME.bak``).  A
+file that cannot be read is reported with its path and line and left
+exactly as it is; rig falls back to its backup, and never writes over a
+file it could not read (it is moved aside to ``NAME.damaged`` first).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .calibration import Calibration, parse_calibration
 from .inputs import InputError, read_json
@@ -30,18 +34,35 @@ from .planner import EASINGS
 from .sequencer import Point
 from .verify import SceneMap
 
-__all__ = ["Store", "atomic_write_json", "atomic_write_bytes"]
+__all__ = ["Store", "atomic_write_json", "atomic_write_bytes", "backup_path", "damaged_path"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SEQUENCE_VERSION = 1
 
 
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, _json_bytes(data))
+
+
+def _read_sequence(path: Path) -> tuple[Point, ...]:
+    return parse_sequence(read_json(path), str(path))
+
+
+def _read_calibration(path: Path) -> Calibration:
+    return parse_calibration(read_json(path), str(path))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Temporary files a killed writer left behind (rig is the only writer).
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -91,9 +112,67 @@ def parse_sequence(data: Any, source: str) -> tuple[Point, ...]:
     return tuple(points)
 
 
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def damaged_path(path: Path) -> Path:
+    return path.with_name(path.name + ".damaged")
+
+
 class Store:
+    """The state directory.  Sequences and calibrations keep one backup generation.
+
+    Saving a file first makes the current one, if it reads back whole, the
+    backup (``NAME.bak``, a hard link: no copy can be half written); a
+    current file that does not read is moved aside to ``NAME.damaged``
+    instead, so a good backup is never replaced by a bad one.  Loading a
+    file that does not read (truncated, garbled) reports it, leaves it as it
+    is, and falls back to the backup; ``problems`` collects what the rig must
+    tell the operator.  Only when neither reads is the state empty, and then
+    it says so.
+    """
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.problems: list[str] = []
+
+    def _load(self, path: Path, parse: Callable[[Path], T]) -> T | None:
+        if not path.exists() and not backup_path(path).exists():
+            return None
+        try:
+            return parse(path)
+        except (InputError, FileNotFoundError) as exc:
+            damage = str(exc) if isinstance(exc, InputError) else f"{path}: missing"
+        backup = backup_path(path)
+        try:
+            value = parse(backup) if backup.exists() else None
+        except InputError as exc:
+            value, damage = None, f"{damage}; the backup too: {exc}"
+        if value is None:
+            problem = f"{damage}; nothing usable: starting without it (the file is kept)"
+        else:
+            problem = f"{damage}; using the backup {backup.name}"
+        log.error("%s", problem)
+        self.problems.append(problem)
+        return value
+
+    def _save(self, path: Path, data: bytes, parse: Callable[[Path], Any]) -> None:
+        if path.exists():
+            try:
+                parse(path)
+                good = True
+            except InputError:
+                good = False
+            if good:
+                link = path.with_name(f".{path.name}.bak.tmp")
+                link.unlink(missing_ok=True)
+                os.link(path, link)
+                os.replace(link, backup_path(path))
+            else:
+                os.replace(path, damaged_path(path))
+                log.warning("%s did not read: kept as %s", path, damaged_path(path).name)
+        atomic_write_bytes(path, data)
 
     # -- sequence
     @property
@@ -101,32 +180,35 @@ class Store:
         return self.root / "sequence.json"
 
     def load_sequence(self) -> tuple[Point, ...]:
-        path = self.sequence_path
-        if not path.exists():
-            return ()
-        return parse_sequence(read_json(path), str(path))
+        return self._load(self.sequence_path, _read_sequence) or ()
 
     def save_sequence(self, points: tuple[Point, ...], lens: str = "") -> None:
-        atomic_write_json(self.sequence_path, {
+        self._save(self.sequence_path, _json_bytes({
             "version": SEQUENCE_VERSION,
             "lens": lens,
             "points": [{"position": p.position, "duration": round(p.duration, 6),
                         "easing": p.easing} for p in points],
-        })
+        }), _read_sequence)
 
     # -- calibrations
+    @property
+    def lenses_dir(self) -> Path:
+        return self.root / "lenses"
+
     def calibration_path(self, camera: str, lens: str) -> Path:
-        return self.root / "lenses" / f"{_slug(camera)}--{_slug(lens)}.json"
+        return self.lenses_dir / f"{_slug(camera)}--{_slug(lens)}.json"
 
     def load_calibration(self, camera: str, lens: str) -> Calibration | None:
-        path = self.calibration_path(camera, lens)
-        if not path.exists():
-            return None
-        return parse_calibration(read_json(path), str(path))
+        return self._load(self.calibration_path(camera, lens), _read_calibration)
 
-    def save_calibration(self, cal: Calibration) -> Path:
+    def save_calibration(self, cal: Calibration, *, stamp: bool = False) -> Path:
+        """Write ``cal`` where its camera and lens say; ``stamp``: just measured,
+        so the file records when (``measured``, UTC), unless it says already."""
         path = self.calibration_path(cal.camera, cal.lens)
-        atomic_write_json(path, cal.to_json())
+        data = cal.to_json()
+        if stamp:
+            data.setdefault("measured", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self._save(path, _json_bytes(data), _read_calibration)
         return path
 
     # -- the scene learnt for live-view position checks (rig.verify)

@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 
 from .inputs import InputError
-from .lens import FAR, NEAR, Lens
+from .lens import FAR, NEAR, Lens, LiveViewFrozen
 from .vision import Encoder, distance, fingerprint, low_rank
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ TIE = 0.02          # candidates whose mean residuals differ by less: a tie, in 
 AMBIGUOUS = 0.1     # a rival this close, more than FINE steps away: look again first
 FLAT_FOCUS = 0.005  # the target fits this close to the best: the picture says "on target"
 MIN_ROWS = 12       # fewer table rows than this is no table
+FROZEN_PATIENCE_S = 4.0   # a frozen live view is waited out this long before giving up
 
 
 @dataclass
@@ -118,9 +119,16 @@ class Check:
     reason: str = ""
 
 
-def _look(lens: Lens) -> np.ndarray:
+def _look(lens: Lens, stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """A fingerprint of the frame now, waiting out a live view that froze a moment."""
     lens.wait_free()
-    return fingerprint(lens.frame())
+    give_up = lens.clock.now() + FROZEN_PATIENCE_S
+    while True:
+        try:
+            return fingerprint(lens.frame())
+        except LiveViewFrozen:
+            if lens.clock.now() >= give_up or (stop is not None and stop()):
+                raise
 
 
 def learn_scene(lens: Lens, reach: int, progress: Callable[[float], None] | None = None,
@@ -140,7 +148,12 @@ def learn_scene(lens: Lens, reach: int, progress: Callable[[float], None] | None
         if stop is not None and stop():
             break
         lens.send(1, FAR)
-        rows.append(_look(lens))
+        try:
+            rows.append(_look(lens, stop))
+        except LiveViewFrozen:
+            log.warning("the live view froze while learning the scene: kept %d steps",
+                        len(rows) - 1)
+            break
         if progress is not None:
             progress((i + 1) / max(reach, 1))
     if len(rows) < MIN_ROWS:
@@ -257,7 +270,11 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
         lens.wait_free()
         if stop is not None and stop():   # asked for before the look: the look waits
             return Check(False, found, left, n - 1, moved, "interrupted")
-        fp = _look(lens)
+        try:
+            fp = _look(lens, stop)
+        except LiveViewFrozen:
+            lens.doubt()
+            return Check(False, found, left, n, moved, "the live view froze")
         looks.add(fp, shift)
         fit = looks.where(target)
         if not _fits(scene, fit) and len(looks.rows) > 1:
@@ -324,7 +341,10 @@ def holds(lens: Lens, scene: SceneMap) -> bool:
     if lens.position is None or not scene.covers(lens.position):
         return False
     looks = _Looks(scene, lens.position, *_window(lens, lens.position, None))
-    looks.add(_look(lens), 0)
+    try:
+        looks.add(_look(lens), 0)
+    except LiveViewFrozen:
+        return False
     fit = looks.where()
     if fit is None:
         return False

@@ -30,19 +30,19 @@ from typing import Any, Callable, Protocol
 
 import gphoto2 as gp
 
-from .autofocus import AFResult, autofocus
+from .autofocus import DEFAULT_ROI, AFResult, autofocus
 from .calibrate import CalibrationSettings, calibrate
 from .calibration import Calibration
 from .clock import EMPTY, Clock
-from .drives import NikonDrive
+from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
-from .lens import FAR, NEAR, Cancelled, Execution, Lens, LensError
+from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen
 from .planner import Plan, plan_move
+from .precheck import STILL, UNSEEN, drive_test
 from .sequencer import (Activity, Arm, Autofocus, Checked, Fault, Focused, Home, JogStart,
                         JogStop, Move, Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
 from .store import Store
 from .verify import LEARN_MARGIN, SceneMap, check_arrival, holds, learn_scene
-from .vision import distance, fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,14 @@ class NullObserver:
 
 
 def use_calibration(lens: Lens, cal: Calibration) -> None:
-    """Give a connected lens its saved calibration (model, spreads, Nikon's motor unit)."""
+    """Give a connected lens its calibration (model, spreads, Nikon's motor unit,
+    the steps Sony's 0-100 ``focalposition`` spans)."""
     lens.model = cal.model()
     lens.jitter = {d.size: d.jitter or 0.0 for d in cal.drive}
     if isinstance(lens.drive, NikonDrive):
         lens.drive.unit = int(cal.extra.get("drive_unit", 1))
+    if isinstance(lens.drive, SonyDrive):
+        lens.drive.range_steps = float(cal.steps)
 
 
 class LensWorker:
@@ -126,7 +129,6 @@ class LensWorker:
         self.lens: Lens | None = None
         self.calibration: Calibration | None = None
         self.cancelled = False
-        self._noise = 1.0
         self._reported = ""
         # The scene learnt for live-view position checks, while it holds
         # (cameras that report no position: see rig.verify).
@@ -244,8 +246,9 @@ class LensWorker:
             if cal is None:
                 log.info("new lens: calibrating")
                 cal = calibrate(lens, self.settings, self._progress(Activity.CALIBRATING))
-                path = self.store.save_calibration(cal)
+                path = self.store.save_calibration(cal, stamp=True)
                 log.info("calibration saved to %s", path)
+                use_calibration(lens, cal)
             else:
                 use_calibration(lens, cal)
                 self._progress(Activity.HOMING)("homing", 0.0)
@@ -279,7 +282,7 @@ class LensWorker:
     def _recall_scene(self, lens: Lens) -> None:
         """The scene saved for this camera and lens, if a look at the stop agrees."""
         self.scene = None
-        if lens.caps.feedback == "absolute":
+        if lens.reads_exact_position:
             return
         try:
             scene = self.store.load_scene(lens.camera_model, lens.lens_name)
@@ -301,44 +304,17 @@ class LensWorker:
             log.info("the scene changed since it was learnt: INFO into play learns it again")
 
     def _moves(self, lens: Lens) -> bool:
-        """Drive a third of the range away from the near stop and back: did the lens move?
+        """A short test drive and back: did the lens move?
 
-        Read back where the camera reports its position; otherwise compare
-        live-view frames (noise measured on two frames at rest).  A picture
-        with no structure at all (a blank wall) cannot tell: rig says so in
-        the log and carries on rather than blame the lens switch.
+        (:func:`rig.precheck.drive_test`, which ``rig doctor`` runs too.)  A
+        picture with no structure at all (a blank wall) cannot tell: rig says
+        so in the log and carries on rather than blame the lens switch.
         """
-        assert lens.model is not None
-        big = max(lens.model.drives, key=lambda d: d.steps)
-        count = max(1, min(4, round(0.3 * lens.model.steps / big.steps)))
-        lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            before = lens.read_position()
-        else:
-            rest = [fingerprint(lens.frame()) for _ in range(2)]
-            self._noise = max(distance(rest[0], rest[1]), 1e-3)
-        for _ in range(count):
-            lens.send(big.size, FAR)
-            lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            after = lens.read_position()
-            moved = before is not None and after is not None and abs(after - before) >= 1
-        else:
-            moved = distance(fingerprint(lens.frame()), rest[1]) > 1.5 * self._noise
-            if not moved and not shows_detail(rest[1]):
-                log.warning("the picture has too little detail to see the lens move; "
-                            "carrying on (if the lens does not move, set it to AF)")
-                moved = True
-        # One command more than went out: the stop clamps the lens back to 0
-        # exactly, whatever the spread of single commands.
-        for _ in range(count + 1):
-            lens.send(big.size, NEAR)
-            lens.wait_free()
-        if lens.caps.feedback == "absolute":
-            lens.home()
-        else:
-            lens.position = 0.0
-        return moved
+        test = drive_test(lens)
+        if test.result == UNSEEN:
+            log.warning("the picture has too little detail to see the lens move; "
+                        "carrying on (if the lens does not move, set it to AF)")
+        return test.result != STILL
 
     # -- 3. serve
     def _serve(self, lens: Lens) -> bool:
@@ -366,7 +342,10 @@ class LensWorker:
             self.post(Notice("live view turned on", self.clock.now(), kind="liveview"))
             lens.liveview_on()
         else:
-            lens.frame()
+            try:
+                lens.frame()
+            except LiveViewFrozen:
+                pass   # it keeps live view on all the same; checks say when it matters
 
     def _refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
@@ -390,15 +369,18 @@ class LensWorker:
         return len(self.inbox) > 0
 
     def _check(self, lens: Lens, target: int, start: int | None) -> tuple[float | None, float | None]:
-        """Where the lens landed, and where it is after correcting: camera or picture."""
-        if lens.caps.feedback == "absolute":
-            return lens.checked(target)
-        if self.scene is None:
-            return None, None
+        """Where the lens landed, and where it is after correcting: camera, then picture.
+
+        Fuji reads exact positions: that is the check.  Sony's coarse
+        reading catches a lost move; the picture then settles the last steps.
+        """
+        before, after = lens.checked(target)
+        if lens.reads_exact_position or self.scene is None:
+            return before, after
         check = check_arrival(lens, self.scene, target, start, self._interrupted)
         if not check.verified and check.reason != "interrupted":
             log.info("live view check at %d: %s", target, check.reason)
-        return check.found, check.left
+        return (check.found if before is None else before), check.left
 
     def _do(self, lens: Lens, job: Any) -> None:
         if isinstance(job, Move):
@@ -438,7 +420,7 @@ class LensWorker:
             # Focusing on something means the scene is changing: checks wait
             # until the next INFO into play finds the scene again.
             self.scene = None
-            result = autofocus(lens)
+            result = autofocus(lens, job.region or DEFAULT_ROI)
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
                               lens.trusted))
@@ -449,7 +431,7 @@ class LensWorker:
         """Entering play: keep the scene if it holds, otherwise home and learn it."""
         assert lens.model is not None
         reach = min(lens.model.steps, farthest + LEARN_MARGIN)
-        if lens.caps.feedback == "absolute":
+        if lens.reads_exact_position:
             self._moved(lens)
             return
         if lens.trusted and self.scene is not None and self.scene.reach >= reach \

@@ -9,6 +9,7 @@ it is the real library answering "this camera cannot drive focus".
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -131,15 +132,20 @@ def test_rig_calibrate_on_the_virtual_camera_exits_1_with_the_reason(vcamera, tm
 
 
 def test_rig_run_on_the_virtual_camera_stays_up_and_says_why(vcamera, tmp_path):
+    """As under systemd: the notify socket, and stderr a journal stream (rig.logs)."""
     config = tmp_path / "rig.toml"
     config.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n[display]\ndriver = "none"\n')
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.settimeout(30.0)
-    env = dict(vcamera, NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="400000")
+    read, write = os.pipe()
+    st = os.fstat(write)
+    env = dict(vcamera, NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="400000",
+               JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
     proc = subprocess.Popen([str(RIG), "run", "--config", str(config), "--camera", "usb"],
-                            env=env, stderr=subprocess.PIPE, text=True)
+                            env=env, stderr=write)
+    os.close(write)
     seen: list[str] = []
     try:
         while not any(m.startswith("STATUS=problem") for m in seen):
@@ -155,4 +161,92 @@ def test_rig_run_on_the_virtual_camera_stays_up_and_says_why(vcamera, tmp_path):
         sock.close()
     status = next(m for m in seen if m.startswith("STATUS=problem"))
     assert "cannot drive focus over USB" in status
-    assert "cannot drive focus over USB" in proc.stderr.read()
+    with os.fdopen(read) as stderr:
+        lines = stderr.read().splitlines()
+    # journald's format: a priority on every line, no time (journald adds it) ...
+    assert lines and all(re.match(r"<[2-7]>", line) for line in lines), lines
+    assert not any(re.search(r"\d\d:\d\d:\d\d", line) for line in lines)
+    assert "<6>INFO rig.service: rig running" in "\n".join(lines)
+    assert any(line.startswith("<3>ERROR rig.worker: lens: GP VC offers no focus drive")
+               and "cannot drive focus over USB" in line for line in lines)
+    # ... and libgphoto2's own messages among rig's
+    assert any(line.startswith("<6>INFO gphoto2: (gp_camera_get_single_config")
+               for line in lines)
+
+
+def test_libgphoto2_messages_arrive_as_python_records(vcamera):
+    """rig.logs: libgphoto2 logs through Python logging, at rig's levels, repeats held back."""
+    out = _python(vcamera, """
+        import json, logging, gphoto2 as gp
+        from rig.logs import start_logging
+        records = []
+        class Keep(logging.Handler):
+            def emit(self, r):
+                records.append([r.name, r.levelname, r.getMessage()])
+        logging.getLogger().addHandler(Keep())
+        out = {}
+        for verbosity in (0, 2):
+            records.clear()
+            logs = start_logging(logging.DEBUG, verbosity=verbosity, environ={})
+            camera = gp.Camera()
+            camera.init()
+            for _ in range(3):      # a config name this camera lacks, asked three times
+                try:
+                    camera.get_single_config("manualfocusdrive")
+                except gp.GPhoto2Error:
+                    pass
+            camera.exit()
+            logs.stop()
+            out[verbosity] = list(records)
+        print(json.dumps(out))
+    """)
+    quiet, chatty = out["0"], out["2"]
+    failed = [r for r in quiet if "get_single_config" in r[2]]
+    # libgphoto2's error, as INFO on the gphoto2 logger, once: the repeats are held back.
+    assert len(failed) == 1 and failed[0][:2] == ["gphoto2", "INFO"]
+    assert "failed: -2" in failed[0][2]
+    assert all(r[1] != "DEBUG" for r in quiet if r[0] == "gphoto2")
+    # -vv: libgphoto2's debug level too (what it does to open the port, ...)
+    assert sum(r[:2] == ["gphoto2", "DEBUG"] for r in chatty) >= 10
+
+
+def test_rig_doctor_on_the_virtual_camera(vcamera, tmp_path):
+    """Found, no focus drive (with the reason), no live view; the rest skipped."""
+    config = tmp_path / "rig.toml"
+    config.write_text('[display]\ndriver = "none"\n')
+    done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state"), "--json"],
+                          env=vcamera, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    v = {x["check"]: (x["status"], x["text"], x["fix"]) for x in out["verdicts"]}
+    assert out["ok"] is False
+    assert v["camera"] == ("ok", "GP VC", "")
+    assert v["lens"][0] == "warn" and "does not say which lens" in v["lens"][1]
+    assert v["drive"] == ("FAIL", "GP VC offers no focus drive rig can use (no "
+                                  "manualfocusdrive or manualfocus config): this camera "
+                                  "cannot drive focus over USB",
+                          "rig needs a camera with a USB focus drive: Canon EOS, Nikon, "
+                          "Sony, Fuji, Olympus or Panasonic (docs/operating.md)")
+    assert v["live view"][:2] == ("FAIL", "this camera gives no live view over USB "
+                                          "(libgphoto2 says [-6] Unsupported operation)")
+    assert v["calibration"] == ("skip", "needs a camera with a focus drive", "")
+    assert v["lens on AF"] == ("skip", "needs a camera with a focus drive", "")
+    assert v["GPIO"] == ("ok", "8 pins free, none pressed", "")
+
+
+def test_rig_doctor_prints_readable_verdicts_on_the_virtual_camera(vcamera, tmp_path):
+    config = tmp_path / "rig.toml"
+    config.write_text('[display]\ndriver = "none"\n')
+    done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state")],
+                          env=dict(vcamera, COLUMNS="50"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "ok   camera: GP VC" in lines
+    assert "FAIL drive: GP VC offers no focus drive rig can" in lines
+    assert all(len(line) <= 50 or len(line.split()) == 1 for line in lines)
+    # drive and live view; the service verdict depends on the host running systemd
+    assert re.fullmatch(r"FAILED: [23] failed, 1 to look at, \d ok, \d skipped", lines[-1])

@@ -5,7 +5,8 @@ import pytest
 from rig.config import load_config
 from rig.planner import Drive, LensModel
 from rig.sequencer import (Activity, Autofocus, Do, Edge, Hold, JogStart, JogStop, Mode, Move,
-                           Moved, Nudge, Point, Ready, SaveSequence, Screen, Skip, State, Tick,
+                           Moved, Nudge, Point, Ready, SaveSequence, Screen, SetRegion, Skip,
+                           State, Tick,
                            Turn, achievable, initial_state, next_deadline, step)
 
 MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
@@ -203,6 +204,13 @@ def test_af_only_in_edit():
     rig = Rig(mode=Mode.EDIT)
     rig.press("af")
     assert Autofocus() in rig.effects and rig.state.activity == Activity.FOCUSING
+
+
+def test_af_looks_where_the_region_was_set():
+    rig = Rig(mode=Mode.EDIT)
+    rig.feed(SetRegion((0.1, 0.2, 0.3, 0.25), rig.t))
+    rig.press("af")
+    assert rig.effects[-1] == Autofocus((0.1, 0.2, 0.3, 0.25))
 
 
 def test_a_bouncing_thumb_advances_once_and_at_the_first_edge():

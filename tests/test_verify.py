@@ -166,3 +166,32 @@ def test_scene_files_round_trip_and_bad_ones_are_refused(learnt, tmp_path):
     small = SceneMap(scene.table[:5], scene.noise, "c", "l")
     with pytest.raises(InputError, match="bad table"):
         SceneMap.from_bytes(small.to_bytes(), "small.npz")
+
+
+def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it():
+    """Sony's focalposition (0-100) is coarse: it shows a lost size-3 move (60 steps
+    on this lens) but not the last few steps, which the live view settles."""
+    from rig.sim import PROFILES
+    clock = VirtualClock()
+    body = SimBody(load_profile(PROFILES / "sony-a7.toml"), clock)
+    lens = Lens(body.session(), clock)
+    lens.connect()
+    cal = calibrate(lens)
+    use_calibration(lens, cal)
+    assert lens.read_position() == pytest.approx(0, abs=0.5)   # homed, and now readable
+    lens.move_to(300)
+    lens.wait_free()
+    body.set_drop(1.0)
+    lens.send(3, FAR)                      # lost: the rig thinks 360
+    body.set_drop(0.0)
+    truth = body.truth.step(clock.now())
+    assert truth == 300 and lens.position == pytest.approx(360, abs=0.5)
+    before, after = lens.checked(360)
+    assert before == pytest.approx(-60, abs=cal.steps / 100 + 1)
+    assert abs(after) <= cal.steps / 100                         # within one reading unit
+    lens.home()
+    scene = learn_scene(lens, cal.steps)
+    lens.move_to(360)
+    check = check_arrival(lens, scene, 360, 0)
+    lens.wait_free()
+    assert check.verified and abs(body.truth.step(clock.now()) - 360) <= 2
