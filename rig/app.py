@@ -50,7 +50,8 @@ class App:
                  state: State, display_device: Any = None, recorder: Any = None,
                  observer: Observer | None = None,
                  calibration_settings: CalibrationSettings | None = None,
-                 keepalive_s: float = KEEPALIVE_S) -> None:
+                 keepalive_s: float = KEEPALIVE_S,
+                 display_reopen: Callable[[], Any] | None = None) -> None:
         self.clock = clock
         self.store = store
         self.events = clock.channel()
@@ -60,7 +61,8 @@ class App:
                                  observer=self.observer,
                                  settings=calibration_settings or CalibrationSettings(),
                                  keepalive_s=keepalive_s)
-        self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder)
+        self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder,
+                                   reopen=display_reopen)
         self._barriers: list[Channel] = []
         self.tasks: list[Task] = []
         self.screen_on = True
@@ -131,10 +133,7 @@ class App:
             lens = self.worker.lens.lens_name if self.worker.lens else ""
             self.store.save_sequence(effect.points, lens)
         elif isinstance(effect, Screen):
-            self.screen_on = effect.on
-            device = self.display.device
-            if device is not None:
-                (device.show if effect.on else device.hide)()
+            self.screen_on = effect.on     # the display loop switches the panel (poked)
         else:
             raise TypeError(f"unknown effect {effect!r}")
 

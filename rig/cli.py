@@ -193,14 +193,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock
     from .config import load_config
-    from .display import open_device
+    from .display import attach
     from .notify import Notifier
     from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
     display = {**config["display"], **({"driver": args.display} if args.display else {})}
-    window = None
+    window = reopen = None
     if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
         from .desktop import known_lens, open_window
         from .store import Store
@@ -208,9 +208,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
         device = window = open_window(config)
     else:
-        device = open_device(display)
+        device, reopen = attach(display)   # an OLED that does not answer: headless
     service = Service(clock, config, _camera_opener(spec, clock),
-                      display_device=device, notifier=Notifier())
+                      display_device=device, display_reopen=reopen, notifier=Notifier())
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

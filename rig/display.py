@@ -22,6 +22,7 @@ Layout of the idle screen::
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from luma.core.error import DeviceNotFoundError, DevicePermissionError
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from .clock import EMPTY, Clock, Flag
@@ -36,7 +38,16 @@ from .controls import Bindings, describe
 from .sequencer import Activity, Mode, State, achievable
 
 __all__ = ["View", "render", "screen_text", "stopped_screen", "help_rows", "DisplayLoop",
-           "GifRecorder", "open_device", "WIDTH", "HEIGHT", "HELP_PAGE_S"]
+           "GifRecorder", "open_device", "attach", "DEVICE_ERRORS", "WIDTH", "HEIGHT",
+           "HELP_PAGE_S"]
+
+log = logging.getLogger(__name__)
+
+# What an OLED that is unplugged, or loose on its header, raises: luma passes on
+# the I2C write's OSError (-121 remote I/O) for frame data and turns it into
+# DeviceNotFoundError for commands (and when the device is opened).
+DEVICE_ERRORS = (OSError, DeviceNotFoundError, DevicePermissionError)
+REATTACH_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # tries to attach it again, then every 30 s
 
 WIDTH, HEIGHT = 128, 64
 SPINNER = (".oOo", "o.oO", "Oo.o", "oOo.")   # focus_sq's animated header
@@ -512,17 +523,45 @@ def stopped_screen(reason: str = "") -> Image.Image:
 # ------------------------------------------------------------------ shell
 
 
-def open_device(config: dict[str, Any]) -> Any:
+def open_device(config: dict[str, Any], bus: Any = None) -> Any:
     """The SSD1306 over I2C as configured, or None for ``driver = "none"``.
 
     ``"pygame"`` (a window on a desktop) is opened by :mod:`rig.desktop`.
+    ``bus``: an open smbus-like bus instead of ``/dev/i2c-N`` (tests).
+    An OLED that does not answer raises one of :data:`DEVICE_ERRORS`.
     """
     if config["driver"] == "none":
         return None
     from luma.core.interface.serial import i2c
     from luma.oled.device import ssd1306
-    serial = i2c(port=config["i2c_port"], address=config["i2c_address"])
+    serial = i2c(bus=bus, port=config["i2c_port"], address=config["i2c_address"])
+    try:
+        # A no-op command first: luma's device registers an exit hook that
+        # blanks the panel before it sends anything, so a device made while
+        # the OLED is away would blank it at exit once it is back.
+        serial.command(0xE3)
+    except DEVICE_ERRORS:
+        serial.cleanup()
+        raise
     return ssd1306(serial, width=WIDTH, height=HEIGHT, rotate=config["rotate"])
+
+
+def attach(config: dict[str, Any]) -> tuple[Any, Callable[[], Any] | None]:
+    """The OLED as configured, and how to open it again (for :class:`DisplayLoop`).
+
+    An OLED that does not answer at boot is no reason not to run: the device
+    is None then, and the display loop keeps trying to attach it.
+    """
+    if config["driver"] == "none":
+        return None, None
+
+    def reopen() -> Any:
+        return open_device(config)
+    try:
+        return reopen(), reopen
+    except DEVICE_ERRORS as exc:
+        log.warning("OLED: %s: running without a screen, trying to attach it", exc)
+        return None, reopen
 
 
 class GifRecorder:
@@ -567,10 +606,20 @@ class DisplayLoop:
 
     def __init__(self, clock: Clock, device: Any, view: Callable[[], View], *,
                  pull_hz: float = 20.0, rate_hz: float = 10.0, idle_hz: float = 2.0,
-                 recorder: GifRecorder | None = None) -> None:
+                 recorder: GifRecorder | None = None,
+                 reopen: Callable[[], Any] | None = None,
+                 reattach_s: tuple[float, ...] = REATTACH_S) -> None:
         self.clock = clock
         self.device = device
         self.view = view
+        # An OLED that fails (unplugged): run without it, open it again with backoff.
+        self.reopen = reopen
+        self.reattach_s = reattach_s
+        self.retry_at: float | None = (clock.now() if device is None and reopen is not None
+                                       else None)
+        self.tries = 0                   # failed attaches since the OLED was lost
+        self.lost = 0                    # times the OLED was lost
+        self._on: bool | None = None     # the panel's on/off as last set
         self.pull_hz = pull_hz
         self.rate_hz = rate_hz
         self.idle_hz = idle_hz
@@ -584,10 +633,16 @@ class DisplayLoop:
     def show(self) -> Image.Image:
         v = self.view()
         img = render(v)
+        if self.device is not None and self._on != v.state.screen_on:
+            # RATE: the panel off (not just black) saves power; set here, in
+            # this thread, so an I2C write never runs in the core.
+            if self._push(self.device.show if v.state.screen_on else self.device.hide):
+                self._on = v.state.screen_on
         if self.last is None or img.tobytes() != self.last.tobytes():
             if self.device is not None:
-                self.device.display(img if img.mode == self.device.mode else img.convert(
-                    self.device.mode))
+                device = self.device
+                self._push(lambda: device.display(img if img.mode == device.mode
+                                                  else img.convert(device.mode)))
             if self.recorder is not None:
                 self.recorder.add(v.now, img)
             self.last = img
@@ -595,6 +650,42 @@ class DisplayLoop:
             self.pushed.append(self.clock.now())
             del self.pushed[:-4096]
         return img
+
+    def _push(self, write: Callable[[], Any]) -> bool:
+        """One write to the OLED; if it fails, carry on without it (and say so once)."""
+        try:
+            write()
+            return True
+        except DEVICE_ERRORS as exc:
+            self._lose(exc)
+            return False
+
+    def _lose(self, exc: BaseException) -> None:
+        device, self.device = self.device, None
+        self.lost += 1
+        self.tries = 0
+        # luma's exit hook would blank the panel: by then it may be the one
+        # plugged back in, showing the "stopped" screen.
+        device.persist = True
+        if self.reopen is None:
+            log.warning("OLED: %s: running without a screen", exc)
+            return
+        self.retry_at = self.clock.now() + self.reattach_s[0]
+        log.warning("OLED: %s: running without a screen, trying to attach it again", exc)
+
+    def _reattach(self) -> None:
+        """Due: open the OLED anew; if it still does not answer, try later."""
+        assert self.reopen is not None
+        try:
+            device = self.reopen()
+        except DEVICE_ERRORS as exc:
+            self.tries += 1
+            wait = self.reattach_s[min(self.tries, len(self.reattach_s) - 1)]
+            self.retry_at = self.clock.now() + wait
+            log.debug("OLED: still not there (%s); next try in %.0f s", exc, wait)
+            return
+        log.info("OLED attached%s", f" again after {self.tries + 1} tries" if self.lost else "")
+        self.device, self.retry_at, self._on, self.last = device, None, None, None
 
     def _rate(self) -> float:
         s = self.view().state
@@ -614,11 +705,15 @@ class DisplayLoop:
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
+            if self.retry_at is not None and self.clock.now() >= self.retry_at:
+                self._reattach()
             self.show()
             shown = self.clock.now()
             rate = self._rate()
             # The next frame on the grid of its rate, so recordings are reproducible.
             t = (math.floor(shown * rate + 1e-9) + 1) / rate
+            if self.retry_at is not None:
+                t = min(t, max(self.retry_at, shown))
             if self._wake.get(until=t) is EMPTY:
                 continue
             while self._wake.get_nowait() is not EMPTY:
@@ -627,8 +722,13 @@ class DisplayLoop:
             self.stop_flag.wait(until=shown + 1.0 / self.pull_hz)
 
     def close(self, reason: str = "") -> None:
-        """Leave a "stopped" screen on the OLED after rig exits."""
-        if self.device is not None:
-            self.device.show()        # even if RATE had turned the screen off
-            self.device.display(stopped_screen(reason).convert(self.device.mode))
-            self.device.persist = True
+        """Leave a "stopped" screen on the OLED after rig exits (if it is there)."""
+        if self.device is None and self.reopen is not None:
+            self.retry_at = self.clock.now()
+            self._reattach()          # one last try: it may be back
+        device = self.device
+        if device is None:
+            return
+        self._push(device.show)       # even if RATE had turned the screen off
+        if self._push(lambda: device.display(stopped_screen(reason).convert(device.mode))):
+            device.persist = True

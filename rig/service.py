@@ -47,13 +47,14 @@ class Service:
 
     def __init__(self, clock: Clock, config: Config, open_camera: Callable[[], Any], *,
                  display_device: Any, notifier: Notifier, pin_factory: Any = None,
-                 recorder: Any = None) -> None:
+                 recorder: Any = None, display_reopen: Callable[[], Any] | None = None) -> None:
         self.clock = clock
         self.notifier = notifier
         self.store = Store(config.state_dir())
         self.app = App(clock, open_camera, self.store,
                        state=load_state(self.store, config.ui, config.bindings),
                        display_device=display_device, recorder=recorder,
+                       display_reopen=display_reopen,
                        calibration_settings=CalibrationSettings(**config["calibration"]))
         # The desktop preview's window brings its own (mock) pins for the keyboard.
         pins, encoder, window_pins = inputs(config, display_device)
