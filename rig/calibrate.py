@@ -10,8 +10,9 @@ commands.  It adapts to what the camera gives (:class:`rig.drives.Capabilities`)
 * the camera signals its stops (Nikon): count commands until "at limit"
   (:func:`_calibrate_counting`);
 * nothing else (Canon, Olympus, Panasonic, Sony): the live view is the sensor
-  (:class:`_LiveView`); Sony's coarse ``focalposition`` cross-checks the
-  range.  The method is described in ``docs/calibration.md``.
+  (:class:`_LiveView`); Sony's coarse ``focalposition`` (0-100), where the
+  body reports it, cross-checks the range and the near stop
+  (:func:`_check_range`).  The method is described in ``docs/calibration.md``.
 
 Every method leaves the lens homed at position 0.
 """
@@ -45,6 +46,9 @@ class CalibrationSettings:
     stall_window: int = 40         # size-1 steps with no change that mean "at the stop"
     bisect_rounds: int = 9
     snap: float = 0.15             # effective steps this close to a whole number are whole
+    precision: float = 0.01        # runs until the mean step is known to this share of it ...
+    precision_steps: float = 0.1   # ... or to this many steps (one standard error) ...
+    max_runs: int = 6              # ... or this many runs from stop to stop were made
     margin: float = 0.015          # spacing = motion time * (1 + margin) + jitter guard
 
 
@@ -56,6 +60,53 @@ Progress = Callable[[str, float], None]
 
 LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
+MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
+NEIGHBOURS = 3          # positions short of an anchor whose placement is measured
+ANCHOR_FRAMES = 4       # frames averaged to place an anchor or its neighbours
+MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
+JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time
+SPREAD_EVIDENCE = 3.84  # likelihood ratio a spread needs to count (chi-square, 1 dof, 95 %)
+READING_SLACK = 1.0     # focalposition units a reading may be off (rounding, cutting)
+READINGS_OFF = 0.05     # share of readings further off that fails the range
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Commands of one size from a stop toward the other, a frame after each."""
+
+    start: float          # the stop it started from (exact)
+    direction: int
+    room: float           # steps to the other stop
+    frames: list[np.ndarray]
+
+
+def _segments(values: np.ndarray) -> list[np.ndarray]:
+    """The stretches of ``values`` without NaN."""
+    out, current = [], []
+    for v in values:
+        if np.isnan(v):
+            if current:
+                out.append(np.array(current))
+            current = []
+        else:
+            current.append(float(v))
+    if current:
+        out.append(np.array(current))
+    return out
+
+
+def _step_from_runs(runs: list[_Run], tracks: list[np.ndarray],
+                    fallback: float) -> tuple[float, int]:
+    """Mean step: distance from the stops to the last frames placed, over the commands."""
+    covered, commands = 0.0, 0
+    for run, x in zip(runs, tracks):
+        placed = np.flatnonzero(~np.isnan(x))
+        if len(placed):
+            covered += abs(float(x[placed[-1]]) - run.start)
+            commands += int(placed[-1]) + 1
+    if commands == 0:
+        return fallback, len(runs[0].frames)
+    return covered / commands, commands
 
 
 @dataclass(frozen=True)
@@ -80,6 +131,9 @@ class _LiveView:
         self.big = max(self.sizes)
         self.jitter: dict[int, float] = {}
         self.jitter_steps: dict[int, float] = {}   # effective steps measured so far
+        self.runs: dict[int, int] = {}             # runs made to measure each size
+        self.placement_var = 0.1                   # squared steps (build_encoder measures it)
+        self.readings: list[tuple[int, float]] = []  # (sweep step, focalposition): Sony
 
     # -- helpers
     def shot(self) -> bytes:
@@ -98,6 +152,12 @@ class _LiveView:
     def locate(self, lo: float, hi: float) -> float:
         assert self.encoder is not None
         return self.encoder.locate(self.fp(), lo, hi).position
+
+    def read(self, c: int) -> None:
+        """Keep the camera's own coarse reading at sweep step ``c``, where it gives one."""
+        reading = self.lens.raw_reading()
+        if reading is not None:
+            self.readings.append((c, reading))
 
     # -- phases
     def measure_noise(self) -> None:
@@ -131,12 +191,14 @@ class _LiveView:
         window = self.s.stall_window
         first_still = None
         c = 0
+        self.read(c)
         while True:
             c += 1
             if c > self.s.max_steps:
                 raise CalibrationError(
                     f"no far stop within {self.s.max_steps} steps: is the scene still?")
             self.step(1, FAR, self.s.settle_small_s)
+            self.read(c)
             jpeg = self.shot()
             table.append(fingerprint(jpeg))
             sharp.append(focus_measure(grey(jpeg, 160)))
@@ -194,7 +256,7 @@ class _LiveView:
         record = []
         for j in range(1, back + 1):
             self.step(1, NEAR, self.s.settle_small_s)
-            record.append(self.fp())
+            record.append((self.fp() + self.fp()) / 2)   # two looks, as in the runs
             self.progress("far stop", j / back)
         rec = np.stack(record)
         tab = np.stack(table)
@@ -208,6 +270,7 @@ class _LiveView:
             raise CalibrationError("could not place the far stop")
         self.range = best
         self.here = float(best - back)
+        self.record = (record, [best - j for j in range(1, back + 1)])
         return best
 
     def build_encoder(self, table: list[np.ndarray]) -> None:
@@ -217,6 +280,31 @@ class _LiveView:
             self.side_lo, self.side_hi = self.subject + 6, self.range
         else:
             self.side_lo, self.side_hi = 0, self.subject - 6
+        self.placement_var = self._placement_var(*self.record)
+
+    def _placement_var(self, frames: list[np.ndarray], positions: list[int]) -> float:
+        """How far frames at known positions place from them (squared steps).
+
+        The way back from the far stop was made of size-1 steps, so each of
+        its frames was taken at a known position.  Placed as the runs are
+        placed (on their side of the sharp point), they show the placement
+        error: noise, and the bias of up to half a step that the same
+        position shows every time.  (Their median offset is taken out, in
+        case the range is off by a step.)
+        """
+        assert self.encoder is not None
+        errors = []
+        for frame, p in zip(frames, positions):
+            if abs(p - self.subject) < 10 or not 3 <= p <= self.range - 3:
+                continue
+            lo, hi = ((0.0, self.subject - 5.0) if p < self.subject
+                      else (self.subject + 5.0, float(self.range)))
+            errors.append(self.encoder.locate(frame, max(p - 6.0, lo),
+                                              min(p + 6.0, hi)).position - p)
+        if len(errors) < 5:
+            return 0.1
+        e = np.asarray(errors)
+        return float(np.mean((e - np.median(e)) ** 2))
 
     def into_stop(self, direction: int) -> None:
         """Drive size 3 until the picture stops changing, and two more: clamped.
@@ -237,47 +325,95 @@ class _LiveView:
         self.here = float(self.range if direction == FAR else 0)
 
     def effective(self, size: int) -> float:
-        """Effective steps of ``size``: a run from one stop into the other, fitted whole.
+        """Effective steps and spread of ``size``: runs from one stop into the other.
 
-        One frame after each command.  For a candidate step ``e`` the lens
-        would be at ``clip(start + i * e)`` after command i; the ``e`` whose
-        table entries best match all the frames wins.  Fitting the whole
-        sequence at once lets every frame count (most where frames change
-        fastest), settles the look-alike positions either side of the sharp
-        point, and models the clamp at the far end.
+        The first run, one frame after each command, is fitted whole: for a
+        candidate step ``e`` the lens would be at ``clip(start + i * e)``
+        after command i, and the ``e`` whose table entries best match all the
+        frames wins.  That needs no guess, settles the look-alike positions
+        either side of the sharp point and models the clamp at the far end.
+
+        Then every frame of every run is placed on the table, following the
+        run (each frame searched next to the one before, plus ``e``, on its
+        side of the sharp point).  The step is the distance covered from the
+        stop, where the position is exact, to the last frame placed before the
+        clamp, over the commands sent: the mean of every command of the runs.
+        The spread comes from the same placements (:meth:`_spread`).  A
+        jittery size gets more runs, back and forth, until the mean is known
+        to ``precision`` of a step (standard error sigma / sqrt(n)) or
+        ``max_runs`` have been made.
         """
         assert self.encoder is not None
         self.progress(f"size {size} steps", 0.0)
+        runs = [self._run(size, self.known_guess(size))]
+        first = self._fit_run(runs[0])
+        while True:
+            tracks = [self._track(run, first) for run in runs]
+            value, commands = _step_from_runs(runs, tracks, first)
+            sigma, increments = self._spread(runs, tracks, value)
+            # Enough when the mean's standard error, with sigma taken at the
+            # top of its own one-sigma range, is within the target.
+            target = max(self.s.precision_steps, self.s.precision * value)
+            upper = sigma * (1.0 + 1.0 / math.sqrt(2.0 * max(increments, 1)))
+            enough = (increments >= MIN_INCREMENTS
+                      and upper <= target * math.sqrt(max(commands, 1)))
+            if enough or len(runs) >= self.s.max_runs:
+                break
+            self.progress(f"size {size} steps", len(runs) / self.s.max_runs)
+            self.into_stop(FAR if self.here > self.range / 2 else NEAR)
+            runs.append(self._run(size, value))
+        last = runs[-1]
+        self.here = float(np.clip(last.start + last.direction * value * len(last.frames),
+                                  0, self.range))
+        self.jitter[size] = round(sigma, 3)
+        self.runs[size] = len(runs)
+        if value * commands < 3 and first * len(runs[0].frames) < 3:
+            raise CalibrationError(f"size {size} commands barely move the lens: set the lens "
+                                   "switch to AF and keep live view on")
+        value = _snap(value, self.s.snap)
+        self.jitter_steps[size] = value
+        return value
+
+    def _run(self, size: int, guess: float) -> "_Run":
+        """Commands of ``size`` from the stop the lens is on toward the other, a frame each.
+
+        Ends when the picture has stopped changing (the lens is clamped on
+        the other stop) or after enough commands to cross the range.
+        """
         start = self.here
         direction = FAR if start <= self.range / 2 else NEAR
-        # Long enough to cross the sharp region, where placement is precise.
-        guess = self.known_guess(size)
         room = self.range - start if direction == FAR else start
-        runs = int(min(100, max(40, 0.8 * self.range / guess)))
-        frames, seconds = [], []
-        for i in range(runs):
+        # Long enough to cross the sharp region, where placement is precise.
+        limit = int(min(100, max(40, 0.8 * self.range / guess)))
+        frames = []
+        for i in range(limit):
             self.step(size, direction, self.s.settle_large_s)
-            frames.append(self.fp())
-            seconds.append(self.fp())   # a second look: how noisy placement is here
-            self.progress(f"size {size} steps", (i + 1) / runs)
+            frames.append((self.fp() + self.fp()) / 2)   # two looks: less noise
+            self.progress(f"size {size} steps", (i + 1) / limit)
             # Clamped on the other stop?  Only worth asking once the run could
             # be there: far from the sharp point a few small steps hardly
             # change a blurred picture.
             if ((i + 1) * guess >= 0.6 * room and len(frames) >= 7
                     and all(self.still(frames[-1], frames[-k]) for k in range(2, 8))):
                 break
+        return _Run(start, direction, room, frames)
+
+    def _fit_run(self, run: "_Run") -> float:
+        """The step that makes the whole run match the table best (no guess needed)."""
+        assert self.encoder is not None
+        start, direction, room = run.start, run.direction, run.room
         table = self.encoder.table
-        rec = np.stack(frames)
+        rec = np.stack(run.frames)
         # Distances of every frame to every table entry, then the best step on
         # a coarse grid (distances interpolated between entries) ...
         dist = np.stack([self.encoder.distances(f) for f in rec])        # frames x positions
-        counts = np.arange(1, len(frames) + 1)
+        counts = np.arange(1, len(rec) + 1)
         grid = np.arange(0.5, max(1.0, self.range / 2), 0.05)
         xs = np.clip(start + direction * np.outer(grid, counts), 0, self.range)
         lo = np.floor(xs).astype(int)
         hi = np.minimum(lo + 1, self.range)
         frac = xs - lo
-        rows = np.arange(len(frames))
+        rows = np.arange(len(rec))
         coarse = ((1 - frac) * dist[rows, lo] + frac * dist[rows, hi]).mean(axis=1)
         best = float(grid[int(np.argmin(coarse))])
 
@@ -297,67 +433,83 @@ class _LiveView:
         # line says, and clamped frames would pull the step short.
         usable = int(np.sum(np.abs(room - counts * value) >= 2.5 * value))
         usable = min(usable, int(np.sum(counts * value <= room - 2.5 * value)))
-        if 5 <= usable < len(frames):
+        if 5 <= usable < len(rec):
             rec, counts = rec[:usable], counts[:usable]
             fine = np.arange(value - 0.6, value + 0.6, 0.002)
             value = float(fine[int(np.argmin([cost(e) for e in fine]))])
-        self.here = float(np.clip(start + direction * value * len(frames), 0, self.range))
-        self.jitter[size] = self._jitter(size, rec, np.stack(seconds), start, direction, value)
-        if value * len(frames) < 3:
-            raise CalibrationError(f"size {size} commands barely move the lens: set the lens "
-                                   "switch to AF and keep live view on")
-        whole = round(value)
-        value = float(whole) if whole >= 1 and abs(value - whole) <= self.s.snap else value
-        self.jitter_steps[size] = value
         return value
+
+    def _track(self, run: "_Run", step: float) -> np.ndarray:
+        """Each frame of a run placed on the table (NaN where it cannot be trusted).
+
+        Each frame is searched next to where the one before was placed, plus
+        ``step``, and only on that side of the sharp point: defocus looks
+        alike either side of it.  Frames close to the sharp point or to a
+        stop (where the lens may be clamped already) are left out.
+        """
+        assert self.encoder is not None
+        sharp_margin = 6 + 0.3 * step
+        window = 3 + 0.3 * step
+        out = np.full(len(run.frames), np.nan)
+        last = float(run.start)
+        for i, frame in enumerate(run.frames):
+            predicted = last + run.direction * step
+            if (i + 1) * step > run.room - 2.5 * step:
+                break
+            if abs(predicted - self.subject) < sharp_margin or not 3 <= predicted <= self.range - 3:
+                last = predicted
+                continue
+            lo, hi = ((0.0, self.subject - 5.0) if predicted < self.subject
+                      else (self.subject + 5.0, float(self.range)))
+            out[i] = last = self.encoder.locate(frame, max(predicted - window, lo),
+                                                min(predicted + window, hi)).position
+        return out
+
+    def _spread(self, runs: list["_Run"], tracks: list[np.ndarray],
+                step: float) -> tuple[float, int]:
+        """Spread of single commands (one sigma, steps) from the placed runs, and the
+        number of increments it rests on.
+
+        Placed after command i, the lens is at x_i = x_(i-1) + step + s_i +
+        p_i - p_(i-1): s_i the command's own spread (sigma), p_i the error of
+        placing that frame, tau, measured at known positions when the far
+        stop was found (:meth:`build_encoder`).  The increments of a run are
+        then a moving average of order 1 (variance sigma^2 + 2 tau^2,
+        neighbours correlated by -tau^2): sigma is the value that makes the
+        increments most likely, tau given.  Knowing tau keeps the placement
+        error (up to half a step at some positions) out of sigma.
+        """
+        eig, power = [], []
+        for run, x in zip(runs, tracks):
+            for segment in _segments(np.diff(x) * run.direction - step):
+                n = len(segment)
+                k = np.arange(1, n + 1)
+                # The MA(1) covariance s2 I + t2 T (T: 2 on the diagonal, -1
+                # beside it) is diagonal in the sine basis.
+                basis = np.sqrt(2.0 / (n + 1)) * np.sin(np.outer(k, k) * np.pi / (n + 1))
+                eig.append(2.0 - 2.0 * np.cos(k * np.pi / (n + 1)))
+                power.append((basis @ segment) ** 2)
+        count = sum(len(e) for e in eig)
+        if count < 3:
+            return 0.0, count
+        lam, z2 = np.concatenate(eig), np.concatenate(power)
+        tau2 = max(self.placement_var, 1e-4)
+        s2 = np.linspace(0.0, 3.0 * float(np.mean(z2)) + 0.1, 3001)[:, None]
+        c = s2 + tau2 * lam[None, :]
+        loglik = -0.5 * np.sum(np.log(c) + z2 / c, axis=1)
+        best = int(np.argmax(loglik))
+        # A spread the increments cannot tell from none (likelihood ratio
+        # under the 95 % point of chi-square, one degree) is none: placement
+        # noise alone must not slow a size down (period() allows for spread).
+        if 2.0 * (loglik[best] - loglik[0]) < SPREAD_EVIDENCE:
+            return 0.0, count
+        return math.sqrt(float(s2[best, 0])), count
 
     def known_guess(self, size: int) -> float:
         """A first guess of a size's steps, before it is measured (larger sizes first)."""
         done = {k: v for k, v in self.jitter_steps.items()}
         bigger = [v for k, v in done.items() if k > size]
         return min(bigger) / 4.0 if bigger else 20.0
-
-    def _jitter(self, size: int, first: np.ndarray, seconds: np.ndarray, start: float,
-                direction: int, step: float) -> float:
-        """Spread of single commands of ``size``, from a second run of the same commands.
-
-        Placement on the table is biased by up to half a step at a position,
-        but by the same amount each time at the same position.  So the run is
-        repeated from the same stop and each frame compared with its twin:
-        their difference holds the two runs' random walks of spread and the
-        placement noise, never the bias.  With D_i that difference after i
-        commands and s_p the placement noise (from two looks at rest),
-        var(D_i - D_(i-1)) = 2 s^2 + 4 s_p^2.  Only frames on the working side
-        of the sharp point, away from it, are placed.
-        """
-        assert self.encoder is not None
-        self.into_stop(-direction)
-        repeat = min(12, len(first))
-        twins = []
-        for _ in range(repeat):
-            self.step(size, direction, self.s.settle_large_s)
-            twins.append(self.fp())
-        self.here = float(np.clip(start + direction * step * repeat, 0, self.range))
-
-        def place(frame: np.ndarray, i: int) -> float | None:
-            predicted = start + direction * step * i
-            if not self.side_lo + 4 <= predicted <= self.side_hi - 2:
-                return None
-            window = 3 + 0.3 * step
-            return self.encoder.locate(frame, max(predicted - window, self.side_lo),
-                                       min(predicted + window, self.side_hi)).position
-
-        diffs, pairs = [], []
-        for i in range(1, repeat + 1):
-            a, b, c = place(first[i - 1], i), place(twins[i - 1], i), place(seconds[i - 1], i)
-            diffs.append(None if a is None or b is None else b - a)
-            if a is not None and c is not None:
-                pairs.append(a - c)
-        steps_ = [y - x for x, y in zip(diffs, diffs[1:]) if x is not None and y is not None]
-        if len(steps_) < 3 or len(pairs) < 3:
-            return 0.0
-        variance = (float(np.var(steps_)) - 2.0 * float(np.var(pairs))) / 2.0
-        return round(math.sqrt(max(variance, 0.0)), 3)
 
     def zone(self, span: float) -> tuple[float, float]:
         """The stretch of ``span`` steps next to the sharp point, on the working side.
@@ -410,27 +562,54 @@ class _LiveView:
             returns.append(self.clock.now())
         return refused, returns
 
+    def neighbourhood(self, window: tuple[float, float], arrive: int) -> dict[int, float]:
+        """Where the anchor the lens is on, and the positions around it, place.
+
+        ``arrive`` is the direction trains come in from.  Returns the
+        placement of the position ``k`` steps short of the anchor, for k =
+        -1 (one step beyond) .. NEIGHBOURS; the lens ends on the anchor.
+        The bias of placement (up to half a step, the same every time at
+        one position) can bring two neighbours' placements within a few
+        tenths of a step of each other; comparing with each neighbour's own
+        placement tells them apart all the same.
+        """
+        settle = self.s.settle_small_s
+        looks = {0: self.fix(*window, frames=ANCHOR_FRAMES)}
+        self.step(1, arrive, settle)
+        looks[-1] = self.fix(*window, frames=ANCHOR_FRAMES)
+        self.step(1, -arrive, settle)
+        for k in range(1, NEIGHBOURS + 1):
+            self.step(1, -arrive, settle)
+            looks[k] = self.fix(*window, frames=ANCHOR_FRAMES)
+        for _ in range(NEIGHBOURS):
+            self.step(1, arrive, settle)
+        return looks
+
     def period(self, size: int, steps: dict[int, float],
-               jitter: float) -> tuple[float, float]:
+               latency_sigma: float) -> tuple[float, float]:
         """How long one ``size`` command moves, and the shortest reliable spacing.
 
         Trains of commands shuttle between two anchors, A and B, ``count``
         commands apart, next to the sharp point.  Placement on the table is
         biased by up to half a step at some positions, but by the same amount
-        each time at the same position, so each anchor's *apparent* position
-        is measured once (after a train at a safe spacing) and a train passes
-        when it ends where its anchor appears.  A failed train is followed by
-        size-1 steps back onto the anchor.
+        each time at the same position, so where each anchor and the few
+        positions around it appear is measured once (:meth:`neighbourhood`,
+        after a train at a safe spacing), and a train's shortfall is read
+        against those.  After a train that fell short, size-1 steps bring
+        the lens back onto its anchor.
 
-        Bisection on the spacing finds where every command just executes.
-        When the camera drops or refuses commands sent too soon, a passing
-        train proves the motion is no longer than the smallest gap observed
-        between calls returning; when it queues them, only the mean gap is
-        bounded.  The motion time is the least such bound over passing
-        trains.  Plans then space commands by that, plus a margin for what
-        placement cannot see (1.5 %, or for a queueing camera the lag a
-        passing train may hide), plus a guard of SPACING_GUARD * sigma for
-        the latency jitter (see :meth:`Lens.execute`).
+        Bisection on the spacing puts the trains where commands just start
+        to be lost.  When the camera queues commands sent too soon, only the
+        mean gap of a passing train bounds the motion.  When it drops or
+        refuses them, every train, passing or not, is evidence: the motion
+        time is the one whose predicted losses best match the shortfalls of
+        all trains (:func:`_motion_time`), and of those that match about as
+        well, the longest.  A size whose commands spread moves for longer
+        after its longer commands: its motion time gets ``JITTER_ALLOWANCE``
+        spreads on top.  Plans then space commands by that, plus a margin
+        (1.5 %, or for a queueing camera the lag a passing train may hide),
+        plus a guard of SPACING_GUARD * sigma for the latency jitter (see
+        :meth:`Lens.execute`).
         """
         e = steps[size]
         count = 32 if size == self.sizes[0] else 16 if size != self.big else 4
@@ -449,28 +628,45 @@ class _LiveView:
         self.goto(lo_zone if abs(self.here - lo_zone) < abs(self.here - hi_zone) else hi_zone,
                   steps)
         toward_b = FAR if self.here < (lo_zone + hi_zone) / 2 else NEAR
+        arrive = {"A": -toward_b, "B": toward_b}
         safe = max(self.s.settle_large_s, 4 * self.s.settle_small_s)
-        apparent = {"A": self.fix(*window)}
+        looks = {"A": self.neighbourhood(window, arrive["A"])}
         self.send_train(size, toward_b, count, safe)
         self.clock.sleep(safe)
-        apparent["B"] = self.fix(*window)
-        if abs(abs(apparent["B"] - apparent["A"]) - span) > max(1.5, 0.3 * e, wander):
+        # Steps short of where the mean step puts B.
+        off = (looks["A"][0] + toward_b * span - self.fix(*window, frames=ANCHOR_FRAMES)) * toward_b
+        if abs(off) > max(1.5, 0.3 * e, wander):
             raise CalibrationError(
                 f"size {size} commands do not add up even when sent slowly: "
                 "keep the scene and the camera still while calibrating")
+        if sigma > 0:
+            # This train's own spread would stay in every later shortfall
+            # (they are read against B): put B where the mean step says.
+            for _ in range(abs(round(off))):
+                self.step(1, toward_b if off > 0 else -toward_b, self.s.settle_small_s)
+        looks["B"] = self.neighbourhood(window, arrive["B"])
+        apparent = {anchor: look[0] for anchor, look in looks.items()}
         at = ["B"]
         trains: list[_Train] = []
+        evidence: list[tuple[list[float], float]] = []   # (return times, shortfall)
+
+        def short_of(anchor: str, placed: float) -> float:
+            """Steps short of ``anchor`` (negative: beyond) where ``placed`` puts the lens."""
+            look = looks[anchor]
+            naive = (apparent[anchor] - placed) * arrive[anchor]
+            if -1.5 <= naive <= NEIGHBOURS + 0.5:
+                return float(min(look, key=lambda k: abs(look[k] - placed)))
+            return naive
 
         def recover(anchor: str) -> None:
             """Size-1 steps at a safe pace until the lens is on ``anchor``."""
             for _ in range(12):
-                here = self.fix(*window)
-                off = apparent[anchor] - here
-                if abs(off) <= 0.3:
+                off = round(short_of(anchor, self.fix(*window, frames=ANCHOR_FRAMES)))
+                if off == 0:
                     return
-                steps_off = round(off) or (1 if off > 0 else -1)
-                for _ in range(abs(steps_off)):
-                    self.step(1, FAR if steps_off > 0 else NEAR, self.s.settle_small_s)
+                for _ in range(abs(off)):
+                    self.step(1, arrive[anchor] if off > 0 else -arrive[anchor],
+                              self.s.settle_small_s)
             raise CalibrationError("lost the lens during the speed measurement: "
                                    "keep the scene and the camera still")
 
@@ -485,22 +681,23 @@ class _LiveView:
             shortfalls, gaps, refusals, lags = [], [], 0, 0
             for _ in range(repeats):
                 target = "A" if at[0] == "B" else "B"
-                direction = toward_b if target == "B" else -toward_b
+                direction = arrive[target]
                 refused, returns = self.send_train(size, direction, count, spacing)
                 self.clock.sleep_until(returns[-1] + spacing)
                 early = self.locate(*window)
                 self.clock.sleep(max(0.5, count * spacing))
                 final = self.fix(*window, frames=2)
                 gaps += [b - a for a, b in zip(returns, returns[1:])] or [spacing]
-                shortfalls.append((apparent[target] - final) * direction)
+                shortfalls.append(short_of(target, final))
+                evidence.append((returns, shortfalls[-1]))
                 lag = (final - early) * direction > LAG_STEPS  # early frame still behind
                 refusals += refused
                 lags += lag
-                if refused or lag or repeats > 1 or abs(shortfalls[-1]) > limit:
+                if refused or lag or repeats > 1 or abs(shortfalls[-1]) >= 0.5:
                     recover(target)
                 at[0] = target
                 self.here = apparent[target]
-            # The same position places the same way: this check is tight.
+            # Read against the anchor's own placement: this check is tight.
             short = abs(sum(shortfalls) / repeats) > limit
             failure = "refused" if refusals else "short" if short else "lag" if lags else ""
             trains.append(_Train(not failure, failure, min(gaps), sum(gaps) / len(gaps)))
@@ -531,21 +728,85 @@ class _LiveView:
             move = min(t.mean_gap for t in passed)
             margin = LAG_STEPS / (e * count)
         else:
-            # The camera drops or refuses: a passing train proves every gap
-            # was long enough, so its smallest gap bounds the motion time.
-            # A lost size-1 step can hide in placement, though; the spacing at
-            # which trains pass, less what jitter can take off a gap, is a
-            # second bound that cannot be fooled that way.
-            move = max(min(t.min_gap for t in passed),
-                       hi - 2.0 * math.sqrt(2.0) * jitter)
+            # The camera drops or refuses commands sent too soon.
+            move = _motion_time(evidence, e, sigma)
+            move *= 1.0 + JITTER_ALLOWANCE * sigma / e
             margin = self.s.margin
-        spacing = move * (1.0 + margin) + SPACING_GUARD * jitter
+        spacing = move * (1.0 + margin) + SPACING_GUARD * latency_sigma
         # Confirm with two more trains; back off by 10 % until they pass.
         for _ in range(10):
             if ok(spacing) and ok(spacing):
                 return move, spacing
             spacing *= 1.1
         raise CalibrationError(f"size {size} commands do not run reliably at any spacing")
+
+
+def _motion_time(trains: list[tuple[list[float], float]], steps: float, sigma: float) -> float:
+    """The motion time of one command that best explains what every train lost.
+
+    A camera that drops (or refuses) a command reaching a moving lens loses,
+    for a motion time ``m``, exactly the commands that come less than ``m``
+    after the last one it took: the return times of a train say which.  So
+    each candidate ``m`` predicts each train's shortfall (``steps`` per lost
+    command); a train's end is read to a few tenths of a step, and commands
+    that spread add ``sigma`` per command taken.  The candidates are scored
+    by their squared misfits in those units (capped, so that one odd train
+    cannot outvote the rest); of those within one unit of the best, the
+    longest wins: a motion time too short is the one that loses commands.
+
+    Every gap of every train counts, those that lost commands too, so the
+    answer sits between the longest gap that lost a command and the
+    shortest that did not: far tighter than the smallest gap of a passing
+    train, and not fooled by one train whose loss went unseen.
+    """
+    gaps = np.concatenate([np.diff(t) for t, _ in trains if len(t) > 1])
+    gaps = gaps[gaps > 0]
+    grid = np.geomspace(float(gaps.min()) / 4.0, float(gaps.max()), 4000)
+    score = np.zeros(len(grid))
+    for returns, short in trains:
+        t = np.asarray(returns)
+        last = np.full(len(grid), t[0])
+        lost = np.zeros(len(grid))
+        for arrival in t[1:]:
+            taken = arrival - last >= grid
+            last = np.where(taken, arrival, last)
+            lost += ~taken
+        spread = np.sqrt(MISFIT_STEPS ** 2 + (len(t) - lost) * sigma ** 2)
+        misfit = (short - steps * lost) / spread
+        score += np.minimum(misfit * misfit, 9.0)
+    return float(grid[np.flatnonzero(score <= score.min() + 1.0).max()])
+
+
+def _check_range(readings: list[tuple[int, float]], range_steps: int) -> float:
+    """Cross-check the range found in the live view with Sony's ``focalposition``.
+
+    The sweep went from the near stop in size-1 steps and read the camera's
+    0-100 position after each, so step c should read 100 c / R (100 from
+    the far stop on).  Each reading is only good to a unit (a hundredth of
+    the range; rounded or cut, depending on the body), so a reading more
+    than ``READING_SLACK`` units off is a disagreement; more than
+    ``READINGS_OFF`` of them, and the range (or the near stop) is wrong:
+    commands were lost in the sweep, or the picture misled the far-stop
+    search.  Returns the range the readings alone say (least squares over
+    the readings between the stops), for the record.  (Nothing is
+    corrected from them: a sweep that lost commands counted them all the
+    same, so its table, not just its range, is off.)
+    """
+    c = np.array([r[0] for r in readings], dtype=float)
+    u = np.array([r[1] for r in readings], dtype=float)
+    expected = 100.0 * np.minimum(c, range_steps) / range_steps
+    inside = (u > 0) & (u < 100) & (c < range_steps)
+    off = np.abs(u - expected)
+    if np.mean(off > READING_SLACK) > READINGS_OFF:
+        raise CalibrationError(
+            f"the live view puts the far stop {range_steps} steps from the near stop, but "
+            f"the camera's focus position (0-100) disagrees on {np.mean(off > READING_SLACK):.0%} "
+            f"of the way (by up to {off.max():.0f} units): commands were lost or the picture "
+            "changed. Keep the camera and the scene still and calibrate again")
+    inside = (u > 0) & (u < 100) & (c < range_steps)
+    if not inside.any():
+        return math.nan
+    return 100.0 * float(np.sum(c[inside] ** 2)) / float(np.sum(u[inside] * c[inside]))
 
 
 def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, float],
@@ -582,6 +843,9 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     table, sharp, first_still = cal.sweep()
     cal.choose_side(sharp, first_still)
     cal.find_far_stop(table, first_still)
+    checked = {}
+    if cal.readings:
+        checked["focalposition_range"] = round(_check_range(cal.readings, cal.range), 1)
     cal.build_encoder(table)
     assert cal.encoder is not None
     curves = {
@@ -596,7 +860,9 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     for size in sorted(cal.sizes, reverse=True):
         moves[size], periods[size] = cal.period(size, steps, lens.latency.std)
     return _finish(lens, "liveview", steps, moves, periods, cal.jitter, cal.range, started,
-                   progress, subject_step=cal.subject, encoder_rank=cal.rank, **curves)
+                   progress, subject_step=cal.subject, encoder_rank=cal.rank,
+                   runs={str(k): v for k, v in sorted(cal.runs.items())}, **checked,
+                   **curves)
 
 
 def _calibrate_counting(lens: Lens, settings: CalibrationSettings,

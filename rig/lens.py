@@ -43,7 +43,8 @@ from typing import Any, Callable
 import gphoto2 as gp
 
 from .clock import Clock
-from .drives import Capabilities, Drive, DriveRefused, FujiDrive, StopReached, detect
+from .drives import (Capabilities, Drive, DriveRefused, FujiDrive, SonyDrive, StopReached,
+                     detect)
 from .gpcontext import CameraContext
 from .planner import LensModel, Plan, plan_move
 from .vision import fingerprint, shows_detail
@@ -410,6 +411,21 @@ class Lens:
         drive = self.drive
         try:
             return self._call(drive.position)
+        except gp.GPhoto2Error:
+            self.ctx.take()
+            return None
+
+    def raw_reading(self) -> float | None:
+        """Sony's ``focalposition`` (0-100) as the camera gives it, or None.
+
+        Needs no calibration (unlike :meth:`read_position`): calibration
+        cross-checks the range it measures against it.
+        """
+        drive = self.drive
+        if not isinstance(drive, SonyDrive) or drive.caps.feedback != "absolute":
+            return None
+        try:
+            return self._call(drive.raw_position)
         except gp.GPhoto2Error:
             self.ctx.take()
             return None

@@ -139,6 +139,10 @@ class State:
     # Where autofocus looks: x, y, w, h as fractions of the live view; None is
     # the middle of the frame (autofocus.DEFAULT_ROI).
     af_region: tuple[float, float, float, float] | None = None
+    # Notices that came while the rig was busy (boot, a move, a fault: screens
+    # with no room for them), shown once it is idle: an operator must see
+    # "restored from backup".
+    notices: tuple[str, ...] = ()
 
 
 def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None,
@@ -379,6 +383,8 @@ def step(state: State, event: Any) -> tuple[State, list[Effect]]:
         raise TypeError(f"unknown event {event!r}")
     state, effects = _gestures(state, Tick(t))  # long presses and repeats due by now
     state, more = handler(state, event)
+    if state.notices and state.activity == Activity.IDLE:
+        state = replace(_notify(state, "; ".join(state.notices), t), notices=())
     return state, effects + more
 
 
@@ -617,8 +623,17 @@ def _on_set_region(state: State, ev: SetRegion) -> tuple[State, list[Effect]]:
 
 
 def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
-    until = ev.t + 4 * state.settings.highlight_time
-    return replace(state, highlight=Highlight(ev.kind or "busy", until, ev.text)), []
+    if state.activity != Activity.IDLE:
+        if ev.text in state.notices:
+            return state, []
+        return replace(state, notices=state.notices + (ev.text,)), []
+    return _notify(state, ev.text, ev.t, ev.kind), []
+
+
+def _notify(state: State, text: str, t: float, kind: str = "") -> State:
+    """A banner for a few seconds; ``kind`` "liveview" has a screen of its own."""
+    return replace(state, highlight=Highlight(kind or "busy",
+                                              t + 4 * state.settings.highlight_time, text))
 
 
 def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:

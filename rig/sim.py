@@ -201,8 +201,9 @@ def load_profile(path: str | Path) -> Profile:
     doc = load_toml(path)
     vendor = doc.data.get("vendor")
     if vendor not in VENDORS:
-        raise doc.error("vendor", f"must be one of {', '.join(map(repr, VENDORS))}, "
-                                  f"got {vendor!r}")
+        choices = ", ".join(map(repr, VENDORS))
+        raise doc.error("vendor", f"missing; must be one of {choices}" if vendor is None
+                        else f"must be one of {choices}, got {vendor!r}")
     values = validate(doc, _schema(vendor))
     if values["start"] > values["steps"]:
         raise doc.error("start", f"must be between 0 and steps ({values['steps']}), "

@@ -88,14 +88,23 @@ def _slug(text: str) -> str:
 
 
 def parse_sequence(data: Any, source: str) -> tuple[Point, ...]:
-    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-        raise InputError(source, "must be an object with a list 'points'")
+    if not isinstance(data, dict):
+        raise InputError(source, f"must be an object {{version, lens, points}}, got a "
+                                 f"{type(data).__name__}")
+    if "points" not in data:
+        raise InputError(source, "missing; must be a list of points", key="points")
+    if not isinstance(data["points"], list):
+        raise InputError(source, f"must be a list of points, got {data['points']!r}",
+                         key="points")
     points = []
     for i, item in enumerate(data["points"]):
         key = f"points[{i}]"
         if not isinstance(item, dict):
             raise InputError(source, "must be an object {position, duration}", key=key)
-        position = item.get("position")
+        if "position" not in item:
+            raise InputError(source, "missing; must be a whole number >= 0",
+                             key=f"{key}.position")
+        position = item["position"]
         duration = item.get("duration", 0.0)
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
             raise InputError(source, f"must be a whole number >= 0, got {position!r}",

@@ -16,7 +16,7 @@ from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.inputs import InputError
-from rig.lens import BUSY_TRIES, FAR, Lens, LiveViewFrozen
+from rig.lens import BUSY_TRIES, FAR, NEAR, Lens, LiveViewFrozen
 from rig.sequencer import Activity, Edge, Mode, Point
 from rig.sim import DEFAULT_PROFILE, SimBody, load_profile
 from rig.store import Store
@@ -57,6 +57,22 @@ def test_busy_answers_are_tried_again_in_place(cal):
         lens.frame()
     assert body.truth.faults["busy"] >= 5                  # it did happen, often
     assert lens.retries - before == body.truth.faults["busy"]  # and every one was retried
+
+
+def test_a_camera_busy_while_recording_gets_every_command_in_order(cal):
+    """Busy answers (a body writing video to its card) delay commands, never reorder them."""
+    body, lens, clock = rig(cal, {"busy": 0.4})
+    lens.move_to(200)
+    lens.wait_free()
+    pattern = [(3, FAR), (1, NEAR), (2, FAR), (1, FAR), (2, NEAR), (3, NEAR), (1, NEAR)] * 4
+    mark, before = body.truth.added, body.truth.faults["busy"]
+    for size, direction in pattern:
+        lens.send(size, direction)
+        lens.wait_free()
+    moved = [round(seg.x1 - seg.x0) for seg in body.truth.since(mark)]
+    steps = {1: 1, 2: 4, 3: 26}                              # the profile's sizes, no jitter
+    assert moved == [direction * steps[size] for size, direction in pattern]
+    assert body.truth.faults["busy"] - before >= 10          # busy came often
 
 
 def test_busy_for_too_long_is_raised(cal):

@@ -94,10 +94,25 @@ def test_calibration_recovers_the_default_lens():
     true = {1: 23.496, 2: 48.733, 3: 94.321}
     for d in cal.drive:
         assert 0.5 * true[d.size] < d.speed <= true[d.size]
-        # 15 % until the size-1 speed measurement is steadier (it varies
-        # 0.94..1.14 x the truth across simulator seeds); see issue notes.
-        assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.15)
+        assert d.move_s == pytest.approx(d.steps / true[d.size], rel=0.1)
+        # This lens's commands do not spread (the old calibrate saw up to 0.67).
+        assert d.jitter <= 0.25
     assert lens.position == 0 and cam.truth.position(clock.now()) == 0
+
+
+def test_calibration_on_the_seed_that_lost_the_lens():
+    """Seed 4 once failed: 'lost the lens during the speed measurement'."""
+    lens, cam, clock = connected(seed=4)
+    cal = calibrate(lens)
+    assert cal.steps == 407
+    assert {d.size: d.steps for d in cal.drive} == {1: 1.0, 2: 4.0, 3: 26.0}
+    true = {1: 23.496, 2: 48.733, 3: 94.321}
+    for d in cal.drive:
+        # Never shorter than the real motion (commands sent into a moving lens
+        # are lost); size 2 here measures a small spread that is not there
+        # (0.13) and so comes out 10 % long: see bench/calibration_seeds.py.
+        assert 1.0 <= d.move_s / (d.steps / true[d.size]) <= 1.12
+    assert cal.drive[0].move_s == pytest.approx(1 / true[1], rel=0.1)
 
 
 def test_calibration_of_a_short_lens(tmp_path):
