@@ -27,11 +27,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Plans against focus_sq, then calibration over simulator seeds against the
-# previous calibrate (about 6 minutes on 2 cores).
+# Plans against focus_sq, calibration over simulator seeds against the
+# previous calibrate, then autofocus against the seed's full sweep (about
+# 10 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/calibration_seeds.py
+	$(BIN)/python bench/af.py
 	$(BIN)/python bench/latency.py
 
 # Redraw the OLED reference pictures after a meant change to the screens

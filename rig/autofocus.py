@@ -1,37 +1,153 @@
-"""Contrast autofocus from the live view, driven by rig itself.
+"""Contrast autofocus on a region of the live view, driven by rig itself.
 
 Because rig drives the lens, it knows where the lens is when AF ends: the
 point an operator stores after AF is exact, which is not true after the
-camera's own AF.
+camera's own AF.  ``docs/autofocus.md`` has the measurements behind every
+choice here; in short:
 
-This is the simple search of the 2016 tethered-AF post, made a little more
-careful:
+1. **Coarse scan** with a *broad* focus measure (:func:`rig.vision.broad_measure`,
+   gradient energy of 4 x 4 blocks), which changes all across the range:
+   from the nearer stop, one frame every eighth of the range, until the
+   measure has fallen below ``drop`` of its best (the peak is behind).  The
+   lens is first driven one command into that stop, which the stop
+   absorbs: the tracked position is exact again, as after homing.  The
+   peak is placed between the samples by a V fit on the log of the measure
+   (two lines of opposite slopes: how the measure falls away from focus).
+2. **Fine sweep** with a *sharp* measure (:func:`rig.vision.focus_measure`,
+   variance of a Laplacian) around that estimate, a few frames an eightieth
+   of the range apart, always moving towards the far stop and only with the
+   drive sizes that move reproducibly (``exact_jitter``), so the samples'
+   relative positions are exact.  A parabola through the log of the
+   sharpness (a Gaussian) gives the peak; when it falls outside the frames
+   taken, the sweep goes on that way.
+3. **Final approach** from the near side, the way the fine sweep went, so
+   any backlash is taken up as it was when the peak was measured; then one
+   frame checks that the picture there is as sharp as the fit said.
 
-1. Coarse: sweep the whole range with the largest step, measuring the
-   sharpness of the region of interest after each step.
-2. Medium and fine: sweep the neighbourhood of the best coarse position with
-   the middle step, then with size 1.
-3. Approach the best position from the near side, so backlash (if any) is
-   taken up the same way every time.
+It fails, says why and drives the lens back to where it was when the region
+shows no contrast (the coarse curve is flat), when the sharpest picture is
+at a stop (the subject is nearer or farther than the lens can focus), when
+no peak shows in the fine sweep, or when the picture at the peak is not
+sharp (the subject moved, a command was lost), or when the live view
+froze (:class:`rig.lens.LiveViewFrozen`).
 
-It fails, says why and returns the lens where it was when the region has no
-contrast (the curve is flat).  The issue tracker has the plan for a faster
-search with a peak fit (issue 6).
+Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
+``samples`` and ``fit`` are the focus curve (``to_json`` for a web page,
+:func:`rig.plot.autofocus_figure` for a picture).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
-from .lens import FAR, Lens, LensError
-from .vision import focus_measure, grey
+import numpy as np
 
-__all__ = ["AFResult", "autofocus", "check_roi", "DEFAULT_ROI"]
+from .lens import FAR, NEAR, Lens, LensError, LiveViewFrozen
+from .planner import LensModel, plan_move
+from .vision import BROAD_BLOCK, Roi, broad_measure, crop, focus_measure, grey
 
-DEFAULT_ROI = (0.3, 0.3, 0.4, 0.4)  # x, y, w, h as fractions of the frame
-Roi = tuple[float, float, float, float]
+log = logging.getLogger(__name__)
+
+__all__ = ["AFResult", "AFSettings", "PeakFit", "Sample", "autofocus", "check_roi", "DEFAULT_ROI",
+           "v_peak", "fit_peak"]
+
+DEFAULT_ROI: Roi = (0.3, 0.3, 0.4, 0.4)  # x, y, w, h as fractions of the frame
+WIDTH = 320                              # frames are measured this wide (pixels)
+
+
+@dataclass(frozen=True)
+class AFSettings:
+    coarse_samples: int = 9        # grid points from stop to stop: a frame every range / 8
+    drop: float = 0.5              # the scan ends once the broad measure is below this x its best
+    flat: float = 2.0              # no contrast: the coarse scan's best is below this x its
+    flat_sigmas: float = 8.0       # worst, or within this many times the scatter sensor noise
+                                   # alone gives the broad measure of a region this size
+    min_size: float = 0.2          # a smaller region is measured this wide and high about its
+                                   # centre: fewer pixels cannot tell texture from noise
+    fine_spacing: float = 1 / 80   # fine frames this share of the range apart (at least 1 step)
+    fine_samples: int = 5          # fine frames around the coarse estimate
+    extra_samples: int = 4         # fine frames added at most when the peak is not among them
+    settle_s: float = 0.1          # after the lens stops, before a frame (a live view lags)
+    precision: float = 0.6         # the peak's standard error must be below this x the spacing
+    rise: float = 0.25             # the peak must stand this share above the sharp measure's
+                                   # floor (what it shows far out of focus: sensor noise)
+    verify: float = 0.5            # the last frame may fall short of the fitted peak by this
+                                   # share of the fine frames' range (or by 3 x their scatter)
+    exact_jitter: float = 0.3      # near the peak, only sizes spreading less (steps) are used
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One frame: where the rig believed the lens was, and how sharp the region looked."""
+
+    position: int
+    broad: float
+    sharp: float
+    stage: str           # "coarse", "fine" or "check"
+    t: float = 0.0       # when the frame was taken (clock time)
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    """A Gaussian through the sharp measure of the fine frames (a parabola in its log)."""
+
+    center: float        # steps from the near stop
+    curvature: float     # second derivative of log(sharpness) at the peak, per step^2 (< 0)
+    height: float        # fitted sharpness at the peak
+    lo: int              # the fitted frames span lo..hi
+    hi: int
+    error: float = math.inf   # standard error of ``center`` from the fit's scatter, steps
+    floor: float = 0.0        # what the measure shows far out of focus (sensor noise)
+    scatter: float = 0.0      # RMS of the frames about the fit, in log(value - floor)
+
+    def sharp_at(self, x: float) -> float:
+        return self.floor + (self.height - self.floor) * math.exp(
+            0.5 * self.curvature * (x - self.center) ** 2)
+
+    @property
+    def width(self) -> float:
+        """One standard deviation of the Gaussian, in steps."""
+        return math.sqrt(-1.0 / self.curvature)
+
+
+@dataclass
+class AFResult:
+    ok: bool
+    position: int                      # where the lens is now (steps from the near stop)
+    frames: int
+    reason: str = ""
+    samples: list[Sample] = field(default_factory=list)
+    coarse: float | None = None        # the coarse scan's estimate of the peak
+    fit: PeakFit | None = None
+    start: int = 0                     # where the lens was when AF began
+    commands: int = 0                  # drive commands sent
+    moves: int = 0                     # separate lens moves
+    duration_s: float = 0.0
+    roi: Roi = DEFAULT_ROI             # the region measured (a small one grown, min_size)
+
+    @property
+    def curve(self) -> list[tuple[int, float]]:
+        """(position, sharp measure) of every frame, in the order taken."""
+        return [(s.position, s.sharp) for s in self.samples]
+
+    def to_json(self) -> dict[str, Any]:
+        fit = self.fit
+        return {
+            "ok": self.ok, "position": self.position, "reason": self.reason,
+            "frames": self.frames, "commands": self.commands, "moves": self.moves,
+            "duration_s": round(self.duration_s, 3), "start": self.start,
+            "roi": list(self.roi),
+            "coarse": None if self.coarse is None else round(self.coarse, 2),
+            "fit": None if fit is None else {
+                "center": round(fit.center, 3), "curvature": fit.curvature,
+                "height": round(fit.height, 4), "lo": fit.lo, "hi": fit.hi,
+                "error": None if math.isinf(fit.error) else round(fit.error, 3)},
+            "samples": [{"position": s.position, "broad": round(s.broad, 4),
+                         "sharp": round(s.sharp, 4), "stage": s.stage} for s in self.samples],
+        }
 
 
 def check_roi(roi: Sequence[float]) -> Roi:
@@ -50,62 +166,431 @@ def check_roi(roi: Sequence[float]) -> Roi:
     return (x, y, w, h)
 
 
-@dataclass
-class AFResult:
-    ok: bool
-    position: int
-    frames: int
-    reason: str = ""
-    curve: list[tuple[int, float]] = field(default_factory=list)
+# --------------------------------------------------------------- the fits
 
 
-def _measure(lens: Lens, roi: tuple[float, float, float, float]) -> float:
-    lens.wait_free()
-    return focus_measure(grey(lens.frame(), 320), roi)
+def v_peak(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Where two lines of opposite slopes through the best sample and its neighbours meet.
+
+    ``ys`` is the log of a broad measure, which falls about linearly with
+    the distance from focus once the blur exceeds a pixel or so.  The
+    steeper side (the lower neighbour) sets the slope.  When the best
+    sample is the last one on its side, the two beyond its neighbour set
+    the slope, and the peak lies between it and its neighbour (or at it).
+    """
+    pairs = sorted(zip((float(v) for v in xs), (float(v) for v in ys)))
+    x = [p[0] for p in pairs]
+    y = [p[1] for p in pairs]
+    i = int(np.argmax(y))
+    n = len(x)
+    if n < 3:
+        return x[i]
+    if i == 0 or i == n - 1:
+        j, k2 = (1, 2) if i == 0 else (n - 2, n - 3)     # neighbour, and the one beyond
+        k = (y[j] - y[k2]) / abs(x[k2] - x[j])
+        if k <= 0:
+            return x[i]
+        # x[i] on the rising flank, x[j] on the falling one: where they meet.
+        c = 0.5 * (x[i] + x[j]) - (y[i] - y[j]) / (2 * k) * (1 if j > i else -1)
+        return float(min(max(c, min(x[i], x[j])), max(x[i], x[j])))
+    x0, x1, x2 = x[i - 1:i + 2]
+    y0, y1, y2 = y[i - 1:i + 2]
+    if y0 <= y2:     # the left neighbour is lower: the peak is right of x1
+        k = (y1 - y0) / (x1 - x0)
+        c = 0.5 * (x1 + x2) + (y2 - y1) / (2 * k) if k > 0 else x1
+    else:
+        k = (y1 - y2) / (x2 - x1)
+        c = 0.5 * (x0 + x1) - (y0 - y1) / (2 * k) if k > 0 else x1
+    return float(min(max(c, x0), x2))
 
 
-def _sweep(lens: Lens, lo: int, hi: int, size: int, roi, curve) -> None:
-    """Measure at lo, then after each ``size`` step up to hi (lens starts at lo)."""
-    assert lens.model is not None
-    step = lens.model.drive(size).steps
-    curve.append((round(lens.position), _measure(lens, roi)))
-    while lens.position is not None and lens.position + step <= hi + 1e-9:
-        lens.wait_free()
-        lens.send(size, FAR)
-        curve.append((round(lens.position), _measure(lens, roi)))
+TOP = 0.2   # the fit uses the frames at least this share of the way from the floor to the best
 
 
-def autofocus(lens: Lens, roi: tuple[float, float, float, float] = DEFAULT_ROI) -> AFResult:
+def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -> PeakFit | None:
+    """A Gaussian over ``floor`` through the top of the samples: a parabola in log(value - floor).
+
+    The top is the run of samples around the best that stand at least
+    ``TOP`` of the way from the floor to the best: there a defocused
+    picture's sharpness falls like a Gaussian; further out it falls more
+    slowly, into the floor that sensor noise keeps it on.  Least squares;
+    None when fewer than three samples are in the top or they do not curve
+    down.  The centre's standard error comes from the scatter about the
+    parabola (propagated through centre = -b / 2a); with three samples it
+    is unknown (inf).
+    """
+    order = np.argsort(xs)
+    x = np.asarray(xs, dtype=float)[order]
+    v = np.asarray(values, dtype=float)[order] - floor
+    i = int(np.argmax(v))
+    if v[i] <= 0:
+        return None
+    lo, hi = i, i + 1
+    while lo > 0 and v[lo - 1] >= TOP * v[i]:
+        lo -= 1
+    while hi < len(v) and v[hi] >= TOP * v[i]:
+        hi += 1
+    if hi - lo < 3:
+        return None
+    xw, yw = x[lo:hi] - x[i], np.log(v[lo:hi])
+    design = np.stack([xw * xw, xw, np.ones_like(xw)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, yw, rcond=None)
+    a, b, c = (float(k) for k in coef)
+    span = float(xw[-1] - xw[0])
+    if a >= 0 or abs(b / (2 * a)) > 4 * span:
+        return None      # no peak, or one so far out that it is only a straight line's end
+    error, scatter = math.inf, 0.0
+    dof = len(xw) - 3
+    if dof > 0:
+        resid = yw - design @ coef
+        variance = float(resid @ resid) / dof
+        cov = variance * np.linalg.pinv(design.T @ design)
+        grad = np.array([b / (2 * a * a), -1 / (2 * a), 0.0])
+        error = math.sqrt(max(float(grad @ cov @ grad), 0.0))
+        scatter = math.sqrt(variance)
+    center = float(x[i] - b / (2 * a))
+    height = floor + float(math.exp(c - b * b / (4 * a)))
+    return PeakFit(center, 2 * a, height, int(x[lo]), int(x[hi - 1]), error, floor, scatter)
+
+
+def measured_region(roi: Roi, least: float) -> Roi:
+    """``roi`` grown about its centre to at least ``least`` of the frame each way, inside it."""
+    x, y, w, h = roi
+    out = []
+    for start, size in ((x, w), (y, h)):
+        if size < least:
+            start, size = min(max(start + size / 2 - least / 2, 0.0), 1.0 - least), least
+        out += [start, size]
+    return (out[0], out[2], out[1], out[3])
+
+
+def _between(xs: Sequence[int], around: float) -> int | None:
+    """The middle of the gap between samples nearest ``around``, if it has room for a frame."""
+    xs = sorted(set(xs))
+    best = None
+    for a, b in zip(xs, xs[1:]):
+        if b - a < 2:
+            continue
+        distance = 0.0 if a <= around <= b else min(abs(around - a), abs(around - b))
+        if best is None or distance < best[0]:
+            best = (distance, (a + b) // 2)
+    return None if best is None else best[1]
+
+
+# -------------------------------------------------------------- the search
+
+
+def exact_model(lens: Lens, jitter: float) -> LensModel:
+    """The lens's model with only the sizes that move a whole, reproducible number of steps."""
     model = lens.model
-    if model is None or lens.position is None:
+    assert model is not None
+    keep = tuple(d for d in model.drives
+                 if d is model.unit or (abs(d.steps - round(d.steps)) < 0.05
+                                        and lens.jitter.get(d.size, 0.0) <= jitter))
+    return LensModel(model.steps, keep, model.latency)
+
+
+class _Failed(Exception):
+    """Why AF gave up.  The first words (21 characters) are what the OLED shows."""
+
+
+def _beyond(end: int) -> _Failed:
+    which = "near" if end == NEAR else "far"
+    return _Failed(f"subject too {which}: the sharpest picture is at the {which} stop, the "
+                   "subject is beyond what the lens focuses on")
+
+
+class _Search:
+    def __init__(self, lens: Lens, roi: Roi, settings: AFSettings,
+                 progress: Callable[[str, float], None]) -> None:
+        assert lens.model is not None
+        self.lens = lens
+        self.roi = roi
+        self.s = settings
+        self.progress = progress
+        self.range = lens.model.steps
+        self.exact = exact_model(lens, settings.exact_jitter)
+        self.big = max(lens.model.drives, key=lambda d: d.steps)
+        self.big_model = LensModel(self.range, (self.big,), lens.model.latency)
+        stride = self.range / max(2, settings.coarse_samples - 1)
+        self.stride_commands = max(1, round(stride / self.big.steps))
+        self.spacing = max(1, round(self.range * settings.fine_spacing))
+        self.toward = FAR
+        self.samples: list[Sample] = []
+        self.moves = 0
+        self.coarse: float | None = None
+        self.fit: PeakFit | None = None
+        self.size = (WIDTH, WIDTH)     # the measured region in pixels (w, h), from the frames
+
+    # -- primitives
+    def go(self, target: float, *, exact: bool = False) -> None:
+        lens = self.lens
+        assert lens.position is not None
+        target = int(min(max(round(target), 0), self.range))
+        if round(lens.position) != target:
+            lens.move_to(target, model=self.exact if exact else None)
+            self.moves += 1
+
+    def look(self, stage: str) -> Sample:
+        lens = self.lens
+        lens.wait_free()
+        lens.clock.sleep(self.s.settle_s)
+        t = lens.clock.now()
+        img = grey(lens.frame(), WIDTH)
+        self.size = crop(img, self.roi).shape[::-1]
+        assert lens.position is not None
+        sample = Sample(round(lens.position), broad_measure(img, self.roi),
+                        focus_measure(img, self.roi), stage, t)
+        self.samples.append(sample)
+        return sample
+
+    def stride(self, direction: int) -> None:
+        """Whole commands of the largest size, one coarse stride; the stops clamp them."""
+        lens = self.lens
+        assert lens.position is not None
+        here = round(lens.position)
+        plan = plan_move(here, here + direction * round(self.stride_commands * self.big.steps),
+                         0.0, self.big_model)
+        lens.wait_free()
+        lens.execute(plan, lens.clock.now() + lens.lead)
+        self.moves += 1
+
+    def into_stop(self, direction: int) -> None:
+        """Drive into the stop ``direction``: the stop absorbs what is too much.
+
+        Commands of the largest size for the distance left, one more, and
+        more while the tracked position is uncertain (four sigma); never
+        more than homing sends.  The lens is then exactly at the stop, as
+        after homing.
+        """
+        lens = self.lens
+        assert lens.position is not None
+        if lens.caps.feedback == "absolute":
+            self.go(0 if direction == NEAR else self.range)
+            return      # the camera says where it is
+        steps = self.big.steps
+        left = lens.position if direction == NEAR else self.range - lens.position
+        homing = math.ceil(self.range * 1.1 / steps) + 2
+        count = min(homing, 1 + math.ceil((left + 4.0 * min(lens.uncertainty, self.range))
+                                          / steps))
+        for _ in range(count):
+            lens.wait_free()
+            lens.send(self.big.size, direction)
+            if lens.at_stop == direction:
+                break   # the camera said so
+        lens.wait_free()
+        lens.fix_position(0.0 if direction == NEAR else float(self.range), sigma=0.0)
+        self.moves += 1
+
+    # -- 1. coarse
+    def scan(self) -> float:
+        """From the nearer stop, a frame every stride until the broad measure has dropped."""
+        lens = self.lens
+        assert lens.position is not None
+        toward = FAR if lens.position <= self.range / 2 else NEAR
+        self.toward = toward
+        self.into_stop(-toward)
+        stop = self.range if toward == FAR else 0
+        scan: list[Sample] = []
+        while True:
+            sample = self.look("coarse")
+            scan.append(sample)
+            self.progress("coarse", sample.position / self.range if toward == FAR
+                          else 1.0 - sample.position / self.range)
+            best = max(scan, key=lambda s: s.broad)
+            if sample.broad < self.s.drop * best.broad:
+                break
+            if sample.position == stop:
+                break
+            if abs(stop - sample.position) <= self.stride_commands * self.big.steps:
+                self.into_stop(toward)     # the last stride: into the stop, exactly
+            else:
+                self.stride(toward)
+        values = [s.broad for s in scan]
+        if max(values) < self.flat_ratio() * min(values):
+            raise _Failed("no contrast: nothing in the AF region to focus on")
+        scan.sort(key=lambda s: s.position)
+        xs = [s.position for s in scan]
+        self.coarse = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
+        return self.coarse
+
+    def flat_ratio(self) -> float:
+        """The best-to-worst ratio of the coarse broad measure that noise alone can reach.
+
+        On a blank region the broad measure is sensor noise, a mean of
+        squares over the region's blocks: its relative scatter is about
+        sqrt(2 / blocks) (measured on the simulator, ``docs/autofocus.md``).
+        """
+        w, h = self.size
+        blocks = max(1, (w // BROAD_BLOCK) * (h // BROAD_BLOCK))
+        return max(self.s.flat, math.exp(self.s.flat_sigmas * math.sqrt(2.0 / blocks)))
+
+    # -- 2. fine
+    def sweep(self, center: float) -> PeakFit:
+        """Frames ``spacing`` apart across ``center``, moving back the way the scan came."""
+        way = -self.toward
+        spacing = self.spacing
+        count = max(3, self.s.fine_samples)
+        span = spacing * (count - 1)
+        lo = min(max(round(center - span / 2), 0), max(self.range - span, 0))
+        positions = [min(lo + k * spacing, self.range) for k in range(count)]
+        if way == NEAR:
+            positions.reverse()
+        fine: list[Sample] = []
+        self.approach(positions[0], way, exact=False)
+        for x in positions:
+            self.go(x, exact=True)
+            fine.append(self.look("fine"))
+            self.progress("fine", len(fine) / count)
+        fit = None
+        at_stop = center in (0, self.range)
+        for extra in range(self.s.extra_samples + 1):
+            # Far out of focus the sharp measure shows only sensor noise:
+            # the coarse frames (and the fine ones) give that floor.
+            floor = min(s.sharp for s in self.samples)
+            target = self.next_frame(fine, floor)
+            if isinstance(target, PeakFit):
+                return target
+            fit = fit_peak([s.position for s in fine], [s.sharp for s in fine], floor)
+            if target is None or extra == self.s.extra_samples:
+                break
+            self.approach(target, way)
+            fine.append(self.look("fine"))
+        if at_stop:
+            # The broad measure rose all the way into the stop, and no sharp
+            # peak shows there.
+            raise _beyond(NEAR if center == 0 else FAR)
+        if fit is not None and fit.error < math.inf:
+            raise _Failed(f"no clear peak (+/- {fit.error:.1f} steps): too little "
+                          "detail in the AF region, or the subject moved")
+        raise _Failed("no sharp peak in the fine sweep: too little detail in the AF region, "
+                      "or the subject moved")
+
+    def next_frame(self, fine: list[Sample], floor: float) -> PeakFit | int | None:
+        """The peak, if the fine frames pin it down; else where to look next (None: give up).
+
+        Raises when the sharpest frame is at a stop and the peak beyond it.
+        """
+        spacing = self.spacing
+        xs = [s.position for s in fine]
+        values = [s.sharp for s in fine]
+        fit = fit_peak(xs, values, floor)
+        rise = self.s.rise * floor
+        if fit is not None and fit.height - floor < rise:
+            fit = None                    # a bump in the noise, not a peak
+        lo, hi = min(xs), max(xs)
+        i = int(np.argmax(values))
+        best = xs[i]
+        if fit is None and values[i] - floor >= rise:
+            # Fewer than three frames on the peak: it is narrower than the
+            # spacing.  A frame between the best and its better neighbour.
+            order = sorted(range(len(xs)), key=lambda k: xs[k])
+            j = order.index(i)
+            left = values[order[j - 1]] if j > 0 else -math.inf
+            right = values[order[j + 1]] if j + 1 < len(order) else -math.inf
+            if max(left, right) > -math.inf and (best - lo >= 2 or hi - best >= 2):
+                between = _between(xs, best + (0.25 if right > left else -0.25))
+                if between is not None and abs(between - best) < spacing:
+                    return between
+        stop = {NEAR: lo == 0, FAR: hi == self.range}
+        at_stop = NEAR if best == lo and stop[NEAR] else FAR if best == hi and stop[FAR] else 0
+        if at_stop:
+            # The sharpest frame is at a stop: the peak is there (nothing
+            # beyond can be looked at), or beyond where the lens can focus.
+            edge = lo if at_stop == NEAR else hi
+            # A broad, imprecise fit there is the tail of a peak past the
+            # stop (three frames on top, error inf, is a narrow peak: kept).
+            beyond = None if fit is None else (edge - fit.center) * -at_stop
+            vague = fit is not None and self.s.precision * spacing < fit.error < math.inf
+            if beyond is None or beyond > spacing / 2 or vague:
+                raise _beyond(at_stop)
+            return fit if beyond >= -spacing else None
+        if best == lo:
+            return lo - spacing           # a frame beyond the best one, to bracket it
+        if best == hi:
+            return hi + spacing
+        if fit is None:
+            return None
+        if not lo <= fit.center <= hi:    # a noisy fit past the frames: one more there
+            side = FAR if fit.center > hi else NEAR
+            return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
+        if fit.error <= self.s.precision * spacing:
+            return fit                    # a peak, pinned down
+        # A peak the fit leaves uncertain (a faint picture): a frame in the
+        # gap nearest the peak, or failing that one more on its shorter side.
+        between = _between(xs, fit.center)
+        if between is not None:
+            return between
+        side = FAR if hi - fit.center < fit.center - lo else NEAR
+        if stop[side]:
+            side = -side
+        return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
+
+    def approach(self, target: int, way: int, *, exact: bool = True) -> None:
+        """Arrive at ``target`` moving ``way``, going round first if the lens is past it.
+
+        Within the fine sweep every move is ``exact`` (only sizes that move a
+        whole, reproducible number of steps), so that the frames' positions
+        relative to each other, and the peak's, hold.  The move into the
+        sweep from the coarse scan need not be: the first fine frame is
+        where the sweep's reference starts.
+        """
+        lens = self.lens
+        assert lens.position is not None
+        target = int(min(max(target, 0), self.range))
+        if (target - lens.position) * way < self.spacing:
+            self.go(target - way * self.spacing, exact=exact)
+        self.go(target, exact=True)
+
+    # -- 3. final approach and check
+    def finish(self, fit: PeakFit) -> int:
+        peak = int(min(max(round(fit.center), 0), self.range))
+        self.approach(peak, -self.toward)
+        check = self.look("check")
+        fine = [s.sharp for s in self.samples if s.stage == "fine"]
+        worst, expected = min(fine), min(fit.height, max(fine))
+        above = expected - fit.floor
+        short = max(self.s.verify * (expected - worst),
+                    above * (1.0 - math.exp(-3.0 * fit.scatter)))
+        if check.sharp < expected - short:
+            raise _Failed(f"not sharp at the peak ({check.sharp:.3g}, {expected:.3g} "
+                          "expected): did the subject move?")
+        return peak
+
+
+def autofocus(lens: Lens, roi: Sequence[float] = DEFAULT_ROI, *,
+              settings: AFSettings | None = None,
+              progress: Callable[[str, float], None] | None = None) -> AFResult:
+    """Focus on ``roi`` (x, y, w, h as fractions of the frame); see the module's text.
+
+    On failure the lens is driven back to where it was, and the result says
+    why (``ok`` False, ``reason``).  Camera errors propagate as they are.
+    """
+    settings = settings or AFSettings()
+    region = check_roi(roi)
+    if lens.model is None or lens.position is None:
         raise LensError("autofocus needs a calibrated, homed lens")
     start = round(lens.position)
-    frames0 = lens.frames
-    sizes = sorted(model.drives, key=lambda d: d.steps)
-    big, mid = sizes[-1], sizes[len(sizes) // 2]
-    curve: list[tuple[int, float]] = []
-
-    lens.move_to(0)
-    _sweep(lens, 0, model.steps, big.size, roi, curve)
-    values = [v for _, v in curve]
-    if max(values) < 1.5 * min(values):
-        lens.move_to(start)
-        return AFResult(False, start, lens.frames - frames0,
-                        "no contrast in the AF region", curve)
-    best = max(curve, key=lambda pv: pv[1])[0]
-
-    # Around the best so far: the middle size over two large steps, then
-    # size 1 over two middle steps.
-    for d, span in ((mid, 2 * big.steps), (sizes[0], 2 * mid.steps)):
-        lo = max(0, best - round(span) // 2)
-        hi = min(model.steps, best + round(span) // 2)
-        lens.move_to(lo)
-        fine: list[tuple[int, float]] = []
-        _sweep(lens, lo, hi, d.size, roi, fine)
-        curve += fine
-        best = max(fine, key=lambda pv: pv[1])[0]
-
-    # Final approach from the near side.
-    lens.move_to(max(0, best - round(mid.steps)))
-    lens.move_to(best)
-    return AFResult(True, best, lens.frames - frames0, "", curve)
+    frames0, commands0, t0 = lens.frames, lens.commands, lens.clock.now()
+    search = _Search(lens, measured_region(region, settings.min_size), settings, progress or (lambda phase, fraction: None))
+    ok, reason = True, ""
+    try:
+        center = search.scan()
+        search.fit = search.sweep(center)
+        search.finish(search.fit)
+    except (_Failed, LiveViewFrozen) as exc:
+        # A frozen live view shows the same picture wherever the lens is:
+        # nothing to measure, so the same as a failed search.
+        ok, reason = False, str(exc)
+        log.warning("autofocus failed: %s; back to %d", reason, start)
+        search.go(start)
+    assert lens.position is not None
+    result = AFResult(ok, round(lens.position), lens.frames - frames0, reason, search.samples,
+                      search.coarse, search.fit, start, lens.commands - commands0,
+                      search.moves, lens.clock.now() - t0, search.roi)
+    if ok:
+        log.info("autofocus: peak at %.1f (coarse %.1f), lens at %d; %d frames, %d commands, "
+                 "%.1f s", search.fit.center if search.fit else math.nan,
+                 search.coarse or math.nan, result.position, result.frames, result.commands,
+                 result.duration_s)
+    return result

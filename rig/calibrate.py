@@ -11,14 +11,16 @@ commands.  It adapts to what the camera gives (:class:`rig.drives.Capabilities`)
   (:func:`_calibrate_counting`);
 * nothing else (Canon, Olympus, Panasonic, Sony): the live view is the sensor
   (:class:`_LiveView`); Sony's coarse ``focalposition`` (0-100), where the
-  body reports it, cross-checks the range and the near stop
-  (:func:`_check_range`).  The method is described in ``docs/calibration.md``.
+  body reports it, cross-checks the range and the near stop, or is found
+  not to be linear in steps (:func:`_checked_sweep`).  The method is
+  described in ``docs/calibration.md``.
 
 Every method leaves the lens homed at position 0.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from .lens import FAR, NEAR, SPACING_GUARD, Lens, LensError
 from .vision import Encoder, distance, fingerprint, focus_measure, grey, low_rank, shows_detail
 
 __all__ = ["calibrate", "CalibrationSettings", "CalibrationError"]
+
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------- live view method
@@ -67,7 +71,8 @@ MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
 JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time
 SPREAD_EVIDENCE = 3.84  # likelihood ratio a spread needs to count (chi-square, 1 dof, 95 %)
 READING_SLACK = 1.0     # focalposition units a reading may be off (rounding, cutting)
-READINGS_OFF = 0.05     # share of readings further off that fails the range
+READINGS_OFF = 0.05     # share of readings further off that disagrees (the range, or a
+                        # second sweep's readings)
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,15 @@ class _LiveView:
         for _ in range(2):
             self.step(self.big, FAR, self.s.settle_large_s)
         return table, sharp, first_still
+
+    def range_sweep(self) -> "_Sweep":
+        """The near stop, the sweep from it, the side to work on and the far stop."""
+        self.readings = []
+        self.find_near_stop()
+        table, sharp, first_still = self.sweep()
+        self.choose_side(sharp, first_still)
+        self.find_far_stop(table, first_still)
+        return _Sweep(table, sharp, self.range, self.readings)
 
     def choose_side(self, sharp: list[float], first_still: int) -> None:
         """Pick the side of the sharpest point with more room to work on.
@@ -777,36 +791,118 @@ def _motion_time(trains: list[tuple[list[float], float]], steps: float, sigma: f
     return float(grid[np.flatnonzero(score <= score.min() + 1.0).max()])
 
 
-def _check_range(readings: list[tuple[int, float]], range_steps: int) -> float:
-    """Cross-check the range found in the live view with Sony's ``focalposition``.
+@dataclass(frozen=True)
+class _Sweep:
+    """One reference sweep (steps 2-4 of the live view method) and what it found."""
+
+    table: list[np.ndarray]               # fingerprints, one per size-1 step
+    sharp: list[float]                    # sharpness, one per size-1 step
+    range: int                            # the far stop, in size-1 steps from the near one
+    readings: list[tuple[int, float]]     # (sweep step, focalposition): Sony
+
+
+def _columns(readings: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sweep steps and readings as two arrays."""
+    table = np.array(readings, dtype=float).reshape(-1, 2)
+    return table[:, 0], table[:, 1]
+
+
+def _readings_off(readings: list[tuple[int, float]], range_steps: int) -> tuple[float, float]:
+    """How far Sony's readings of a sweep are from ``100 c / R``: (share off, most off).
 
     The sweep went from the near stop in size-1 steps and read the camera's
-    0-100 position after each, so step c should read 100 c / R (100 from
-    the far stop on).  Each reading is only good to a unit (a hundredth of
-    the range; rounded or cut, depending on the body), so a reading more
-    than ``READING_SLACK`` units off is a disagreement; more than
-    ``READINGS_OFF`` of them, and the range (or the near stop) is wrong:
-    commands were lost in the sweep, or the picture misled the far-stop
-    search.  Returns the range the readings alone say (least squares over
-    the readings between the stops), for the record.  (Nothing is
-    corrected from them: a sweep that lost commands counted them all the
+    0-100 position after each, so, if the reading is linear in steps, step
+    c reads 100 c / R (100 from the far stop on).  Each reading is only
+    good to a unit (a hundredth of the range; rounded or cut, depending on
+    the body), so a reading more than ``READING_SLACK`` units off is a
+    disagreement.
+    """
+    c, u = _columns(readings)
+    off = np.abs(u - 100.0 * np.minimum(c, range_steps) / range_steps)
+    return float(np.mean(off > READING_SLACK)), float(off.max())
+
+
+def _same_readings(a: _Sweep, b: _Sweep) -> bool:
+    """Did two sweeps read the same positions, step for step, up to the far stop?
+
+    Within a unit, as for the straight line, and with the same share of
+    exceptions: what a body reads at a position is the same every time,
+    while commands lost at random are not lost at the same steps twice.
+    """
+    first, second = dict(a.readings), dict(b.readings)
+    last = max(a.range, b.range)
+    common = [c for c in first if c in second and c <= last]
+    if not common:
+        return False
+    off = np.abs(np.array([first[c] - second[c] for c in common]))
+    return float(np.mean(off > READING_SLACK)) <= READINGS_OFF
+
+
+def _linear(sweep: _Sweep, sweeps: int) -> dict[str, object]:
+    """What the calibration keeps of readings that agree with the live view.
+
+    ``focalposition_range``: the range the readings alone say (least
+    squares between the stops), for the record only.  (Nothing is
+    corrected from it: a sweep that lost commands counted them all the
     same, so its table, not just its range, is off.)
     """
-    c = np.array([r[0] for r in readings], dtype=float)
-    u = np.array([r[1] for r in readings], dtype=float)
-    expected = 100.0 * np.minimum(c, range_steps) / range_steps
-    inside = (u > 0) & (u < 100) & (c < range_steps)
-    off = np.abs(u - expected)
-    if np.mean(off > READING_SLACK) > READINGS_OFF:
-        raise CalibrationError(
-            f"the live view puts the far stop {range_steps} steps from the near stop, but "
-            f"the camera's focus position (0-100) disagrees on {np.mean(off > READING_SLACK):.0%} "
-            f"of the way (by up to {off.max():.0f} units): commands were lost or the picture "
-            "changed. Keep the camera and the scene still and calibrate again")
-    inside = (u > 0) & (u < 100) & (c < range_steps)
-    if not inside.any():
-        return math.nan
-    return 100.0 * float(np.sum(c[inside] ** 2)) / float(np.sum(u[inside] * c[inside]))
+    c, u = _columns(sweep.readings)
+    inside = (u > 0) & (u < 100) & (c < sweep.range)
+    fit = (100.0 * float(np.sum(c[inside] ** 2)) / float(np.sum(u[inside] * c[inside]))
+           if inside.any() else math.nan)
+    return {"focalposition_range": round(fit, 1), "focalposition_linear": True,
+            "sweeps": sweeps}
+
+
+def _checked_sweep(cal: _LiveView, first: _Sweep) -> tuple[_Sweep, dict[str, object]]:
+    """Cross-check a sweep with Sony's ``focalposition``; sweep again if they disagree.
+
+    More than ``READINGS_OFF`` of the readings off the straight line
+    ``100 c / R`` means one of two things, and one sweep cannot tell which:
+    commands were lost in the sweep (or the picture misled the far-stop
+    search), or this body's reading is not linear in steps (Sony's drive
+    is not linear in its sizes; nothing says its reading is linear in
+    size-1 steps).  So the lens sweeps once more, from the near stop:
+
+    * the second sweep agrees with the straight line: the first one lost
+      commands; the second is used;
+    * it disagrees again, but reads what the first read, step for step
+      (within a unit), and finds the same range (within a unit): the
+      reading is not linear.  The live view's calibration stands, and the
+      calibration says ``focalposition_linear: false``, so the reading is
+      given no scale in steps (:func:`rig.worker.use_calibration`) and
+      positions are checked in the live view only;
+    * the sweeps disagree with each other: commands are being lost (or the
+      picture changes).  Calibration fails.
+
+    Returns the sweep to use and what goes into the calibration.
+    """
+    share, most = _readings_off(first.readings, first.range)
+    if share <= READINGS_OFF:
+        return first, _linear(first, 1)
+    log.info("the camera's focus position (0-100) disagrees with the live view on %.0f%% of "
+             "the sweep (by up to %.0f units): sweeping again", 100 * share, most)
+    second = cal.range_sweep()
+    share2, most2 = _readings_off(second.readings, second.range)
+    if share2 <= READINGS_OFF:
+        log.warning("commands were lost in the first calibration sweep (the camera's focus "
+                    "position disagreed with it); a second sweep agrees and is used")
+        return second, _linear(second, 2)
+    unit = max(first.range, second.range) / 100.0
+    same = _same_readings(first, second)
+    if same and abs(first.range - second.range) <= READING_SLACK * unit:
+        log.warning("this camera's focus position (0-100) is not proportional to the lens "
+                    "position: two sweeps read the same values, both off a straight line by "
+                    "up to %.0f units. The calibration uses the live view alone, and so do "
+                    "the position checks: the camera's reading is not used", max(most, most2))
+        return second, {"focalposition_linear": False, "sweeps": 2}
+    why = ("the camera read the same in both, so the picture changed" if same else
+           "differently each time: commands were lost or the picture changed")
+    raise CalibrationError(
+        f"the live view puts the far stop {first.range}, then {second.range} steps from the "
+        f"near stop, but the camera's focus position (0-100) disagrees on {share:.0%}, then "
+        f"{share2:.0%} of the way (by up to {max(most, most2):.0f} units), {why}. Keep the "
+        "camera and the scene still and calibrate again")
 
 
 def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, float],
@@ -839,17 +935,14 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     cal = _LiveView(lens, settings, progress)
     lens.liveview_on()
     cal.measure_noise()
-    cal.find_near_stop()
-    table, sharp, first_still = cal.sweep()
-    cal.choose_side(sharp, first_still)
-    cal.find_far_stop(table, first_still)
-    checked = {}
-    if cal.readings:
-        checked["focalposition_range"] = round(_check_range(cal.readings, cal.range), 1)
-    cal.build_encoder(table)
+    sweep = cal.range_sweep()
+    checked: dict[str, object] = {}
+    if sweep.readings:
+        sweep, checked = _checked_sweep(cal, sweep)
+    cal.build_encoder(sweep.table)
     assert cal.encoder is not None
     curves = {
-        "focus_curve": [round(float(v), 3) for v in sharp[: cal.range + 1]],
+        "focus_curve": [round(float(v), 3) for v in sweep.sharp[: cal.range + 1]],
         "sensitivity": [round(float(v), 4) for v in cal.encoder.sensitivity()],
     }
     steps = {cal.sizes[0]: 1.0}

@@ -16,7 +16,8 @@ lens (the spacing without the margin); plans use it to make the last
 command's motion end on time.
 
 Extra keys are allowed and kept (the method, when it was measured, the
-measured spread).  Missing or wrong keys are refused with a message naming
+measured spread); ``focalposition_linear``, where present, must be true or
+false: false keeps a Sony's reading out of the position checks.  Missing or wrong keys are refused with a message naming
 the file and the key.
 """
 
@@ -174,6 +175,10 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
     jitter = float(_number(source, "latency_jitter_ms", data.get("latency_jitter_ms", 0.0),
                            positive=False, high=MAX_LATENCY_MS))
     camera = _name(source, "camera", data.get("camera", ""), empty=True)
+    linear = data.get("focalposition_linear", True)
+    if not isinstance(linear, bool):
+        raise InputError(source, f"must be true or false, got {linear!r}",
+                         key="focalposition_linear")
     known = {"lens", "steps", "drive", "camera", "latency_ms", "latency_jitter_ms"}
     extra = {k: v for k, v in data.items() if k not in known}
     return Calibration(lens, steps, tuple(parsed), camera, latency, jitter, extra)

@@ -11,7 +11,8 @@ Report (JSON)::
     {"lens": {calibration},
      "transitions": [{"kind", "from", "to", "target_step", "true_step",
                       "planned_s", "actual_s", "max_tracking_error_steps"}],
-     "autofocus": [{"subject", "result_step", "true_step", "frames"}],
+     "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
+                    "ok", "reason" (when not ok)}],
      "errors": []}
 
 ``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
@@ -50,7 +51,7 @@ from .lens import Execution
 from .planner import Plan
 from .script import PRESS_S, Action
 from .notify import Notifier
-from .sequencer import Activity, Mode, State, Transition
+from .sequencer import Activity, Mode, SetRegion, State, Transition
 from .sim import Profile, SimBody
 from .store import Store
 
@@ -130,6 +131,8 @@ class _Watcher:
             "result_step": result.position,
             "true_step": truth.step(truth.settled_at()),
             "frames": result.frames,
+            "moves": result.moves,
+            "region": list(result.roi),
             "ok": result.ok,
             **({} if result.ok else {"reason": result.reason}),
         })
@@ -216,6 +219,8 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
                 sim.set_subject(action.value)
             elif action.kind == "drop":
                 sim.set_drop(action.value)
+            elif action.kind == "region":
+                app.post(SetRegion(action.region, clock.now()))
             elif action.kind == "wait":
                 if not app.wait_idle(until=clock.now() + IDLE_LIMIT_S):
                     report.errors.append(f"line {action.line}: still busy after "

@@ -443,7 +443,9 @@ class Lens:
         more than one unit off means commands were lost; the lens is then
         placed by the reading and driven back, and the live view check
         (:mod:`rig.verify`) settles the last steps.  (None, None) when the
-        camera reports nothing (Canon, Nikon, Olympus, Panasonic).
+        camera reports nothing (Canon, Nikon, Olympus, Panasonic), and for
+        a Sony whose reading has no scale in steps (not calibrated, or
+        found not linear in steps: :func:`rig.worker.use_calibration`).
         """
         drive = self.drive
         if drive is None or drive.caps.feedback != "absolute":
@@ -549,9 +551,14 @@ class Lens:
         run.ended = self.clock.now()
         return run
 
-    def move_to(self, target: int, duration: float = 0.0) -> Execution:
-        """Plan and run a move now (used by jogs, autofocus and checks)."""
-        model = self._need_model()
+    def move_to(self, target: int, duration: float = 0.0, *,
+                model: LensModel | None = None) -> Execution:
+        """Plan and run a move now (used by jogs, autofocus and checks).
+
+        ``model`` plans with fewer drive sizes than the lens has (autofocus
+        moves with the exact ones only); it defaults to the lens's own.
+        """
+        model = model or self._need_model()
         if self.position is None:
             raise LensError("position unknown: home first")
         target = int(min(max(target, 0), model.steps))

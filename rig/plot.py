@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Sequence
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
+    from .autofocus import AFResult
     from .calibration import Calibration
 
-__all__ = ["Series", "Chart", "line_chart", "stack", "calibration_figure"]
+__all__ = ["Series", "Chart", "line_chart", "stack", "calibration_figure", "autofocus_figure"]
 
 FONT = ImageFont.load_default_imagefont()
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
@@ -28,6 +29,7 @@ class Series:
     xs: Sequence[float]
     ys: Sequence[float]
     colour: tuple[int, int, int] | None = None
+    dots: bool = False      # mark each point (measured samples), as well as the line
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Chart:
     y_label: str
     series: list[Series] = field(default_factory=list)
     marks: list[tuple[float, str]] = field(default_factory=list)  # vertical lines
+    legend: str = "right"       # or "left": the top corner the legend goes in
 
 
 def _ticks(lo: float, hi: float, count: int = 6) -> list[float]:
@@ -84,19 +87,20 @@ def line_chart(chart: Chart, size: tuple[int, int] = (720, 300)) -> Image.Image:
         draw.line((x0, py(t), x1, py(t)), fill=(235, 235, 235))
         draw.text((x0 - 6 * len(_fmt(t)) - 4, py(t) - 5), _fmt(t), font=FONT, fill="black")
     draw.rectangle((x0, y0, x1, y1), outline="black")
-    for x, label in chart.marks:
+    for j, (x, label) in enumerate(chart.marks):
         draw.line((px(x), y0, px(x), y1), fill=(120, 120, 120))
         at = px(x) + 3 if px(x) + 3 + 6 * len(label) < x1 else px(x) - 3 - 6 * len(label)
-        draw.text((at, y0 + 3), label, font=FONT, fill=(90, 90, 90))
+        draw.text((at, y0 + 3 + 12 * j), label, font=FONT, fill=(90, 90, 90))  # one a line
     for i, s in enumerate(chart.series):
         colour = s.colour or COLOURS[i % len(COLOURS)]
         points = [(px(x), py(y)) for x, y in zip(s.xs, s.ys)]
         if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        elif points:
-            draw.ellipse((points[0][0] - 2, points[0][1] - 2, points[0][0] + 2,
-                          points[0][1] + 2), fill=colour)
-        lx = x1 - 30 - 6 * max(len(t.label) for t in chart.series)
+            draw.line(points, fill=colour, width=2 if not s.dots else 1)
+        for x, y in points if s.dots or len(points) == 1 else ():
+            r = 3 if s.dots else 2
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+        widest = max(len(t.label) for t in chart.series)
+        lx = x1 - 30 - 6 * widest if chart.legend == "right" else x0 + 10
         ly = y0 + 18 + 12 * i
         draw.line((lx, ly + 5, lx + 16, ly + 5), fill=colour, width=2)
         draw.text((lx + 20, ly), s.label, font=FONT, fill="black")
@@ -148,4 +152,49 @@ def calibration_figure(cal: "Calibration") -> Image.Image:
                                      f"sustained {d.speed:.1f} steps/s{move}",
                   font=FONT, fill="black")
     panels.append(text)
+    return stack(panels)
+
+
+def autofocus_figure(result: "AFResult", subject: float | None = None) -> Image.Image:
+    """An autofocus run: the coarse scan, then the fine sweep with its fitted peak.
+
+    ``subject`` (the simulator's truth, for docs and benchmarks) adds a mark.
+    """
+    coarse = sorted((s for s in result.samples if s.stage == "coarse"), key=lambda s: s.position)
+    fine = sorted((s for s in result.samples if s.stage == "fine"), key=lambda s: s.position)
+    check = [s for s in result.samples if s.stage == "check"]
+    truth = [] if subject is None else [(subject, f"subject {subject:g}")]
+    panels = []
+    if coarse:
+        top_b = max(s.broad for s in coarse) or 1.0
+        top_s = max(s.sharp for s in coarse) or 1.0
+        xs = [s.position for s in coarse]
+        marks = truth + ([] if result.coarse is None else
+                         [(result.coarse, f"estimate {result.coarse:.1f}")])
+        panels.append(line_chart(Chart(
+            f"coarse scan: {len(coarse)} frames from the {'near' if xs[0] == 0 else 'far'} "
+            "stop until the broad measure drops",
+            "position (size-1 steps from the near stop)", "share of the best",
+            [Series("broad measure", xs, [s.broad / top_b for s in coarse], dots=True),
+             Series("sharp measure", xs, [s.sharp / top_s for s in coarse], dots=True)],
+            marks, legend="left")))
+    if fine:
+        fit = result.fit
+        xs = [s.position for s in fine]
+        series = [Series("fine frames", xs, [s.sharp for s in fine], dots=True)]
+        marks = list(truth)
+        if fit is not None:
+            lo, hi = min(xs), max(xs)
+            dense = [lo + (hi - lo) * i / 100 for i in range(101)]
+            series.append(Series("Gaussian fit", dense, [fit.sharp_at(x) for x in dense]))
+            marks.append((fit.center, f"peak {fit.center:.1f}"))
+        if check:
+            series.append(Series("last look", [check[0].position], [check[0].sharp], dots=True))
+        verdict = "focused" if result.ok else f"failed: {result.reason}"
+        panels.append(line_chart(Chart(
+            f"fine sweep and fit: {verdict}; {result.frames} frames, {result.moves} moves, "
+            f"{result.duration_s:.1f} s", "position (size-1 steps from the near stop)",
+            "sharp measure", series, marks, legend="left")))
+    if not panels:
+        panels.append(line_chart(Chart(f"autofocus: {result.reason}", "position", "", [])))
     return stack(panels)

@@ -56,7 +56,8 @@ class _Watch:
         self.frames: list[np.ndarray] = []
         if not self.reading:
             # Also a Sony before its calibration: focalposition (0-100) has
-            # no scale in steps until use_calibration sets range_steps.
+            # no scale in steps until use_calibration sets range_steps (and
+            # none at all where calibration found it not linear in steps).
             self.frames = [fingerprint(lens.frame()) for _ in range(2)]
             self.noise = max(distance(self.frames[0], self.frames[1]), 1e-3)
 

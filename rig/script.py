@@ -15,6 +15,9 @@ waits SECONDS of virtual time after the previous action has finished, then:
 ``subject STEPS``      moves the scene's subject (simulator only)
 ``drop SHARE``         from now on the camera silently loses this share
                        (0..1) of drive commands (simulator only)
+``region X Y W H``     autofocus looks at this region from now on (fractions
+                       of the frame, as a click on the web page sets it);
+                       ``region middle`` goes back to the default
 ``wait idle``          waits until no homing, calibration, autofocus or
                        transition is running
 =====================  ==================================================
@@ -29,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .autofocus import check_roi
 from .controls import BUTTONS, FUNCTIONS
 from .inputs import InputError, read_text
 from .sequencer import ENCODERS
@@ -36,7 +40,7 @@ from .sequencer import ENCODERS
 __all__ = ["Action", "parse_script", "load_script", "PRESS_S"]
 
 PRESS_S = 0.08
-ACTIONS = ("press", "hold", "turn", "subject", "drop", "wait")
+ACTIONS = ("press", "hold", "turn", "subject", "drop", "region", "wait")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Action:
     kind: str
     name: str = ""
     value: float = 0.0
+    region: tuple[float, float, float, float] | None = None
 
 
 def _number(source: str, line: int, text: str, what: str) -> float:
@@ -119,6 +124,18 @@ def parse_script(text: str, source: str = "<script>") -> list[Action]:
             if not 0 <= share <= 1:
                 raise InputError(source, f"SHARE must be 0..1, got {share:g}", line=number)
             actions.append(Action(number, delay, kind, "", share))
+        elif kind == "region":
+            if args == ["middle"]:
+                actions.append(Action(number, delay, kind, "middle"))
+                continue
+            _need(source, number, args, 4, "region X Y W H (fractions of the frame) or "
+                                           "region middle")
+            numbers = [_number(source, number, a, "a region's corner or size") for a in args]
+            try:
+                region = check_roi(numbers)
+            except ValueError as exc:
+                raise InputError(source, str(exc), line=number) from None
+            actions.append(Action(number, delay, kind, region=region))
         elif kind == "wait":
             if args != ["idle"]:
                 raise InputError(source, "usage: wait idle", line=number)

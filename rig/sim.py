@@ -31,7 +31,8 @@ value types, errors and blocking behaviour; see ``docs/simulator.md`` and
   when the move ends on a stop, -113 "stepping too small" below
   ``min_units``; live view needed.
 * sony: ``manualfocus`` = -7..7, one move of a non-linear magnitude;
-  ``focalposition`` (0-100) reports the position coarsely.
+  ``focalposition`` (0-100) reports the position coarsely, linearly in
+  steps or, with ``focalposition_gamma``, along a curve.
 * fuji: ``manualfocusdrive`` = absolute FocusPosition; setting it moves the
   lens there, reading it says where the lens is (if ``readable``).
 
@@ -106,6 +107,8 @@ _COMMON = {
         "subject": Field(float),
         "blur_per_step": Field(float, min=0),
         "noise": Field(float, default=2.0, min=0, max=64),
+        "contrast": Field(float, default=1.0, min=0, max=1,
+                          help="texture amplitude about mid-grey; 0 is a blank wall"),
         "width": Field(int, default=320, min=64, max=1920),
         "height": Field(int, default=224, min=48, max=1280),
     }, required=True),
@@ -143,8 +146,12 @@ def _schema(vendor: str) -> Table:
         required = names if vendor != "sony" else ("1", "2", "3")
         fields["drive"] = EachTable(_DRIVE, names=names, required_names=required)
     if vendor == "sony":
-        fields["sony"] = Table({"focalposition": Field(bool, default=True),
-                                "distance": Field(bool, default=False)})
+        fields["sony"] = Table({
+            "focalposition": Field(bool, default=True),
+            "focalposition_gamma": Field(float, default=1.0, above=0, max=10,
+                                         help="focalposition = 100 (x / steps) ** gamma: "
+                                              "1 is linear in steps"),
+            "distance": Field(bool, default=False)})
     if vendor == "nikon":
         fields["nikon"] = Table({
             "speed": Field(float, above=0, help="motor units per second"),
@@ -186,6 +193,7 @@ class Profile:
     width: int
     height: int
     drop: float = 0.0
+    contrast: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
     faults: dict[str, float] = field(default_factory=dict)  # the rest of [faults]
     body: dict[str, bool] = field(default_factory=dict)     # [body]: the switches at start
@@ -239,7 +247,7 @@ def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> P
         noise=scene["noise"], width=scene["width"], height=scene["height"],
         drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source,
         faults={k: v for k, v in values.get("faults", {}).items() if k != "drop"},
-        body=dict(values.get("body", {})))
+        contrast=scene.get("contrast", 1.0), body=dict(values.get("body", {})))
 
 
 # ------------------------------------------------------------------ truth
@@ -428,7 +436,7 @@ class SimBody:
         self.truth = Truth(start=float(profile.start), steps=profile.steps,
                            subject=profile.subject)
         self._scene = _make_scene(profile.width, profile.height,
-                                  np.random.default_rng(profile.seed + 7919))
+                                  np.random.default_rng(profile.seed + 7919), profile.contrast)
         self._blurred: OrderedDict[float, np.ndarray] = OrderedDict()
         self._noise_bank = [
             np.random.default_rng(profile.seed + 31 * i).standard_normal(
@@ -474,7 +482,7 @@ class SimBody:
     def reframe(self, seed: int) -> None:
         """The camera now looks at something else (it was moved, the set changed)."""
         self._scene = _make_scene(self.profile.width, self.profile.height,
-                                  np.random.default_rng(seed))
+                                  np.random.default_rng(seed), self.profile.contrast)
         self._blurred.clear()
 
     # -- injected faults
@@ -787,9 +795,10 @@ class SimCamera:
             return SimWidget(name, "Manual Focus", gp.GP_WIDGET_RANGE, 0.0,
                              value_range=(-7, 7, 1))
         if family == "sony" and name == "focalposition" and p.options["focalposition"]:
-            x = body.truth.position(self.clock.now())
+            x = min(max(body.truth.position(self.clock.now()) / body.truth.steps, 0.0), 1.0)
+            reading = 100 * x ** p.options.get("focalposition_gamma", 1.0)
             return SimWidget(name, "Focal Position", gp.GP_WIDGET_RANGE,
-                             float(round(100 * x / body.truth.steps)), readonly=True,
+                             float(round(reading)), readonly=True,
                              value_range=(0, 100, 1))
         if family == "fuji" and name == "manualfocusdrive":
             x = body.truth.position(self.clock.now())
@@ -863,8 +872,12 @@ class SimCamera:
             self._fail(gp.GP_ERROR_CAMERA_ERROR, "Nikon manual focus at limit.")
 
 
-def _make_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """A textured test scene: multi-scale clouds, hard-edged blocks and fine print."""
+def _make_scene(width: int, height: int, rng: np.random.Generator,
+                contrast: float = 1.0) -> np.ndarray:
+    """A textured test scene: multi-scale clouds, hard-edged blocks and fine print.
+
+    ``contrast`` scales the texture about mid-grey: 0 is a blank wall.
+    """
     img = np.zeros((height, width), dtype=np.float32)
     for cell, amplitude in ((64, 60.0), (24, 40.0), (8, 30.0), (3, 20.0)):
         small = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
@@ -884,6 +897,6 @@ def _make_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray
         marks = (rng.random((6, 80)) > 0.5).astype(np.float32) * 70.0 - 35.0
         img[y:y + 6, x:x + 80] += marks
     img -= img.min()
-    img *= 190.0 / max(float(img.max()), 1e-6)
-    img += 30.0
+    img *= 190.0 * contrast / max(float(img.max()), 1e-6)
+    img += 125.0 - 95.0 * contrast
     return img.astype(np.uint8)

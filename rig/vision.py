@@ -1,6 +1,6 @@
 """Measurements on live-view frames, for a camera that reports no position.
 
-Three tools, all on plain numpy arrays:
+Tools on plain numpy arrays:
 
 * :func:`fingerprint` shrinks a JPEG to a small grey image (about 80 px
   wide).  Shrinking averages the sensor noise away while keeping the blur
@@ -8,7 +8,9 @@ Three tools, all on plain numpy arrays:
   (``Image.draft``) does most of the shrinking, so a 960x640 Canon frame
   costs about a millisecond.
 * :func:`focus_measure` scores sharpness in a region (variance of a
-  Laplacian on a lightly smoothed image).
+  Laplacian on a lightly smoothed image), sharp near focus;
+  :func:`broad_measure` (gradient energy of 4 x 4 blocks) is broad, for
+  finding the peak from afar.
 * :class:`Encoder` is a table of fingerprints recorded one size-1 step apart
   from the near stop.  A new frame is placed on that table by its nearest
   fingerprint, with a parabola through the three best neighbours for a
@@ -25,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["fingerprint", "grey", "focus_measure", "distance", "shows_detail", "FLAT", "Encoder", "Fix",
-           "low_rank"]
+__all__ = ["fingerprint", "grey", "crop", "focus_measure", "broad_measure", "distance",
+           "shows_detail", "FLAT", "Encoder", "Fix", "low_rank", "Roi"]
 
 FINGERPRINT_WIDTH = 80
 
@@ -69,24 +71,55 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(d, d) / d.size)
 
 
-def focus_measure(img: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> float:
+Roi = tuple[float, float, float, float]   # x, y, w, h as fractions of the frame
+
+
+def crop(img: np.ndarray, roi: Roi | None) -> np.ndarray:
+    """The part of ``img`` inside ``roi`` (at least 8 x 8 pixels)."""
+    img = np.asarray(img, dtype=np.float32)
+    if roi is None:
+        return img
+    h, w = img.shape
+    x0, y0 = int(roi[0] * w), int(roi[1] * h)
+    x1, y1 = max(x0 + 8, int((roi[0] + roi[2]) * w)), max(y0 + 8, int((roi[1] + roi[3]) * h))
+    return img[y0:y1, x0:x1]
+
+
+def focus_measure(img: np.ndarray, roi: Roi | None = None) -> float:
     """Sharpness of ``img`` inside ``roi`` (x, y, w, h as fractions of the frame).
 
     The variance of a 4-neighbour Laplacian after a [1 2 1] binomial
     smoothing: the smoothing takes the edge off sensor noise while the
-    Laplacian stays steep near focus.
+    Laplacian stays steep near focus.  A *sharp* measure: it falls to half
+    within a few blur pixels of focus (``docs/autofocus.md``).
     """
-    if roi is not None:
-        h, w = img.shape
-        x0, y0 = int(roi[0] * w), int(roi[1] * h)
-        x1, y1 = max(x0 + 8, int((roi[0] + roi[2]) * w)), max(y0 + 8, int((roi[1] + roi[3]) * h))
-        img = img[y0:y1, x0:x1]
-    img = np.asarray(img, dtype=np.float32)
+    img = crop(img, roi)
     rows = 0.25 * img[:-2] + 0.5 * img[1:-1] + 0.25 * img[2:]
     smooth = 0.25 * rows[:, :-2] + 0.5 * rows[:, 1:-1] + 0.25 * rows[:, 2:]
     lap = (-4.0 * smooth[1:-1, 1:-1] + smooth[:-2, 1:-1] + smooth[2:, 1:-1]
            + smooth[1:-1, :-2] + smooth[1:-1, 2:])
     return float(lap.var())
+
+
+BROAD_BLOCK = 4   # pixels averaged per side before the broad measure's gradients
+
+
+def broad_measure(img: np.ndarray, roi: Roi | None = None, block: int = BROAD_BLOCK) -> float:
+    """A *broad* sharpness of ``img`` inside ``roi``: gradient energy at a coarse scale.
+
+    The region is averaged over ``block`` x ``block`` pixels (which divides
+    sensor noise by ``block``), then the mean squared difference of
+    neighbouring blocks is taken.  Blur far beyond a pixel still changes
+    it, so it rises steadily from far out of focus to the peak: the coarse
+    stage of autofocus can see which way the peak lies from afar
+    (``docs/autofocus.md`` compares it with the other measures).
+    """
+    img = crop(img, roi)
+    h, w = (img.shape[0] // block) * block, (img.shape[1] // block) * block
+    small = img[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+    dx = np.diff(small, axis=1)
+    dy = np.diff(small, axis=0)
+    return float((dx * dx).mean() + (dy * dy).mean())
 
 
 @dataclass(frozen=True)

@@ -103,13 +103,19 @@ class NullObserver:
 
 def use_calibration(lens: Lens, cal: Calibration) -> None:
     """Give a connected lens its calibration (model, spreads, Nikon's motor unit,
-    the steps Sony's 0-100 ``focalposition`` spans)."""
+    the steps Sony's 0-100 ``focalposition`` spans).
+
+    A Sony whose reading calibration found not linear in steps
+    (``focalposition_linear: false``) gets no scale: its reading then says
+    nothing in steps, so :meth:`Lens.checked` and the test drive
+    (:mod:`rig.precheck`) use the live view instead."""
     lens.model = cal.model()
     lens.jitter = {d.size: d.jitter or 0.0 for d in cal.drive}
     if isinstance(lens.drive, NikonDrive):
         lens.drive.unit = int(cal.extra.get("drive_unit", 1))
     if isinstance(lens.drive, SonyDrive):
-        lens.drive.range_steps = float(cal.steps)
+        linear = cal.extra.get("focalposition_linear", True)
+        lens.drive.range_steps = float(cal.steps) if linear else None
 
 
 class LensWorker:

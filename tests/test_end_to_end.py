@@ -30,11 +30,16 @@ SCRIPT = """\
 +0.5  hold up 1.5           # slower than the fastest
 +0    wait idle
 +0.5  subject 90
++0.2  region 0.05 0.55 0.3 0.35   # as a click on the web page would set it
 +0.5  press af
 +0    wait idle
 +0.8  press q               # point 3
 +0.5  hold up 3.0
 +0    wait idle
++0.5  subject 700           # beyond the far stop: AF says so, the lens goes back
++0.5  press af
++0    wait idle
++0.5  subject 90
 +1    press info            # play: the rig learns the scene first
 +0    wait idle
 +1    press q
@@ -93,6 +98,13 @@ def test_a_second_profile_with_other_numbers(tmp_path, second_profile):
     assert len(check_plays(report)) == 4
     assert {d["size"]: d["steps"] for d in report["lens"]["drive"]} == {1: 1.0, 2: 3.0, 3: 20.0}
     assert report["lens"]["steps"] == 600
+    first, second, beyond = report["autofocus"]
+    assert not beyond["ok"] and beyond["reason"].startswith("subject too far")
+    assert beyond["result_step"] == beyond["true_step"] == second["true_step"]   # back
+    assert first["region"] == [0.3, 0.3, 0.4, 0.4] and second["region"] == [0.05, 0.55, 0.3, 0.35]
+    for af, subject in ((first, 420), (second, 90)):
+        assert af["ok"] and af["subject"] == subject and abs(af["true_step"] - subject) <= 3
+        assert af["result_step"] == af["true_step"] and af["frames"] <= 20
 
 
 @pytest.mark.parametrize("which", ["default", "second"])

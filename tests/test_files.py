@@ -60,6 +60,9 @@ def test_script_parses():
         ("wait", "idle", 0), ("press", "set", 0), ("hold", "up", 2.0),
         ("turn", "focus", -12.0), ("subject", "", 250.0)]
     assert actions[1].delay == 1.5 and actions[1].line == 3
+    region = parse_script("+0 region 0.1 0.2 0.3 0.25\n+1 region middle\n")
+    assert [(a.kind, a.region) for a in region] == [("region", (0.1, 0.2, 0.3, 0.25)),
+                                                    ("region", None)]
 
 
 @pytest.mark.parametrize("text,fragment", [
@@ -72,6 +75,9 @@ def test_script_parses():
     ("+1 turn focus 1.5\n", "whole number"),
     ("+1 wait forever\n", "usage: wait idle"),
     ("+-1 press set\n", "must be >= 0"),
+    ("+1 region 0.5 0.5 0.2\n", "usage: region X Y W H"),
+    ("+1 region 0.8 0.1 0.4 0.2\n", "end inside it"),
+    ("+1 region 0.1 0.1 x 0.2\n", "must be a number"),
 ])
 def test_bad_script_line_is_named(tmp_path, text, fragment):
     path = tmp_path / "s.rig"

@@ -50,6 +50,8 @@ BAD = {
     "drive-speed-negative.json": ": drive[1].speed: must be > 0, got -50.0",
     "drive-step-beyond-range.json": ": drive[2].steps: must be <= 520, got 600.0",
     "speed-infinity.json": ": drive[2].speed: must be a number, got inf",
+    "focalposition-linear-as-text.json": ": focalposition_linear: must be true or false, "
+                                         "got 'no'",
     "latency-absurd.json": ": latency_ms: must be <= 5000, got 90000",
     "latency-negative.json": ": latency_ms: must be >= 0, got -1",
     "lens-empty.json": ": lens: must be a non-empty string, got ''",

@@ -74,6 +74,18 @@ def test_an_uncalibrated_sony_is_watched_in_the_live_view(calibrations):
     assert (test.result, test.how) == (MOVED, "live view")
 
 
+def test_a_sony_whose_reading_is_not_linear_is_watched_in_the_live_view(tmp_path):
+    """Calibration found this body's reading not linear in steps: it gets no
+    scale, so the test drive (and Lens.checked) use the live view."""
+    store = Store(tmp_path / "state")
+    store.save_calibration(parse_calibration({**SONY, "focalposition_linear": False}))
+    lens, body = connected("sony-a7.toml", store)
+    assert lens.read_position() is None and lens.raw_reading() is not None
+    assert lens.checked(0) == (None, None)
+    test = drive_test(lens)
+    assert (test.result, test.how) == (MOVED, "live view")
+
+
 def test_fuji_is_read_back(calibrations):
     lens, body = connected("fuji-gfx.toml", calibrations)
     start = lens.position
