@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # sees apt's python3-lgpio (docs/install.md).
 SYSTEM_PYTHON ?= /usr/bin/python3
 
-.PHONY: demo test bench soak clean install uninstall unit-check
+.PHONY: demo test bench soak golden screens clean install uninstall unit-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(BIN)/python:
 # Reinstall whenever the project's dependencies change.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,desktop]'
 	touch $@
 
 demo: $(STAMP)
@@ -35,6 +35,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/calibration_seeds.py
 	$(BIN)/python bench/af.py
 	$(BIN)/python bench/web_timing.py
+	$(BIN)/python bench/latency.py
+
+# Redraw the OLED reference pictures after a meant change to the screens
+# (then look at tests/golden/*.png and commit them).
+golden: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_screens.py --update-golden
+
+# The gallery shown in the README.
+screens: $(STAMP)
+	$(BIN)/rig screens --out docs/img/screens
 
 # sudo make install / uninstall: rig as the service this Pi boots into.
 # DESTDIR=/some/dir stages everything there instead (tests do this);

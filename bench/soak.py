@@ -46,11 +46,12 @@ from rig.calibrate import calibrate  # noqa: E402
 from rig.clock import VirtualClock  # noqa: E402
 from rig.config import load_config  # noqa: E402
 from rig.lens import Lens  # noqa: E402
-from rig.sequencer import Activity, Mode, Point, Press, Release  # noqa: E402
+from rig.sequencer import Activity, Edge, Mode, Point  # noqa: E402
 from rig.sim import DEFAULT_PROFILE, DriveSpec, Profile, SimBody, load_profile  # noqa: E402
 from rig.store import Store  # noqa: E402
 from rig.worker import NullObserver  # noqa: E402
 
+BINDINGS = load_config().bindings   # the default buttons
 POINTS = (Point(40), Point(330, 2.5), Point(120, 1.5), Point(390, 4.0), Point(10, 3.0),
           Point(250, 0.0))
 FAULTS = {"drop": 0.02, "busy": 0.01, "io": 0.002, "disconnects_per_hour": 2.0,
@@ -132,9 +133,11 @@ def main() -> int:
         memory: list[float] = []
 
         def press(name: str) -> None:
-            app.post(Press(name, clock.now()))
+            """Function ``name`` by its default button (a short press)."""
+            button = BINDINGS.gestures(name)[0].buttons[0]
+            app.post(Edge(button, True, clock.now()))
             clock.sleep(0.08)
-            app.post(Release(name, clock.now()))
+            app.post(Edge(button, False, clock.now()))
 
         def settled() -> bool:
             """Idle and ready for a press: not faulted, not reconnecting."""

@@ -30,7 +30,7 @@ from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode,
                         Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
                         next_deadline, step)
 from .store import Store
-from .worker import LensWorker, NullObserver, Observer, Stop
+from .worker import KEEPALIVE_S, LensWorker, NullObserver, Observer, Stop
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ class App:
                  state: State, display_device: Any = None, recorder: Any = None,
                  observer: Observer | None = None,
                  calibration_settings: CalibrationSettings | None = None,
-                 live: LiveFeed | None = None) -> None:
+                 live: LiveFeed | None = None,
+                 keepalive_s: float = KEEPALIVE_S,
+                 display_reopen: Callable[[], Any] | None = None) -> None:
         self.clock = clock
         self.store = store
         self.events = clock.channel()
@@ -62,11 +64,13 @@ class App:
         self.worker = LensWorker(clock, open_camera, store, self.events.put,
                                  observer=self.observer,
                                  settings=calibration_settings or CalibrationSettings(),
-                                 live=self.live, playing=lambda: self.state.mode == Mode.PLAY)
+                                 live=self.live, playing=lambda: self.state.mode == Mode.PLAY,
+                                 keepalive_s=keepalive_s)
         # Called from the core thread with each new state, after its effects
         # (a saved sequence is on disk by then): the web page's updates.
         self.listeners: list[Callable[[State], None]] = []
-        self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder)
+        self.display = DisplayLoop(clock, display_device, self.view, recorder=recorder,
+                                   reopen=display_reopen)
         self._barriers: list[Channel] = []
         self.tasks: list[Task] = []
         self.screen_on = True
@@ -104,9 +108,12 @@ class App:
             if isinstance(event, _Barrier):
                 self._barriers.append(event.reply)
             else:
+                before = self.state
                 self.state, effects = step(self.state, event)
                 for effect in effects:
                     self._carry_out(effect)
+                if self.state is not before:
+                    self.display.poke()
                 self._plan_ahead()
                 for listener in self.listeners:
                     listener(self.state)
@@ -122,9 +129,12 @@ class App:
             achievable(s, s.index + 1)
 
     def _idle(self) -> bool:
+        """Nothing under way: a fault that waits for the operator counts, a lost
+        camera being looked for does not (like waiting for it at boot)."""
         s = self.state
-        return (s.activity in (Activity.IDLE, Activity.FAULT) and s.transition is None
-                and not any(h.stage in (1, 2) for h in s.held))
+        fault = s.activity == Activity.FAULT and s.fault != "camera"
+        return ((s.activity == Activity.IDLE or fault) and s.transition is None
+                and not s.jogging)
 
     def _carry_out(self, effect: Any) -> None:
         if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home, Arm, Skip)):
@@ -133,10 +143,7 @@ class App:
             lens = self.worker.lens.lens_name if self.worker.lens else ""
             self.store.save_sequence(effect.points, lens)
         elif isinstance(effect, Screen):
-            self.screen_on = effect.on
-            device = self.display.device
-            if device is not None:
-                (device.show if effect.on else device.hide)()
+            self.screen_on = effect.on     # the display loop switches the panel (poked)
         else:
             raise TypeError(f"unknown effect {effect!r}")
 
@@ -164,14 +171,20 @@ class App:
     def stop(self) -> None:
         self.worker.cancel()
         self.events.put(Stop())
-        self.display.stop_flag.set()
+        self.display.stop()
         for task in self.tasks:
             task.join()
         self.display.close()
 
 
-def load_state(store: Store, settings: Any) -> State:
-    """The saved sequence in a fresh core state (booting, in play mode)."""
+def load_state(store: Store, settings: Any, bindings: Any = None) -> State:
+    """The saved sequence in a fresh core state (booting, in play mode).
+
+    ``bindings``: the buttons' gestures; the packaged defaults when not given.
+    """
     from .sequencer import initial_state
-    return initial_state(store.load_sequence(), settings)
+    if bindings is None:
+        from .config import load_config
+        bindings = load_config().bindings
+    return initial_state(store.load_sequence(), settings, bindings)
 

@@ -1,11 +1,12 @@
 """The buttons and the focus wheel, through gpiozero.
 
-gpiozero delivers edges only.  Each edge becomes a :class:`~rig.sequencer.Press`
-or :class:`~rig.sequencer.Release` stamped with rig's clock and goes to the
-core; holds, repeats and debouncing are decided there, in testable time
-(gpiozero's own hold timer runs in real time in a thread of its own, which a
-simulation cannot control).  ``bounce_time`` is left off: on the lgpio
-backend it delays every press by the debounce interval.
+gpiozero delivers edges only.  Each edge becomes an
+:class:`~rig.controls.Edge` stamped with rig's clock and goes to the core;
+debouncing, long presses, chords, repeats and holds are decided there
+(:mod:`rig.controls`), in testable time.  gpiozero's own hold timer runs in
+real time in a thread of its own, which a simulation cannot control, and its
+``bounce_time`` is left off: on the lgpio backend it delays every press by
+the debounce interval, where rig takes the first edge at once.
 
 Switches connect a GPIO to ground; the internal pull-ups hold it high.  Tests
 and the simulator pass gpiozero's ``MockFactory`` and drive the mock pins.
@@ -18,13 +19,19 @@ from typing import Any, Callable
 from gpiozero import DigitalInputDevice, RotaryEncoder
 
 from .clock import Clock
-from .sequencer import Press, Release, Turn
+from .controls import Edge
+from .sequencer import Turn
 
 __all__ = ["Buttons"]
 
 
 class Buttons:
-    """Named inputs and an optional ``focus`` encoder posting events to ``post``."""
+    """Named buttons and an optional ``focus`` encoder posting events to ``post``.
+
+    ``pins`` maps button names (``rig.controls.BUTTONS``) to BCM GPIO
+    numbers; ``encoder`` has the wheel's ``a`` and ``b`` pins (its push
+    switch is the button ``wheel`` in ``pins``).
+    """
 
     def __init__(self, pins: dict[str, int], post: Callable[[Any], None], clock: Clock, *,
                  encoder: dict[str, Any] | None = None, pin_factory: Any = None) -> None:
@@ -36,8 +43,8 @@ class Buttons:
             for name, pin in pins.items():
                 dev = DigitalInputDevice(pin, pull_up=True, bounce_time=None,
                                          pin_factory=pin_factory)
-                dev.when_activated = self._edge(Press, name)
-                dev.when_deactivated = self._edge(Release, name)
+                dev.when_activated = self._edge(name, True)
+                dev.when_deactivated = self._edge(name, False)
                 self.devices[name] = dev
             if encoder is not None:
                 enc = RotaryEncoder(encoder["a"], encoder["b"], max_steps=0,
@@ -49,9 +56,9 @@ class Buttons:
             self.close()
             raise
 
-    def _edge(self, kind: type, name: str) -> Callable[[], None]:
+    def _edge(self, name: str, down: bool) -> Callable[[], None]:
         def fire() -> None:
-            self._post(kind(name, self._clock.now()))
+            self._post(Edge(name, down, self._clock.now()))
         return fire
 
     def _turn(self, detents: int) -> Callable[[], None]:

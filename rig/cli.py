@@ -6,6 +6,7 @@
 ``rig demo``       ``simulate`` with the default profile and demo script
 ``rig calibrate``  measure the connected lens and store its calibration
 ``rig plan``       plan one transition from a calibration file
+``rig screens``    every OLED screen as a PNG (the gallery)
 ``rig lenses``     list, export and import lens profiles (calibrations)
 ``rig config``     ``check``: validate the config file
 ``rig doctor``     check the camera, lens, OLED, pins and service; say what to fix
@@ -192,18 +193,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock
     from .config import load_config
-    from .display import open_device
+    from .display import attach
     from .notify import Notifier
     from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
     spec = args.camera or config["camera"]["port"]
+    display = {**config["display"], **({"driver": args.display} if args.display else {})}
+    window = reopen = None
+    if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
+        from .desktop import known_lens, open_window
+        from .store import Store
+        if spec.startswith("sim:"):
+            known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
+        device = window = open_window(config)
+    else:
+        device, reopen = attach(display)   # an OLED that does not answer: headless
     service = Service(clock, config, _camera_opener(spec, clock),
-                      display_device=open_device(config["display"]), notifier=Notifier())
+                      display_device=device, display_reopen=reopen, notifier=Notifier())
     stop = clock.flag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    return service.run(stop)
+    try:
+        return service.run(stop)
+    finally:
+        if window is not None:
+            window.close()
+
+
+def cmd_screens(args: argparse.Namespace) -> int:
+    from .screens import samples, write_gallery
+    if args.scale < 1 or args.scale > 16:
+        raise InputError("--scale", f"must be 1..16, got {args.scale}")
+    written = write_gallery(Path(args.out), scale=args.scale)
+    print(f"{len(samples())} screens: {len(written)} files in {args.out} "
+          f"(gallery.png shows them all)")
+    return 0
 
 
 def _width() -> int:
@@ -330,6 +355,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the rig")
     run.add_argument("--config", help="config file laid over the defaults")
     run.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
+    run.add_argument("--display", choices=("ssd1306", "pygame", "none"),
+                     help="the OLED (default: [display] driver); pygame: a window on a "
+                          "desktop, the keyboard as the buttons (docs/operating.md)")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="run a session script on the simulator")
@@ -363,6 +391,11 @@ def parser() -> argparse.ArgumentParser:
                       help="target seconds (0: as fast as possible)")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
+
+    screens = sub.add_parser("screens", help="draw every OLED screen to PNG (the gallery)")
+    screens.add_argument("--out", required=True, help="directory for the pictures")
+    screens.add_argument("--scale", type=int, default=4, help="pixels per OLED pixel (4)")
+    screens.set_defaults(func=cmd_screens)
 
     # Options every lenses subcommand takes, before or after its name.
     where = argparse.ArgumentParser(add_help=False)

@@ -3,7 +3,8 @@
 ``rig/data/defaults.toml`` holds every key with its default and a comment.
 A user file (``/etc/rig/rig.toml`` or ``--config FILE``) is laid over it and
 only needs the keys it changes.  Unknown keys, wrong types, out-of-range
-values and pins used twice are refused with the file, line and key.
+values, pins used twice and gestures that cannot work (``[functions]``, see
+:mod:`rig.controls`) are refused with the file, line and key.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .controls import BUTTONS, FUNCTIONS, BindingError, Bindings, make_bindings
 from .inputs import EachTable, Field, InputError, Table, TomlDoc, load_toml, validate
 from .planner import EASINGS
-from .sequencer import INPUTS, Settings
+from .sequencer import Settings
 
 __all__ = ["Config", "load_config", "find_config", "DEFAULTS", "SCHEMA", "SYSTEM_CONFIG",
            "SYSTEM_STATE"]
@@ -69,18 +71,26 @@ def _host(host: str) -> str | None:
             f"\"127.0.0.1\" for this machine only) or a host name, got {host!r}")
 
 
+def _gesture_list(value: list) -> str | None:
+    if not all(isinstance(g, str) for g in value):
+        return f"must be a list of gestures (strings), got {value!r}"
+    return None
+
+
 SCHEMA = Table({
     "camera": Table({"port": Field(str, check=_port)}),
     "state": Table({"dir": Field(str, check=_directory)}),
-    "buttons": Table({name: _pin() for name in INPUTS}),
+    "buttons": Table({name: _pin() for name in BUTTONS if name != "wheel"}),
+    "functions": Table({name: Field(list, check=_gesture_list) for name in FUNCTIONS}),
     "encoder": EachTable(Table({
         "enabled": Field(bool),
         "a": _pin(),
         "b": _pin(),
+        "push": _pin(),
         "detent_steps": Field(int, min=1, max=100),
     }), names=("focus",)),
     "display": Table({
-        "driver": Field(str, choices=("ssd1306", "none")),
+        "driver": Field(str, choices=("ssd1306", "pygame", "none")),
         "i2c_port": Field(int, min=0, max=10),
         "i2c_address": Field(int, min=0x03, max=0x77),
         "rotate": Field(int, min=0, max=3),
@@ -133,7 +143,16 @@ class Config:
 
     @property
     def buttons(self) -> dict[str, int]:
-        return dict(self.values["buttons"])
+        """Each button's BCM pin; the wheel's push switch is ``wheel`` when it is fitted."""
+        pins = dict(self.values["buttons"])
+        if self.encoder is not None:
+            pins["wheel"] = self.encoder["push"]
+        return pins
+
+    @property
+    def bindings(self) -> Bindings:
+        """Which function each gesture does (checked when loaded)."""
+        return make_bindings(self.values["functions"])
 
     @property
     def encoder(self) -> dict[str, Any] | None:
@@ -200,7 +219,7 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
     claims = [(f"buttons.{k}", v) for k, v in values["buttons"].items()]
     focus = values["encoder"].get("focus")
     if focus and focus["enabled"]:
-        claims += [("encoder.focus.a", focus["a"]), ("encoder.focus.b", focus["b"])]
+        claims += [(f"encoder.focus.{k}", focus[k]) for k in ("a", "b", "push")]
     used: dict[int, str] = {}
     for key, pin in claims:
         if pin in reserved:
@@ -208,6 +227,14 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
         if pin in used:
             raise _blame(doc, key, used[pin], f"GPIO{pin} is already used by {{other}}")
         used[pin] = key
+    # Gestures: what the file wrote goes last, so a clash is blamed on it.
+    written = set(doc.data.get("functions", {}))
+    functions = values["functions"]
+    order = sorted(functions, key=lambda f: f in written)
+    try:
+        make_bindings({f: functions[f] for f in order})
+    except BindingError as exc:
+        raise doc.error(f"functions.{exc.function}", str(exc)) from None
 
 
 def find_config(path: str | Path | None) -> Path | None:

@@ -44,6 +44,7 @@ from .calibration import Calibration
 from .clock import VirtualClock
 from .config import Config, load_config
 from .buttons import Buttons
+from .controls import FUNCTIONS, Bindings
 from .display import GifRecorder
 from .calibrate import CalibrationSettings
 from .lens import Execution
@@ -60,6 +61,7 @@ __all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", 
 
 IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
 EDGE_S = 0.004          # between quadrature edges of one encoder detent
+CHORD_S = 0.03          # between the two buttons of a chord
 
 
 class SimulationError(Exception):
@@ -152,6 +154,32 @@ def _quadrature(factory: MockFactory, a: int, b: int, detents: int,
             clock.sleep(EDGE_S)
 
 
+def _buttons_for(bindings: Bindings, name: str, line: int) -> tuple[list[str], bool]:
+    """The buttons a script's NAME presses, and whether that gesture is a long press."""
+    if name not in FUNCTIONS:
+        return [name], False
+    gestures = bindings.gestures(name)
+    if not gestures:
+        raise SimulationError(f"line {line}: no gesture does {name} in this config")
+    g = gestures[0]
+    return list(g.buttons), g.kind == "long"
+
+
+def _perform(factory: MockFactory, pins: dict[str, int], buttons: list[str], seconds: float,
+             clock: VirtualClock, line: int) -> None:
+    """Press ``buttons`` (one, or a chord) for ``seconds``, then let go."""
+    missing = [b for b in buttons if b not in pins]
+    if missing:
+        raise SimulationError(f"line {line}: button {missing[0]!r} has no pin in this config")
+    for i, name in enumerate(buttons):
+        if i:
+            clock.sleep(CHORD_S)
+        factory.pin(pins[name]).drive_low()
+    clock.sleep(seconds)
+    for name in buttons:
+        factory.pin(pins[name]).drive_high()
+
+
 def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
              config: Config | None = None, gif: Path | None = None,
              report_path: Path | None = None) -> Report:
@@ -165,28 +193,26 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     recorder = GifRecorder() if gif else None
     device = dummy(width=128, height=64, mode="1")
     cal = config["calibration"]
-    app = App(clock, sim.session, store, state=load_state(store, config.ui),
+    app = App(clock, sim.session, store, state=load_state(store, config.ui, config.bindings),
               display_device=device, recorder=recorder, observer=watcher,
               calibration_settings=CalibrationSettings(
                   settle_small_s=cal["settle_small_s"], settle_large_s=cal["settle_large_s"],
                   max_steps=cal["max_steps"], stall_window=cal["stall_window"]))
     factory = MockFactory()
-    pins = config.buttons
     # The simulated rig always has its focus wheel, on the configured pins.
     encoder = config["encoder"]["focus"]
+    pins = {**config.buttons, "wheel": encoder["push"]}
+    bindings = config.bindings
     buttons = Buttons(pins, app.post, clock, encoder=encoder, pin_factory=factory)
     app.start()
     try:
         for action in actions:
             clock.sleep(action.delay)
-            if action.kind == "press":
-                factory.pin(pins[action.name]).drive_low()
-                clock.sleep(PRESS_S)
-                factory.pin(pins[action.name]).drive_high()
-            elif action.kind == "hold":
-                factory.pin(pins[action.name]).drive_low()
-                clock.sleep(action.value)
-                factory.pin(pins[action.name]).drive_high()
+            if action.kind in ("press", "hold"):
+                names, long = _buttons_for(bindings, action.name, action.line)
+                seconds = action.value if action.kind == "hold" else (
+                    config.ui.hold_time + PRESS_S if long else PRESS_S)
+                _perform(factory, pins, names, seconds, clock, action.line)
             elif action.kind == "turn":
                 _quadrature(factory, encoder["a"], encoder["b"], int(action.value), clock)
             elif action.kind == "subject":

@@ -166,7 +166,7 @@ class Field:
 
     def describe(self) -> str:
         name = {int: "a whole number", float: "a number", str: "a string",
-                bool: "true or false"}.get(self.kind, self.kind.__name__)
+                bool: "true or false", list: "a list"}.get(self.kind, self.kind.__name__)
         limits = []
         if self.above is not None:
             limits.append(f"> {self.above:g}")

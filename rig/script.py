@@ -7,8 +7,10 @@ One action per line; ``#`` starts a comment::
 waits SECONDS of virtual time after the previous action has finished, then:
 
 =====================  ==================================================
-``press NAME``         presses and releases an input (80 ms)
-``hold NAME SECONDS``  holds an input down that long
+``press NAME``         does function NAME with the first gesture the config
+                       binds to it (a press is 80 ms, a long press
+                       ``ui.hold_time`` + 80 ms), or presses button NAME
+``hold NAME SECONDS``  holds the button(s) of NAME's gesture down that long
 ``turn focus DETENTS`` turns the encoder (signed)
 ``subject STEPS``      moves the scene's subject (simulator only)
 ``drop SHARE``         from now on the camera silently loses this share
@@ -20,8 +22,9 @@ waits SECONDS of virtual time after the previous action has finished, then:
                        transition is running
 =====================  ==================================================
 
-Names are those of :data:`rig.sequencer.INPUTS`.  A mistake stops the
-script before it runs, with the file and line.
+Names are functions (:data:`rig.controls.FUNCTIONS`) or buttons
+(:data:`rig.controls.BUTTONS`).  A mistake stops the script before it runs,
+with the file and line.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .autofocus import check_roi
+from .controls import BUTTONS, FUNCTIONS
 from .inputs import InputError, read_text
-from .sequencer import ENCODERS, INPUTS
+from .sequencer import ENCODERS
 
 __all__ = ["Action", "parse_script", "load_script", "PRESS_S"]
 
@@ -65,9 +69,9 @@ def _need(source: str, line: int, args: list[str], count: int, usage: str) -> No
 
 
 def _input(source: str, line: int, name: str) -> str:
-    if name not in INPUTS:
-        raise InputError(source, f"unknown input {name!r} (inputs: {', '.join(INPUTS)})",
-                         line=line)
+    if name not in FUNCTIONS and name not in BUTTONS:
+        raise InputError(source, f"unknown input {name!r} (functions: {', '.join(FUNCTIONS)}; "
+                                 f"buttons: {', '.join(BUTTONS)})", line=line)
     return name
 
 

@@ -13,16 +13,20 @@ The behaviour follows the focus_sq module (``docs/operating.md``):
   position, with the fastest transition; TRASH removes the current point;
   UP/DOWN change the current point's transition duration, showing the target
   first and then what the lens can achieve; LEFT/RIGHT go to the previous or
-  next point as fast as possible (looping); AF focuses; holding LEFT/RIGHT
-  jogs the lens (fine, then coarse); the ``focus`` encoder nudges it;
-  holding RATE switches the current point's transition between a straight
-  line and ease-in-out.
+  next point as fast as possible (looping); AF focuses; JOG_NEAR/JOG_FAR
+  (held) jog the lens, fine then coarse; the ``focus`` encoder nudges it;
+  EASE switches the current point's transition between a straight line and
+  ease-in-out.
 * Play: SET runs the transition to the next point with its duration; Q goes
   back to point 1 as fast as possible.
-* RATE (a short press) turns the screen off and on, in every mode.
+* RATE turns the screen off and on, in every mode; HELP shows the controls
+  card until any button is pressed.
 
-Holds, repeats and debouncing are worked out here from event times, never
-from a library's timer thread.
+Buttons reach the core as :class:`~rig.controls.Edge` events; the gesture
+layer (:mod:`rig.controls`, pure as well) debounces them and works out
+presses, long presses, chords, repeats and holds from the event times, never
+from a library's timer thread.  What comes out is a function (:class:`Do`,
+:class:`Hold`), and this module decides what it means in the current mode.
 """
 
 from __future__ import annotations
@@ -32,18 +36,22 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from . import controls
+from .controls import FUNCTIONS, Bindings, Do, Edge, Hold, Keys, Timing, Touch
 from .planner import LensModel, Plan, plan_move
 
 __all__ = [
-    "INPUTS", "Mode", "Activity", "Point", "Settings", "State", "Transition", "Highlight",
-    "Press", "Release", "Turn", "Tick", "Ready", "Progress", "Moved", "Focused", "Fault", "Notice",
-    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen", "Home",
+    "INPUTS", "FUNCTIONS", "Mode", "Activity", "Point", "Settings", "State", "Transition",
+    "Highlight", "Edge", "Touch", "Do", "Hold",
+    "Turn", "Tick", "Ready", "Progress", "Moved", "Checked", "Focused", "Fault", "Notice",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen",
+    "Home",
     "Arm", "Skip",
     "AddPoint", "RemovePoint", "SetDuration", "SetEasing", "GoTo", "SetMode", "Jog", "Focus",
     "step", "next_deadline", "achievable", "initial_state", "refusal",
 ]
 
-INPUTS = ("info", "set", "q", "trash", "up", "down", "left", "right", "rate", "af")
+INPUTS = FUNCTIONS[:10]   # the ten functions of the focus_sq module
 ENCODERS = ("focus",)
 
 
@@ -77,12 +85,8 @@ class Point:
 
 
 @dataclass(frozen=True)
-class Settings:
-    hold_time: float = 0.6        # press longer than this on LEFT/RIGHT jogs
-    coarse_time: float = 1.8      # ... and longer than this jogs coarse
-    repeat_delay: float = 0.5     # UP/DOWN held: first repeat after this
-    repeat_time: float = 0.12     # ... then every this
-    bounce_time: float = 0.03     # a press this soon after a release is a bounce
+class Settings(Timing):
+    """The core's settings; the gesture timing (:class:`~rig.controls.Timing`) comes first."""
     highlight_time: float = 0.8
     duration_step: float = 0.1    # UP/DOWN change durations by this
     detent_steps: int = 1         # one encoder detent moves this many steps
@@ -111,14 +115,6 @@ class Highlight:
 
 
 @dataclass(frozen=True)
-class Held:
-    name: str
-    since: float
-    stage: int = 0           # LEFT/RIGHT: 0 pressed, 1 jogging fine, 2 coarse
-    next_repeat: float = math.inf
-
-
-@dataclass(frozen=True)
 class State:
     settings: Settings = field(default_factory=Settings)
     mode: Mode = Mode.PLAY
@@ -130,9 +126,11 @@ class State:
     transition: Transition | None = None
     highlight: Highlight | None = None
     screen_on: bool = True
-    held: tuple[Held, ...] = ()
-    released_at: tuple[tuple[str, float], ...] = ()
+    keys: Keys = field(default_factory=Keys)   # the buttons (rig.controls)
+    jogging: int = 0        # a jog button is held: its direction (-1 near, +1 far)
+    help_since: float | None = None   # the help screen is up (since then)
     message: str = ""
+    fault: str = ""         # what kind of fault: "camera", "lens_mf", "" (other)
     progress: tuple[str, float] | None = None
     nudge: int = 0          # encoder steps waiting for the nudge in flight to end
     trusted: bool = True    # the lens position is known well enough to rely on
@@ -147,30 +145,14 @@ class State:
     # "restored from backup".
     notices: tuple[str, ...] = ()
 
-    def holding(self, name: str) -> Held | None:
-        for h in self.held:
-            if h.name == name:
-                return h
-        return None
 
-
-def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None) -> State:
-    return State(settings=settings or Settings(), points=tuple(points))
+def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None,
+                  bindings: Bindings | None = None) -> State:
+    return State(settings=settings or Settings(), points=tuple(points),
+                 keys=Keys(bindings or Bindings()))
 
 
 # ------------------------------------------------------------------ events
-
-
-@dataclass(frozen=True)
-class Press:
-    name: str
-    t: float
-
-
-@dataclass(frozen=True)
-class Release:
-    name: str
-    t: float
 
 
 @dataclass(frozen=True)
@@ -203,7 +185,21 @@ class Progress:
 
 @dataclass(frozen=True)
 class Moved:
-    """A move, jog or nudge has ended with the lens at ``position``."""
+    """A move, jog or nudge has ended with the lens at ``position``.
+
+    ``checking``: the lens has stopped and the worker now checks where it
+    landed (live view); the next press may start the next pull meanwhile,
+    and :class:`Checked` brings the result if nothing else came first.
+    """
+    position: int
+    t: float
+    trusted: bool = True
+    checking: bool = False
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The check after a move: where the picture (or the camera) puts the lens."""
     position: int
     t: float
     trusted: bool = True
@@ -222,6 +218,7 @@ class Focused:
 class Fault:
     message: str
     t: float
+    kind: str = ""    # "camera" (lost), "lens_mf" (does not move): a screen of its own
 
 
 @dataclass(frozen=True)
@@ -229,6 +226,7 @@ class Notice:
     """Something the operator should know, already dealt with (shown a few seconds)."""
     text: str
     t: float
+    kind: str = ""    # "liveview": live view was off (a screen of its own)
 
 
 @dataclass(frozen=True)
@@ -440,90 +438,63 @@ def step(state: State, event: Any) -> tuple[State, list[Effect]]:
     t = event.t
     if state.highlight is not None and state.highlight.until <= t:
         state = replace(state, highlight=None)
+    if isinstance(event, Edge):
+        return _gestures(state, event)
     handler = _HANDLERS.get(type(event))
     if handler is None:
         raise TypeError(f"unknown event {event!r}")
-    state, effects = handler(state, event)
+    state, effects = _gestures(state, Tick(t))  # long presses and repeats due by now
+    state, more = handler(state, event)
     if state.notices and state.activity == Activity.IDLE:
         state = replace(_notify(state, "; ".join(state.notices), t), notices=())
-    state, more = _timers(state, t)
     return state, effects + more
 
 
 def next_deadline(state: State) -> float | None:
     """When the core next needs a :class:`Tick`, if ever."""
-    times = []
+    times = [controls.next_deadline(state.keys, state.settings)]
     if state.highlight is not None:
         times.append(state.highlight.until)
-    s = state.settings
-    for h in state.held:
-        if h.name == "rate" and h.stage == 0:
-            times.append(h.since + s.hold_time)
-        if h.name in ("left", "right") and state.mode == Mode.EDIT:
-            if h.stage == 0:
-                times.append(h.since + s.hold_time)
-            elif h.stage == 1:
-                times.append(h.since + s.coarse_time)
-        if h.next_repeat < math.inf:
-            times.append(h.next_repeat)
-    return min(times) if times else None
+    return min((x for x in times if x is not None), default=None)
 
 
-def _timers(state: State, t: float) -> tuple[State, list[Effect]]:
+def _captures(state: State) -> bool:
+    """A screen that any button dismisses: the help, learning the scene."""
+    return state.help_since is not None or state.activity == Activity.LEARNING
+
+
+def _gestures(state: State, event: Any) -> tuple[State, list[Effect]]:
+    """Button edges and time through the gesture layer, then each function."""
+    keys, asked = controls.step(state.keys, event, state.settings, capture=_captures(state))
+    state = replace(state, keys=keys)
     effects: list[Effect] = []
-    s = state.settings
-    held = []
-    for h in state.held:
-        if h.name == "rate" and h.stage == 0 and t >= h.since + s.hold_time:
-            h = replace(h, stage=1)
-            if state.mode == Mode.EDIT:
-                state, more = _toggle_easing(state, t)
-                effects += more
-        if h.name in ("left", "right") and state.mode == Mode.EDIT:
-            direction = -1 if h.name == "left" else 1
-            if h.stage == 0 and t >= h.since + s.hold_time and state.activity in (
-                    Activity.IDLE, Activity.JOGGING):
-                h = replace(h, stage=1)
-                state = replace(state, activity=Activity.JOGGING)
-                effects.append(JogStart(direction, s.jog_fine))
-            elif h.stage == 0 and t >= h.since + s.hold_time:
-                h = replace(h, stage=3)  # held while busy: ignore this press
-            if h.stage == 1 and t >= h.since + s.coarse_time:
-                h = replace(h, stage=2)
-                # Only while the jog still runs: a camera lost or come back
-                # meanwhile (a fault, a move to the current point) has ended it.
-                if state.activity == Activity.JOGGING:
-                    effects.append(JogStart(direction, s.jog_coarse))
-        if h.next_repeat <= t:
-            h = replace(h, next_repeat=t + s.repeat_time)
-            if state.mode == Mode.EDIT:
-                state, more = _nudge_duration(state, 1 if h.name == "up" else -1, t)
-                effects += more
-        held.append(h)
-    return replace(state, held=tuple(held)), effects
+    for what in asked:
+        state, more = _FUNCTION_HANDLERS[type(what)](state, what)
+        effects += more
+    return state, effects
 
 
-def _on_press(state: State, ev: Press) -> tuple[State, list[Effect]]:
-    name, t = ev.name, ev.t
-    if state.holding(name) is not None:
-        return state, []
-    last_release = dict(state.released_at).get(name)
-    if last_release is not None and t - last_release < state.settings.bounce_time:
-        return state, []  # contact bounce: the same press again
-    held = Held(name, t)
-    if name in ("up", "down"):
-        held = replace(held, next_repeat=t + state.settings.repeat_delay)
-    state = replace(state, held=state.held + (held,))
+def _on_touch(state: State, ev: Touch) -> tuple[State, list[Effect]]:
+    if state.help_since is not None:
+        return replace(state, help_since=None), []
     if state.activity == Activity.LEARNING:
         return state, [Skip()]  # any button: the takes matter more than the check
+    return state, []
+
+
+def _on_do(state: State, ev: Do) -> tuple[State, list[Effect]]:
+    name, t = ev.function, ev.t
+    if name == "help":
+        return replace(state, help_since=t), []
     if name == "rate":
-        return state, []  # decided on release (screen) or after hold_time (easing)
+        on = not state.screen_on
+        return replace(state, screen_on=on), [Screen(on)]
     if name == "info":
         return _enter_mode(state, state.mode.next(), t)
     if state.mode == Mode.EDIT:
-        return _edit_press(state, name, t)
+        return _edit_do(state, name, t)
     if state.mode == Mode.PLAY:
-        return _play_press(state, name, t)
+        return _play_do(state, name, t)
     return state, []
 
 
@@ -556,15 +527,22 @@ def _idle(state: State) -> bool:
     return state.activity == Activity.IDLE and state.position is not None
 
 
-def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
-    if name in ("left", "right"):
-        return state, []  # decided on release (press) or after hold_time (jog)
+def _edit_do(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
     if name in ("up", "down"):
         return _nudge_duration(state, 1 if name == "up" else -1, t)
+    if name == "ease":
+        return _toggle_easing(state, t)
     if name == "trash":
         if not state.points:
             return _flash(state, "busy", t, "no points"), []
         return _remove_point(state, state.index, t)
+    if name in ("left", "right"):
+        # Go to the previous / next point as fast as possible, looping.
+        if not state.points or not _idle(state):
+            return state, []
+        step_ = -1 if name == "left" else 1
+        return _move(state, "asap", (state.index + step_) % len(state.points), t,
+                     from_index=state.index)
     if not _idle(state):
         return _flash(state, "busy", t, "wait"), []
     assert state.position is not None
@@ -584,7 +562,7 @@ def _edit_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
     return state, []
 
 
-def _play_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
+def _play_do(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
     if name not in ("set", "q"):
         return state, []
     if not state.points:
@@ -598,31 +576,28 @@ def _play_press(state: State, name: str, t: float) -> tuple[State, list[Effect]]
     return _move(state, "asap", 0, t, from_index=state.index)
 
 
-def _on_release(state: State, ev: Release) -> tuple[State, list[Effect]]:
-    h = state.holding(ev.name)
-    if h is None:
+def _on_hold(state: State, ev: Hold) -> tuple[State, list[Effect]]:
+    """Jogging: fine from stage 1, coarse from stage 2, until let go (stage 0)."""
+    direction = -1 if ev.function == "jog_near" else 1
+    s = state.settings
+    if ev.stage == 0:
+        if state.jogging != direction:
+            return state, []
+        return replace(state, jogging=0), [JogStop()]
+    if ev.stage == 1:
+        if state.mode != Mode.EDIT or state.jogging or state.activity not in (
+                Activity.IDLE, Activity.JOGGING) or state.position is None:
+            return state, []  # held while busy: this hold does nothing
+        return (replace(state, jogging=direction, activity=Activity.JOGGING),
+                [JogStart(direction, s.jog_fine)])
+    # Coarse only while the jog still runs: a camera lost or come back
+    # meanwhile (a fault, a move to the current point) has ended it.
+    if state.jogging != direction or state.activity != Activity.JOGGING:
         return state, []
-    state = replace(state,
-                    held=tuple(x for x in state.held if x.name != ev.name),
-                    released_at=tuple((n, r) for n, r in state.released_at if n != ev.name)
-                    + ((ev.name, ev.t),))
-    if ev.name == "rate":
-        if h.stage != 0:
-            return state, []  # it was a hold: the easing changed
-        on = not state.screen_on
-        return replace(state, screen_on=on), [Screen(on)]
-    if ev.name not in ("left", "right") or state.mode != Mode.EDIT:
-        return state, []
-    if h.stage in (1, 2):
-        return state, [JogStop()]
-    if h.stage == 3 or ev.t >= h.since + state.settings.hold_time:
-        return state, []
-    # A short press: go to the previous / next point, looping.
-    if not state.points or not _idle(state):
-        return state, []
-    step_ = -1 if ev.name == "left" else 1
-    return _move(state, "asap", (state.index + step_) % len(state.points), ev.t,
-                 from_index=state.index)
+    return state, [JogStart(direction, s.jog_coarse)]
+
+
+_FUNCTION_HANDLERS = {Touch: _on_touch, Do: _on_do, Hold: _on_hold}
 
 
 def _on_turn(state: State, ev: Turn) -> tuple[State, list[Effect]]:
@@ -641,7 +616,7 @@ def _nudge_lens(state: State, steps: int) -> tuple[State, list[Effect]]:
 
 
 def _on_tick(state: State, ev: Tick) -> tuple[State, list[Effect]]:
-    return state, []
+    return state, []  # the timers ran in step()
 
 
 def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
@@ -658,7 +633,7 @@ def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
 def _arm(state: State) -> tuple[State, list[Effect]]:
     """Into play: the last moment before the takes to check the scene (once free)."""
     if not (state.arm and state.mode == Mode.PLAY and _idle(state)
-            and not any(h.stage in (1, 2) for h in state.held)):
+            and not state.jogging):
         return state, []
     state = replace(state, arm=False)
     if not state.points:
@@ -671,7 +646,7 @@ def _arm(state: State) -> tuple[State, list[Effect]]:
 def _rehome_allowed(state: State) -> bool:
     """Never during a take: only in edit or inactive mode, with the lens at rest."""
     return (state.mode != Mode.PLAY and state.activity == Activity.IDLE
-            and not any(h.stage in (1, 2) for h in state.held))
+            and not state.jogging)
 
 
 def _check_trust(state: State) -> tuple[State, list[Effect]]:
@@ -685,9 +660,11 @@ def _check_trust(state: State) -> tuple[State, list[Effect]]:
 
 
 def _on_progress(state: State, ev: Progress) -> tuple[State, list[Effect]]:
-    if state.activity == Activity.FAULT and ev.activity != Activity.CONNECTING:
-        # The worker tries again: the fault (what to fix) stays on the screen
-        # until the lens is ready; only a lost camera has a screen of its own.
+    if state.activity == Activity.FAULT and (ev.activity != Activity.CONNECTING
+                                             or state.fault == "camera"):
+        # The worker tries again: the fault (what to fix, or "camera lost")
+        # stays on the screen, with why it is still waiting, until the lens
+        # is ready.
         return replace(state, progress=(ev.phase, ev.fraction)), []
     return replace(state, activity=ev.activity, progress=(ev.phase, ev.fraction)), []
 
@@ -696,13 +673,24 @@ def _on_moved(state: State, ev: Moved) -> tuple[State, list[Effect]]:
     index = state.index
     if state.transition is not None:
         index = state.transition.to_index
+    # While the arrival is checked, the trust stays as it was until the check says.
     state = replace(state, position=ev.position, index=index, transition=None,
-                    trusted=ev.trusted)
+                    trusted=state.trusted if ev.checking else ev.trusted)
+    if ev.checking:
+        return replace(state, activity=Activity.IDLE, progress=None), []
     if state.nudge:
         return replace(state, nudge=0, activity=Activity.JOGGING), [Nudge(state.nudge)]
-    still_jogging = any(h.stage in (1, 2) for h in state.held)
-    state = replace(state, activity=Activity.JOGGING if still_jogging else Activity.IDLE,
+    state = replace(state, activity=Activity.JOGGING if state.jogging else Activity.IDLE,
                     progress=None)
+    state, effects = _check_trust(state)
+    return (state, effects) if effects else _arm(state)
+
+
+def _on_checked(state: State, ev: Checked) -> tuple[State, list[Effect]]:
+    """The check's verdict, unless the lens has been given something else meanwhile."""
+    if state.transition is not None or state.activity != Activity.IDLE:
+        return state, []
+    state = replace(state, position=ev.position, trusted=ev.trusted)
     state, effects = _check_trust(state)
     return (state, effects) if effects else _arm(state)
 
@@ -723,16 +711,18 @@ def _on_notice(state: State, ev: Notice) -> tuple[State, list[Effect]]:
         if ev.text in state.notices:
             return state, []
         return replace(state, notices=state.notices + (ev.text,)), []
-    return _notify(state, ev.text, ev.t), []
+    return _notify(state, ev.text, ev.t, ev.kind), []
 
 
-def _notify(state: State, text: str, t: float) -> State:
-    return replace(state, highlight=Highlight("busy", t + 4 * state.settings.highlight_time,
-                                              text))
+def _notify(state: State, text: str, t: float, kind: str = "") -> State:
+    """A banner for a few seconds; ``kind`` "liveview" has a screen of its own."""
+    return replace(state, highlight=Highlight(kind or "busy",
+                                              t + 4 * state.settings.highlight_time, text))
 
 
 def _on_fault(state: State, ev: Fault) -> tuple[State, list[Effect]]:
-    return replace(state, activity=Activity.FAULT, message=ev.message, transition=None), []
+    return replace(state, activity=Activity.FAULT, message=ev.message, fault=ev.kind,
+                   transition=None), []
 
 
 # ------------------------------------------------------------ web edits
@@ -796,8 +786,9 @@ def _on_web(state: State, ev: Any) -> tuple[State, list[Effect]]:
 
 
 _HANDLERS = {
-    Press: _on_press, Release: _on_release, Turn: _on_turn, Tick: _on_tick,
-    Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Focused: _on_focused,
+    Turn: _on_turn, Tick: _on_tick, **_FUNCTION_HANDLERS,
+    Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Checked: _on_checked,
+    Focused: _on_focused,
     Fault: _on_fault, Notice: _on_notice, SetRegion: _on_set_region,
     AddPoint: _on_web, RemovePoint: _on_web, SetDuration: _on_web, SetEasing: _on_web,
     GoTo: _on_web, SetMode: _on_web, Jog: _on_web, Focus: _on_web,

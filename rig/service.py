@@ -32,6 +32,7 @@ from .buttons import Buttons
 from .calibrate import CalibrationSettings
 from .clock import Clock, Flag
 from .config import Config
+from .desktop import inputs
 from .notify import Notifier
 from .sequencer import Notice, Tick
 from .liveview import LiveFeed
@@ -47,20 +48,23 @@ class Service:
 
     def __init__(self, clock: Clock, config: Config, open_camera: Callable[[], Any], *,
                  display_device: Any, notifier: Notifier, pin_factory: Any = None,
-                 recorder: Any = None) -> None:
+                 recorder: Any = None, display_reopen: Callable[[], Any] | None = None) -> None:
         self.clock = clock
         self.notifier = notifier
         self.store = Store(config.state_dir())
         web = config["web"]
         self.app = App(clock, open_camera, self.store,
-                       state=load_state(self.store, config.ui),
+                       state=load_state(self.store, config.ui, config.bindings),
                        display_device=display_device, recorder=recorder,
+                       display_reopen=display_reopen,
                        calibration_settings=CalibrationSettings(**config["calibration"]),
                        live=LiveFeed(web["fps"], web["play_fps"]))
         self.web_config = web if web["enabled"] else None
         self.web: Any = None
-        self.buttons = Buttons(config.buttons, self.app.post, clock, encoder=config.encoder,
-                               pin_factory=pin_factory)
+        # The desktop preview's window brings its own (mock) pins for the keyboard.
+        pins, encoder, window_pins = inputs(config, display_device)
+        self.buttons = Buttons(pins, self.app.post, clock, encoder=encoder,
+                               pin_factory=pin_factory or window_pins)
 
     def run(self, stop: Flag) -> int:
         """Start the app, tell systemd, feed its watchdog until ``stop``; stop cleanly."""

@@ -64,7 +64,7 @@ from .gpcontext import deliver_error
 from .inputs import EachTable, Field, Table, load_toml, validate
 
 __all__ = ["Profile", "load_profile", "profile_from_dict", "SimBody", "SimCamera", "Truth",
-           "DEFAULT_PROFILE", "PROFILES", "VENDORS"]
+           "DEFAULT_PROFILE", "PROFILES", "VENDORS", "known_calibration"]
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_PROFILE = DATA / "profiles" / "canon-ef24.toml"
@@ -217,6 +217,19 @@ def load_profile(path: str | Path) -> Profile:
         raise doc.error("start", f"must be between 0 and steps ({values['steps']}), "
                                  f"got {values['start']}")
     return profile_from_dict(values, source=str(path))
+
+
+def known_calibration(profile: Profile) -> Any:
+    """The calibration a perfect run would store for a Canon-style profile.
+
+    For tests, previews and benchmarks that start from a known lens instead
+    of calibrating one (minutes in real time).
+    """
+    from .calibration import Calibration, DriveCal
+    return Calibration(profile.lens, profile.steps,
+                       tuple(DriveCal(k, d.steps, d.speed) for k, d in sorted(profile.drive.items())),
+                       camera=profile.model, latency_ms=profile.latency_ms,
+                       latency_jitter_ms=profile.latency_jitter_ms)
 
 
 def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> Profile:

@@ -267,6 +267,9 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
     found = left = None
     moved = 0
     for n in range(1, LOOKS + 1):
+        lens.wait_free()
+        if stop is not None and stop():   # asked for before the look: the look waits
+            return Check(False, found, left, n - 1, moved, "interrupted")
         try:
             fp = _look(lens, stop)
         except LiveViewFrozen:

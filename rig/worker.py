@@ -38,10 +38,10 @@ from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
 from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen
 from .liveview import LiveFeed
-from .planner import Plan
+from .planner import Plan, plan_move
 from .precheck import STILL, UNSEEN, drive_test
-from .sequencer import (Activity, Arm, Autofocus, Fault, Focused, Home, JogStart, JogStop, Move,
-                        Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
+from .sequencer import (Activity, Arm, Autofocus, Checked, Fault, Focused, Home, JogStart,
+                        JogStop, Move, Moved, Notice, Nudge, Progress, Ready, Skip, Transition)
 from .store import Store
 from .verify import LEARN_MARGIN, SceneMap, check_arrival, holds, learn_scene
 
@@ -65,6 +65,11 @@ WAIT_FOR = {
 # Errors in an open session that mean the camera has gone (cable, power).
 LOST = {gp.GP_ERROR_IO_USB_FIND, gp.GP_ERROR_IO, gp.GP_ERROR_TIMEOUT,
         gp.GP_ERROR_MODEL_NOT_FOUND}
+
+
+def _kind_of(message: str) -> str:
+    """Which screen a refusal gets: the lens layer ends every "lens on MF" with its fix."""
+    return "lens_mf" if "switch to AF" in message else ""
 
 
 class Stop:
@@ -120,13 +125,15 @@ class LensWorker:
     def __init__(self, clock: Clock, open_camera: Callable[[], Any], store: Store,
                  post: Callable[[Any], None], *, observer: Observer,
                  settings: CalibrationSettings, live: LiveFeed | None = None,
-                 playing: Callable[[], bool] = lambda: False) -> None:
+                 playing: Callable[[], bool] = lambda: False,
+                 keepalive_s: float = KEEPALIVE_S) -> None:
         self.clock = clock
         self.open_camera = open_camera
         self.store = store
         self.post = post
         self.observer = observer
         self.settings = settings
+        self.keepalive_s = keepalive_s
         self.inbox = clock.channel()
         self.lens: Lens | None = None
         self.calibration: Calibration | None = None
@@ -158,14 +165,14 @@ class LensWorker:
             except Cancelled:
                 return
             except CameraLost as exc:
-                self._report(f"camera lost: {exc}")
+                self._report(f"camera lost: {exc}", kind="camera")
                 self._drop()
             except (LensError, InputError, gp.GPhoto2Error) as exc:
                 # A camera, lens or file that cannot work as it is (no focus
                 # drive, lens on MF while calibrating, a damaged profile): say
                 # what to fix, then start over with a new session, so fixing
                 # it (or plugging in another camera) needs no restart.
-                self._report(str(exc))
+                self._report(str(exc), kind=_kind_of(str(exc)))
                 self._drop()
                 if self._wait(FIX_RETRY_S):
                     return
@@ -184,12 +191,12 @@ class LensWorker:
             self.lens.cancelled = True
         self.inbox.put(Stop())
 
-    def _report(self, message: str) -> None:
+    def _report(self, message: str, kind: str = "") -> None:
         if message != self._reported:       # the same fault again: the journal has it
             log.error("lens: %s", message)
         self._reported = message
         self.observer.error(message)
-        self.post(Fault(message, self.clock.now()))
+        self.post(Fault(message, self.clock.now(), kind))
 
     def _wait(self, seconds: float) -> bool:
         """Wait, keeping an ear on the inbox; True if asked to stop."""
@@ -272,7 +279,7 @@ class LensWorker:
                 refused = True
                 message = ("the lens does not move: set the lens switch to AF "
                            "(or point the camera at something with detail)")
-                self._report(message)
+                self._report(message, kind="lens_mf")
                 if self._wait(RETRY_S):
                     raise Cancelled()
             if refused:
@@ -334,7 +341,7 @@ class LensWorker:
             job = self.inbox.get(until=self._idle_until())
             try:
                 if job is EMPTY:
-                    if self.clock.now() >= self._kept + KEEPALIVE_S:
+                    if self.clock.now() >= self._kept + self.keepalive_s:
                         self._keep_liveview(lens)
                         self._kept = self.clock.now()
                     else:
@@ -357,7 +364,7 @@ class LensWorker:
 
     def _idle_until(self) -> float:
         """When the idle worker next takes a frame: to keep live view on, or for watchers."""
-        until = self._kept + KEEPALIVE_S
+        until = self._kept + self.keepalive_s
         period = self.live.period(self.playing()) if self.live is not None else None
         if period is not None:
             assert self.live is not None
@@ -375,7 +382,7 @@ class LensWorker:
         """A frame keeps live view on; if it had been switched off, say so."""
         if "liveview" in lens.caps.preconditions and lens.liveview_is_on() is False:
             log.warning("live view was off: turned it back on")
-            self.post(Notice("live view turned on", self.clock.now()))
+            self.post(Notice("live view turned on", self.clock.now(), kind="liveview"))
             lens.liveview_on()
         else:
             try:
@@ -385,7 +392,7 @@ class LensWorker:
 
     def _refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
-        self._report(message)
+        self._report(message, kind=_kind_of(message))
         while True:
             if self._wait(RETRY_S):
                 raise Cancelled()
@@ -420,14 +427,24 @@ class LensWorker:
 
     def _do(self, lens: Lens, job: Any) -> None:
         if isinstance(job, Move):
-            self.observer.transition_started(job.transition, job.plan)
-            run = lens.execute(job.plan, job.transition.t0)
             tr = job.transition
+            self.observer.transition_started(tr, job.plan)
+            plan = self._from_here(lens, job.plan)
+            run = lens.execute(plan, tr.t0)
+            checks = lens.caps.feedback == "absolute" or self.scene is not None
+            if checks:
+                # The lens has stopped: the core takes the next press while the
+                # arrival is checked, and a job that comes cuts the check short
+                # (between two camera calls), so a press never waits for it.
+                self._moved(lens, checking=True)
             run.before_correction, run.after_correction = self._check(lens, tr.target, tr.start)
             source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
-            log.info(run.describe(job.plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
+            log.info(run.describe(plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
             self.observer.transition_ended(tr, run, lens.position or 0.0)
-            self._moved(lens)
+            if not checks:
+                self._moved(lens)
+            elif not self._interrupted():
+                self.post(Checked(round(lens.position or 0), self.clock.now(), lens.trusted))
         elif isinstance(job, JogStart):
             self._jog(lens, job)
         elif isinstance(job, Nudge):
@@ -486,8 +503,15 @@ class LensWorker:
             self._check(lens, round(back), scene.reach if scene else None)
         self._moved(lens)
 
-    def _moved(self, lens: Lens) -> None:
-        self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted))
+    def _moved(self, lens: Lens, checking: bool = False) -> None:
+        self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted, checking))
+
+    def _from_here(self, lens: Lens, plan: Plan) -> Plan:
+        """The plan again from where the lens is, if a cut-short check moved it."""
+        if lens.position is None or lens.model is None or round(lens.position) == plan.start:
+            return plan
+        return plan_move(round(lens.position), plan.target, plan.target_s, lens.model,
+                         plan.easing)
 
     def _jog(self, lens: Lens, job: JogStart) -> None:
         """Drive one way command after command until told to stop."""

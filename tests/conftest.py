@@ -7,6 +7,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "rig" / "data"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="write the OLED screens to tests/golden/ instead of comparing "
+                          "(then look at the pictures and commit them)")
+
+
+@pytest.fixture
+def update_golden(request):
+    return request.config.getoption("--update-golden")
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("RIG_HARDWARE") != "1":
         skip = pytest.mark.skip(reason="needs real hardware: set RIG_HARDWARE=1")

@@ -51,13 +51,13 @@ def test_each_bad_config_is_refused_with_its_message(path, capsys):
 
 def test_a_good_config_prints_a_short_summary(tmp_path, capsys):
     path = tmp_path / "rig.toml"
-    path.write_text('[buttons]\nset = 12\n[display]\nrotate = 2\n'
+    path.write_text('[buttons]\ncentre = 20\n[display]\nrotate = 2\n'
                     f'[state]\ndir = "{tmp_path}"\n[encoder.focus]\nenabled = true\n')
     assert main(["config", "check", str(path)]) == 0
     out = flat(capsys.readouterr().out)
     assert out.startswith(f"{path}: valid; 4 settings changed from the defaults: ")
-    assert "buttons.set = 12" in out and "display.rotate = 2" in out
-    assert f"state {tmp_path} buttons info 5, set 12, q 6," in out
+    assert "buttons.centre = 20" in out and "display.rotate = 2" in out
+    assert f"state {tmp_path} buttons up 17, down 22, left 27, right 23, centre 20, a 5," in out
     assert "encoder GPIO19 + GPIO26, 1 step(s) a detent" in out
     assert out.endswith("display ssd1306 at 0x3C on /dev/i2c-1 web off")
 

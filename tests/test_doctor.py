@@ -85,7 +85,7 @@ def test_a_good_rig_on_the_simulator(capsys, config, calibrated):
     assert v["lens on AF"][1].startswith("a test drive moves the lens (live view: picture "
                                          "changed ")
     assert v["OLED"] == (SKIP, 'off in the config (display.driver = "none")', "")
-    assert v["GPIO"] == (OK, "10 pins free, none pressed", "")
+    assert v["GPIO"] == (OK, "8 pins free, none pressed", "")
     assert v["web"] == (SKIP, "off in the config (web.enabled = false)", "")
 
 
@@ -208,11 +208,11 @@ def test_a_damaged_calibration_with_a_good_backup_is_a_warning(capsys, config, c
 
 def test_a_bad_config_is_a_failure_and_the_rest_runs_on_defaults(capsys, tmp_path, calibrated):
     bad = tmp_path / "rig.toml"
-    bad.write_text("[buttons]\nq = 5\n")
+    bad.write_text("[buttons]\nb = 5\n")
     code, v = doctor(capsys, DEFAULT_PROFILE, bad, calibrated)
     assert code == 1
-    assert v["config"][:2] == (FAIL, f"{bad}:2: buttons.q: GPIO5 is already used by "
-                                     "buttons.info (a default) (the checks below use the "
+    assert v["config"][:2] == (FAIL, f"{bad}:2: buttons.b: GPIO5 is already used by "
+                                     "buttons.a (a default) (the checks below use the "
                                      "packaged defaults)")
     assert v["camera"][0] == OK and v["GPIO"][0] == OK
 
@@ -308,20 +308,20 @@ class ShortedGPIO4(MockPin):
 def test_gpio_pressed_at_rest(tmp_path):
     d = sim_doctor(tmp_path, pin_factory=MockFactory(pin_class=ShortedGPIO4))
     assert list(check_gpio(d)) == [Verdict(
-        "GPIO", WARN, "reads pressed at rest: buttons.set (GPIO4)",
+        "GPIO", WARN, "reads pressed at rest: buttons.centre (GPIO4)",
         "a stuck button or a wire to ground: check hardware/wiring.md")]
 
 
 def test_gpio_in_use(tmp_path):
     factory = MockFactory()
     d = sim_doctor(tmp_path, pin_factory=factory)
-    assert list(check_gpio(d)) == [Verdict("GPIO", OK, "10 pins free, none pressed")]
-    holder = DigitalInputDevice(5, pin_factory=factory)     # something else has INFO's pin
+    assert list(check_gpio(d)) == [Verdict("GPIO", OK, "8 pins free, none pressed")]
+    holder = DigitalInputDevice(5, pin_factory=factory)     # something else has button A's pin
     try:
         [verdict] = check_gpio(d)
     finally:
         holder.close()
-    assert verdict.status == FAIL and verdict.text.startswith("in use: buttons.info (GPIO5): ")
+    assert verdict.status == FAIL and verdict.text.startswith("in use: buttons.a (GPIO5): ")
     assert list(check_gpio(d))[0].status == OK               # released again
 
 
@@ -330,7 +330,7 @@ def test_gpio_counts_the_encoder_when_enabled(tmp_path):
     path.write_text("[encoder.focus]\nenabled = true\n")
     d = sim_doctor(tmp_path, pin_factory=MockFactory())
     d.config = load_config(path)
-    assert list(check_gpio(d)) == [Verdict("GPIO", OK, "12 pins free, none pressed")]
+    assert list(check_gpio(d)) == [Verdict("GPIO", OK, "11 pins free, none pressed")]
 
 
 def test_no_gpio_at_all(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.display import View, screen_text
 from rig.lens import Lens
-from rig.sequencer import Activity, Mode, Point, Press, Release
+from rig.sequencer import Activity, Do, Mode, Point
 from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, load_profile
 from rig.store import Store
 from rig.worker import RETRY_S
@@ -66,9 +66,8 @@ class Rig:
         return self.idle()
 
     def press(self, name):
-        self.app.post(Press(name, self.clock.now()))
+        self.app.post(Do(name, self.clock.now()))
         self.clock.sleep(0.08)
-        self.app.post(Release(name, self.clock.now()))
 
     def lens_at(self):
         return self.body.truth.step(max(self.body.truth.settled_at(), self.clock.now()))
@@ -100,7 +99,7 @@ def test_lens_on_mf(state_dir, caplog):
     s = rig.app.state
     assert s.activity == Activity.FAULT and "set the lens switch to AF" in s.message
     assert "set the lens switch to AF" in caplog.text
-    assert rig.screen().startswith("[ !! ] problem the lens does not move: set the lens")
+    assert rig.screen().startswith("LENS ON MF? set the lens switch to AF")
     rig.body.af = True                      # the operator flips the switch
     s = rig.recovered()
     assert s.activity == Activity.IDLE and s.position == 120 and rig.lens_at() == 120
@@ -134,7 +133,7 @@ def test_canon_live_view_switched_off_is_turned_back_on(state_dir, caplog):
     rig.clock.sleep(5)
     assert "live view was off" in caplog.text
     assert rig.app.state.highlight.text == "live view turned on"
-    assert "live view turned on" in rig.screen()
+    assert rig.screen().startswith("LIVE VIEW live view was off: rig turned it on")
     rig.press("set")                        # play: the pull still happens
     rig.idle()
     assert rig.lens_at() == 300
@@ -173,11 +172,12 @@ def test_unplug_and_replug_mid_transition(state_dir, caplog):
     s = rig.app.state
     assert s.activity in (Activity.FAULT, Activity.CONNECTING)
     assert "camera lost" in caplog.text
-    assert "camera" in rig.screen()
-    rig.clock.sleep(5.0)
-    assert rig.app.state.activity == Activity.CONNECTING
-    assert "camera not found" in rig.app.state.progress[0] or \
-        "no camera" in rig.app.state.progress[0]
+    assert rig.screen().startswith("CAMERA LOST check the USB cable")
+    rig.clock.sleep(5.0)                    # still lost: the screen says so, and why it waits
+    s = rig.app.state
+    assert s.activity == Activity.FAULT and s.fault == "camera"
+    assert "camera not found" in s.progress[0] or "no camera" in s.progress[0]
+    assert "CAMERA LOST" in rig.screen() and s.progress[0].split(":")[0] in rig.screen()
     rig.body.plug()
     s = rig.idle()                          # reconnects, re-homes, back to point 1
     assert s.activity == Activity.IDLE and s.index == 0 and rig.lens_at() == 120

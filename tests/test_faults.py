@@ -17,11 +17,13 @@ from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.inputs import InputError
 from rig.lens import BUSY_TRIES, FAR, NEAR, Lens, LiveViewFrozen
-from rig.sequencer import Activity, Mode, Point, Press, Release
+from rig.sequencer import Activity, Edge, Mode, Point
 from rig.sim import DEFAULT_PROFILE, SimBody, load_profile
 from rig.store import Store
 from rig.verify import check_arrival, learn_scene
 from rig.worker import use_calibration
+
+BINDINGS = load_config().bindings   # the default buttons
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +176,8 @@ def test_a_power_cut_mid_transition_homes_again_and_keeps_the_sequence(cal, tmp_
     first = App(clock, body.session, store, state=load_state(store, load_config().ui))
     first.start()
     assert first.wait_idle(until=clock.now() + 600)
-    first.post(Press("set", clock.now()))
-    first.post(Release("set", clock.now() + 0.08))
+    first.post(Edge("thumb", True, clock.now()))            # the thumb: the next point
+    first.post(Edge("thumb", False, clock.now() + 0.08))
     clock.sleep(1.5)                                 # mid-pull ...
     assert first.state.transition is not None
     first.worker.cancel()                            # ... the power goes: the worker stops
@@ -208,9 +210,11 @@ def test_a_short_soak_with_every_fault_neither_crashes_nor_hangs(cal, tmp_path):
     app = App(clock, body.session, store, state=load_state(store, load_config().ui))
 
     def press(name):
-        app.post(Press(name, clock.now()))
+        """Function ``name`` by its default button (a short press)."""
+        button = BINDINGS.gestures(name)[0].buttons[0]
+        app.post(Edge(button, True, clock.now()))
         clock.sleep(0.08)
-        app.post(Release(name, clock.now()))
+        app.post(Edge(button, False, clock.now()))
 
     def ready():
         for _ in range(600):

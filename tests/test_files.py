@@ -6,6 +6,7 @@ import pytest
 
 from rig.calibration import load_calibration, parse_calibration
 from rig.config import load_config
+from rig.controls import FUNCTIONS
 from rig.inputs import InputError
 from rig.script import load_script, parse_script
 from rig.sequencer import Point
@@ -19,15 +20,25 @@ GOOD_CAL = {"lens": "L", "steps": 407,
 
 def test_default_config_is_valid():
     config = load_config()
-    assert set(config.buttons) == {"info", "set", "q", "trash", "up", "down", "left", "right",
-                                   "rate", "af"}
-    assert len(set(config.buttons.values())) == 10
+    assert config.buttons == {"up": 17, "down": 22, "left": 27, "right": 23, "centre": 4,
+                              "a": 5, "b": 6, "thumb": 12}   # the OLED Bonnet, and the jack
+    for function in FUNCTIONS:
+        assert config.bindings.gestures(function), function
 
 
 @pytest.mark.parametrize("text,key,line", [
-    ("[buttons]\nset = 5\n", "buttons.set", 2),
+    ("[buttons]\nthumb = 5\n", "buttons.thumb", 2),
     ("[buttons]\nup = 2\n", "buttons.up", 2),
     ("[buttons]\nup = 40\n", "buttons.up", 2),
+    ("[buttons]\nset = 12\n", "buttons.set", 2),
+    ("[encoder.focus]\nenabled = true\npush = 12\n", "encoder.focus.push", 3),
+    ("[functions]\nq = [\"b long\"]\n", "functions.q", 2),
+    ("[functions]\nq = \"b\"\n", "functions.q", 2),
+    ("[functions]\nq = [\"c\"]\n", "functions.q", 2),
+    ("[functions]\nq = [\"b twice\"]\n", "functions.q", 2),
+    ("[functions]\nzoom = [\"b\"]\n", "functions.zoom", 2),
+    ("[functions]\nq = []\nup = [\"b\"]\n", "functions.up", 3),
+    ("[functions]\njog_far = [\"a+right\"]\n", "functions.jog_far", 2),
     ("[ui]\nhold_tme = 1\n", "ui.hold_tme", 2),
     ("[display]\ndriver = \"hdmi\"\n", "display.driver", 2),
     ("[ui]\nhold_time = 2.0\ncoarse_time = 1.0\n", "ui.coarse_time", 3),

@@ -2,11 +2,13 @@
 
 import pytest
 
+from rig.config import load_config
 from rig.planner import Drive, LensModel
-from rig.sequencer import (Activity, AddPoint, Autofocus, Fault, Focus, GoTo, Jog, JogStart, JogStop,
-                           Mode, Move, Moved, Nudge, Point, Press, Ready, Release, RemovePoint,
-                           SaveSequence, Screen, SetDuration, SetEasing, SetMode, SetRegion, State,
-                           Tick, Turn, achievable, initial_state, next_deadline, refusal, step)
+from rig.sequencer import (Activity, AddPoint, Autofocus, Do, Edge, Fault, Focus, GoTo, Hold,
+                           Jog, JogStart, JogStop, Mode, Move, Moved, Nudge, Point, Ready,
+                           RemovePoint, SaveSequence, Screen, SetDuration, SetEasing, SetMode,
+                           SetRegion, Skip, State, Tick, Turn, achievable, initial_state,
+                           next_deadline, refusal, step)
 
 MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
                         Drive(3, 26.0, 0.30, 0.28)), latency=0.03)
@@ -16,7 +18,8 @@ class Rig:
     """Feeds events to the core the way the shell does, with ticks in between."""
 
     def __init__(self, points=(), mode=None):
-        self.state = initial_state(tuple(points))
+        config = load_config()
+        self.state = initial_state(tuple(points), config.ui, config.bindings)
         self.t = 0.0
         self.effects = []
         self.feed(Ready(MODEL, 0, 0.0))
@@ -40,11 +43,17 @@ class Rig:
             self.feed(Tick(self.t))
         self.t = end
 
-    def press(self, name, hold=0.08):
+    def press(self, name):
+        """Function ``name`` (as the gesture layer reports it)."""
         self.advance(0.15)  # a thumb needs this long between presses
-        effects = self.feed(Press(name, self.t))
+        return self.feed(Do(name, self.t))
+
+    def button(self, name, hold=0.08):
+        """Press physical button ``name`` for ``hold`` seconds (default gestures)."""
+        self.advance(0.15)
+        effects = self.feed(Edge(name, True, self.t))
         self.advance(hold)
-        return effects + self.feed(Release(name, self.t))
+        return effects + self.feed(Edge(name, False, self.t))
 
     def finish(self):
         tr = self.state.transition
@@ -113,7 +122,7 @@ def test_up_down_step_from_what_the_lens_can_do():
 def test_holding_up_repeats():
     rig = Rig([Point(0), Point(300)], mode=Mode.EDIT)
     rig.state = State(**{**rig.state.__dict__, "index": 1})
-    rig.press("up", hold=0.5 + 0.12 * 5 + 0.01)
+    rig.button("up", hold=0.5 + 0.12 * 5 + 0.01)
     assert rig.state.points[1].duration == pytest.approx(
         (int(achievable(State(**{**rig.state.__dict__, "points": (Point(0), Point(300))}), 1)
              * 10) + 7) / 10)
@@ -134,17 +143,28 @@ def test_left_right_navigate_with_fastest_moves_and_loop():
 def test_holding_left_right_jogs_fine_then_coarse():
     rig = Rig([Point(10)], mode=Mode.EDIT)
     rig.advance(0.01)
-    rig.feed(Press("right", rig.t))
+    rig.feed(Edge("right", True, rig.t))
     rig.advance(0.7)
     assert JogStart(1, 1) in rig.effects
     rig.advance(1.3)
     assert JogStart(1, 3) in rig.effects
     before = len(rig.moves())
-    rig.feed(Release("right", rig.t))
+    rig.feed(Edge("right", False, rig.t))
     assert rig.effects[-1] == JogStop()
     assert len(rig.moves()) == before  # a hold is not a press
     rig.feed(Moved(150, rig.t))
     assert rig.state.position == 150 and rig.state.activity == Activity.IDLE
+
+
+def test_a_jog_held_while_busy_does_nothing_even_after_the_lens_is_free():
+    rig = Rig([Point(10), Point(200)], mode=Mode.EDIT)
+    rig.press("right")                        # a move to point 2 starts
+    rig.feed(Hold("jog_near", 1, rig.t))      # held while it runs
+    rig.finish()
+    rig.feed(Hold("jog_near", 2, rig.t))
+    rig.feed(Hold("jog_near", 0, rig.t))
+    assert not [e for e in rig.effects if isinstance(e, (JogStart, JogStop))]
+    assert rig.state.activity == Activity.IDLE and rig.state.jogging == 0
 
 
 def test_play_set_runs_the_transition_with_its_duration():
@@ -154,7 +174,7 @@ def test_play_set_runs_the_transition_with_its_duration():
     move = rig.moves()[-1]
     assert move.transition.kind == "play" and move.transition.to_index == 1
     assert move.plan.duration_s == pytest.approx(3.0)
-    assert move.transition.t0 == pytest.approx(rig.t - 0.08 + MODEL.latency + 0.002)
+    assert move.transition.t0 == pytest.approx(rig.t + MODEL.latency + 0.002)
     assert move.transition.from_index == 0
     rig.press("set")  # mid-pull: ignored
     assert len(rig.moves()) == 2
@@ -194,14 +214,41 @@ def test_af_looks_where_the_region_was_set():
     assert rig.effects[-1] == Autofocus((0.1, 0.2, 0.3, 0.25))
 
 
-def test_a_bouncing_press_counts_once():
+def test_a_bouncing_thumb_advances_once_and_at_the_first_edge():
     rig = Rig([Point(0), Point(100), Point(200)])
     rig.advance(0.01)
     t = rig.t
     for i in range(4):  # edges within 4 ms
-        rig.feed(Press("set", t + i * 0.001))
-        rig.feed(Release("set", t + i * 0.001 + 0.0005))
-    assert len([m for m in rig.moves() if m.transition.kind == "play"]) == 1
+        rig.feed(Edge("thumb", True, t + i * 0.001))
+        rig.feed(Edge("thumb", False, t + i * 0.001 + 0.0005))
+    rig.feed(Edge("thumb", True, t + 0.004))   # and then it stays closed
+    rig.advance(0.3)
+    plays = [m for m in rig.moves() if m.transition.kind == "play"]
+    assert len(plays) == 1
+    assert plays[0].transition.t0 == pytest.approx(t + MODEL.latency + 0.002)
+
+
+def test_help_opens_with_a_and_b_and_any_button_closes_it_without_acting():
+    rig = Rig([Point(0), Point(100)])
+    rig.feed(Edge("a", True, rig.t))
+    rig.advance(0.05)
+    rig.feed(Edge("b", True, rig.t))
+    rig.advance(0.1)
+    rig.feed(Edge("b", False, rig.t))
+    rig.feed(Edge("a", False, rig.t))
+    assert rig.state.help_since is not None and rig.state.mode == Mode.PLAY
+    rig.button("thumb")                      # closes the help: no transition
+    assert rig.state.help_since is None and not [m for m in rig.moves()
+                                                 if m.transition.kind == "play"]
+    rig.button("thumb")
+    assert rig.moves()[-1].transition.kind == "play"
+
+
+def test_any_button_skips_learning_the_scene():
+    rig = Rig([Point(0), Point(100)])
+    rig.state = State(**{**rig.state.__dict__, "activity": Activity.LEARNING})
+    effects = rig.button("b", hold=1.0)      # a long press of b: not TRASH, only a skip
+    assert effects == [Skip()] and len(rig.state.points) == 2
 
 
 def test_encoder_nudges_one_at_a_time_and_adds_up_the_rest():
@@ -216,17 +263,18 @@ def test_encoder_nudges_one_at_a_time_and_adds_up_the_rest():
     assert rig.state.activity == Activity.IDLE and rig.state.position == 10
 
 
-def test_holding_rate_switches_the_easing_and_a_short_press_the_screen():
+def test_ease_switches_the_easing_and_rate_the_screen():
     rig = Rig([Point(0), Point(300, 4.0)], mode=Mode.EDIT)
     rig.state = State(**{**rig.state.__dict__, "index": 1})
-    rig.press("rate", hold=0.7)
+    rig.press("ease")
     assert rig.state.points[1].easing == "ease" and rig.state.screen_on
     assert rig.state.highlight.what == "easing"
     assert SaveSequence(rig.state.points) in rig.effects
-    rig.press("rate", hold=0.7)
+    rig.press("ease")
     assert rig.state.points[1].easing == "linear"
-    rig.press("rate")
-    assert not rig.state.screen_on
+    rig.button("a", hold=0.7)               # A held: RATE
+    assert not rig.state.screen_on and rig.effects[-1] == Screen(False)
+    assert rig.state.mode == Mode.EDIT      # ... and not INFO
 
 
 def test_play_uses_the_points_easing_and_asap_moves_do_not():
@@ -341,7 +389,7 @@ def test_a_jog_ended_by_a_lost_camera_does_not_go_coarse():
     """Found by the property test (tests/test_sequencer_properties.py), now and then."""
     rig = Rig([Point(10)], mode=Mode.EDIT)
     rig.advance(0.15)
-    rig.feed(Press("left", rig.t))
+    rig.feed(Edge("left", True, rig.t))
     rig.advance(0.7)
     assert rig.effects[-1] == JogStart(-1, 1)
     rig.feed(Fault("camera lost", rig.t))

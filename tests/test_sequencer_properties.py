@@ -25,16 +25,19 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from rig.config import load_config
+from rig.controls import BUTTONS
 from rig.planner import Drive, LensModel, plan_move
-from rig.sequencer import (ENCODERS, INPUTS, Activity, Arm, Autofocus, Fault, Focused, Home,
-                           JogStart, JogStop, Mode, Move, Moved, Notice, Nudge, Point, Press,
-                           Ready, Release, SaveSequence, SetRegion, Skip, Tick, Turn,
-                           initial_state, next_deadline, step)
+from rig.sequencer import (ENCODERS, Activity, Arm, Autofocus, Checked, Edge, Fault, Focused,
+                           Home, JogStart, JogStop, Mode, Move, Moved, Notice, Nudge, Point,
+                           Ready, SaveSequence, SetRegion, Skip, Tick, Turn, initial_state,
+                           next_deadline, step)
 from rig.store import Store
 
 MODEL = LensModel(407, (Drive(1, 1.0, 0.06, 0.045), Drive(2, 4.0, 0.11, 0.085),
                         Drive(3, 26.0, 0.30, 0.28)), latency=0.03)
 DRIVE_JOBS = (Move, JogStart, Nudge, Home, Arm, Autofocus)
+CONFIG = load_config()          # the default buttons and gestures
 STATE_DIR = Path(tempfile.mkdtemp(prefix="rig-properties-"))
 
 points = st.lists(st.builds(Point, st.integers(0, MODEL.steps),
@@ -48,12 +51,13 @@ class Core(RuleBasedStateMachine):
     @initialize(saved=points, lens_at=st.integers(0, MODEL.steps))
     def boot(self, saved, lens_at):
         self.t = 0.0
-        self.state = initial_state(tuple(saved))
+        self.state = initial_state(tuple(saved), CONFIG.ui, CONFIG.bindings)
         self.lens_at = lens_at           # where the stand-in lens is
         self.job = None                  # the drive command the lens is busy with
         self.jog_stopped = False
         self.camera = True               # False between a Fault and the next Ready
         self.held: set[str] = set()
+        self.checking = False            # the worker checks an arrival (Moved(checking=True))
         self.feed(Ready(MODEL, 0, self.t))   # homed: on the near stop
 
     # -- feeding the core, and what comes out
@@ -83,6 +87,7 @@ class Core(RuleBasedStateMachine):
             assert self.camera, f"{effect} while the camera is away"
             assert self.job is None, f"{effect} while the lens is busy with {self.job}"
             self.job, self.jog_stopped = effect, False
+            self.checking = False        # a job cuts the check short: no Checked comes
         if isinstance(effect, Move):
             plan = effect.plan
             fastest = plan_move(effect.transition.start, effect.transition.target, 0.0,
@@ -103,16 +108,13 @@ class Core(RuleBasedStateMachine):
             self.feed(Tick(self.t))
         self.t = end
 
-    # -- the operator
-    @rule(name=st.sampled_from(INPUTS), wait=st.sampled_from([0.0, 0.002, 0.05, 0.3]))
+    # -- the operator: a contact closes or opens (chords and bounces included)
+    @rule(name=st.sampled_from(BUTTONS), wait=st.sampled_from([0.0, 0.002, 0.05, 0.3, 0.7]))
     def press(self, name, wait):
         self.advance(wait)
-        if name in self.held:
-            self.held.discard(name)
-            self.feed(Release(name, self.t))
-        else:
-            self.held.add(name)
-            self.feed(Press(name, self.t))
+        down = name not in self.held
+        (self.held.add if down else self.held.discard)(name)
+        self.feed(Edge(name, down, self.t))
 
     @rule(wait=st.sampled_from([0.001, 0.1, 0.7, 2.0, 5.0]))
     def time_passes(self, wait):
@@ -129,8 +131,9 @@ class Core(RuleBasedStateMachine):
     # -- the lens and the camera
     @precondition(lambda self: self.job is not None and self.camera
                   and (not isinstance(self.job, JogStart) or self.jog_stopped))
-    @rule(ok=st.booleans(), trusted=st.booleans(), slip=st.integers(-3, 3))
-    def lens_done(self, ok, trusted, slip):
+    @rule(ok=st.booleans(), trusted=st.booleans(), slip=st.integers(-3, 3),
+          check=st.booleans())
+    def lens_done(self, ok, trusted, slip, check):
         job, self.job = self.job, None
         if isinstance(job, Move):
             self.lens_at = job.transition.target
@@ -141,13 +144,24 @@ class Core(RuleBasedStateMachine):
         if isinstance(job, Autofocus):
             self.lens_at = min(MODEL.steps, max(0, self.lens_at + slip * 20))
             self.feed(Focused(self.lens_at, ok, "" if ok else "no contrast", self.t, trusted))
+        elif isinstance(job, Move) and check:
+            # The lens has stopped; the worker checks where it landed meanwhile.
+            self.checking = True
+            self.feed(Moved(self.lens_at, self.t, trusted, checking=True))
         else:
             self.feed(Moved(self.lens_at, self.t, trusted))
+
+    @precondition(lambda self: self.checking and self.camera)
+    @rule(trusted=st.booleans(), off=st.integers(-2, 2))
+    def check_done(self, trusted, off):
+        self.checking = False
+        self.lens_at = min(MODEL.steps, max(0, self.lens_at + off))
+        self.feed(Checked(self.lens_at, self.t, trusted))
 
     @precondition(lambda self: self.camera)
     @rule()
     def camera_lost(self):
-        self.camera, self.job = False, None      # the worker's session ends with it
+        self.camera, self.job, self.checking = False, None, False   # the session ends
         self.feed(Fault("camera lost", self.t))
 
     @precondition(lambda self: not self.camera)

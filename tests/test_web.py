@@ -48,7 +48,7 @@ class Rig:
     def __init__(self, root: Path, settings: Settings | None = None) -> None:
         self.clock = MonotonicClock()
         self.store = Store(root)
-        state = initial_state((Point(10), Point(300)), settings)
+        state = initial_state((Point(10), Point(300)), settings, load_config().bindings)
         self.app = App(self.clock, lambda: None, self.store, state=state)
         self.core = self.clock.spawn(self.app.run_core, name="core")
         now = self.clock.now()
@@ -221,7 +221,7 @@ async def test_an_edit_from_a_button_and_one_from_the_web_both_land(tmp_path, ai
     try:
         client = await aiohttp_client(make_app(rig.app, TOKEN))
         ws = await socket_to(client)
-        q = factory.pin(load_config().buttons["q"])
+        q = factory.pin(load_config().buttons["b"])   # Q is a press of button B
         go = threading.Event()
 
         def thumb():

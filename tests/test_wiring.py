@@ -36,7 +36,7 @@ def test_the_pin_table_matches_the_default_config_and_the_header():
         found = re.fullmatch(r"`buttons\.(\w+)`", key)
         if found:
             assert config.buttons[found[1]] == gpio, key
-        found = re.fullmatch(r"`encoder\.focus\.([ab])`", key)
+        found = re.fullmatch(r"`encoder\.focus\.(a|b|push)`", key)
         if found:
             assert config["encoder"]["focus"][found[1]] == gpio, key
         if what.startswith("joystick") or what.startswith("button") or "OLED" in what:
@@ -46,14 +46,24 @@ def test_the_pin_table_matches_the_default_config_and_the_header():
     keys = {key for _, key, _, _ in rows}
     assert {f"`buttons.{name}`" for name in config.buttons} <= keys   # every input listed
     by_what = {what: gpio for what, _, gpio, _ in rows}
-    assert by_what["thumb jack, tip"] == THUMB_GPIO
-    assert by_what["focus wheel push"] == PUSH_GPIO
-    assert not {THUMB_GPIO, PUSH_GPIO} & set(config.buttons.values())
+    assert by_what["thumb jack, tip"] == THUMB_GPIO == config.buttons["thumb"]
+    assert by_what["focus wheel push"] == PUSH_GPIO == config["encoder"]["focus"]["push"]
 
 
 def test_the_guide_ends_with_the_controls_heading_for_the_button_map():
     headings = [line for line in WIRING.read_text().splitlines() if line.startswith("## ")]
     assert headings[-1] == "## Controls"
+
+
+def test_the_controls_card_is_the_default_button_map():
+    """The card in the guide is what the OLED's help screen draws from the defaults."""
+    from rig.controls import describe
+    from rig.display import CARD_ORDER
+    text = WIRING.read_text()
+    card = text[text.index("## Controls"):]
+    rows = [tuple(c.strip().strip("`") for c in line.strip().strip("|").split("|"))
+            for line in card.splitlines() if line.startswith("| `")]
+    assert rows == describe(load_config().bindings, CARD_ORDER)
 
 
 def test_the_wiring_diagram_draws_every_wired_pin_in_its_colour():
@@ -64,10 +74,10 @@ def test_the_wiring_diagram_draws_every_wired_pin_in_its_colour():
     img = module.draw()
     colours = module.COLOURS
     config = load_config()
-    expect = {PHYSICAL[THUMB_GPIO]: "thumb", PHYSICAL[PUSH_GPIO]: "encoder",
-              PHYSICAL[config["encoder"]["focus"]["a"]]: "encoder", 3: "i2c", 39: "GND"}
-    expect |= {PHYSICAL[gpio]: "bonnet" if gpio in BONNET else "extra"
-               for gpio in config.buttons.values()}
+    expect = {PHYSICAL[gpio]: "bonnet" if gpio in BONNET else "extra"
+              for gpio in config.buttons.values()}
+    expect |= {PHYSICAL[THUMB_GPIO]: "thumb", PHYSICAL[PUSH_GPIO]: "encoder",
+               PHYSICAL[config["encoder"]["focus"]["a"]]: "encoder", 3: "i2c", 39: "GND"}
     for pin, key in expect.items():
         x, y = module.pin_xy(pin)
         # above the pin's number, inside its disc

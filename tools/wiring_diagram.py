@@ -5,7 +5,7 @@ the picture follows the config: every ``[buttons]`` pin is drawn with its
 input name, on the Bonnet where the Bonnet has that switch and as an extra
 switch otherwise, and ``[encoder.focus]`` gives the wheel's A and B.  The
 thumb jack and the wheel's push switch take ``buttons.thumb`` and
-``buttons.push`` once the config has them, and GPIO12 and GPIO13 until then
+``encoder.focus.push`` once the config has them, and GPIO12 and GPIO13 until then
 (see hardware/wiring.md).
 
     .venv/bin/python tools/wiring_diagram.py [OUT.png]
@@ -73,7 +73,7 @@ def roles() -> dict[int, tuple[str, str]]:
         "thumb", f"GPIO{buttons.get('thumb', THUMB_GPIO)} thumb jack, tip")
     out[PHYSICAL[encoder["a"]]] = ("encoder", f"GPIO{encoder['a']} wheel A")
     out[PHYSICAL[encoder["b"]]] = ("encoder", f"GPIO{encoder['b']} wheel B")
-    push = buttons.get("push", PUSH_GPIO)
+    push = encoder.get("push", PUSH_GPIO)
     out[PHYSICAL[push]] = ("encoder", f"GPIO{push} wheel push")
     return out
 
@@ -228,7 +228,7 @@ def draw() -> Image.Image:
     draw_bonnet(d)
     draw_header(d, role)
     draw_encoder(d, PHYSICAL[enc["a"]], PHYSICAL[enc["b"]],
-                 PHYSICAL[buttons.get("push", PUSH_GPIO)], 39)
+                 PHYSICAL[enc.get("push", PUSH_GPIO)], 39)
     draw_jack(d, PHYSICAL[buttons.get("thumb", THUMB_GPIO)], 34)
     draw_extras(d, role)
     draw_usb_and_power(d)
