@@ -344,16 +344,30 @@ def _liveview_screen(c: _Canvas, view: View) -> None:
     c.text((0, 51), "in live view", "small")
 
 
+def _chunks(text: str, width: int) -> list[str]:
+    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+
+
 def _help_screen(c: _Canvas, view: View) -> None:
     s = view.state
     rows = help_rows(s.keys.bindings)
-    pages = max(1, math.ceil(len(rows) / HELP_ROWS))
+    card = max(1, math.ceil(len(rows) / HELP_ROWS))
+    pages = card + (s.web_page is not None)   # the web page's address and token last
     since = s.help_since if s.help_since is not None else view.now
     page = int(max(0.0, view.now - since) / HELP_PAGE_S) % pages
     c.band(0, 7)
     c.text((1, 0), "HELP", "small", invert=True)
     c.text((WIDTH - 1, 0), f"any key: close {page + 1}/{pages}", "small", invert=True,
            align="right")
+    if page == card and s.web_page is not None:
+        address, token = s.web_page
+        c.text((0, 10), "web page (same wifi):", "small")
+        for i, line in enumerate(_chunks(address.removeprefix("http://"), 25)[:2]):
+            c.text((0, 19 + i * 9), line, "small")
+        c.text((0, 39), "token:", "small")
+        for i, line in enumerate(_chunks(token, 25)[:2]):
+            c.text((0, 48 + i * 8), line, "small")
+        return
     for i, (gesture, what) in enumerate(rows[page * HELP_ROWS:(page + 1) * HELP_ROWS]):
         y = 10 + i * 9
         c.text((0, y), gesture, "small")

@@ -21,7 +21,6 @@ import errno
 import io
 import json
 import shutil
-import socket
 import subprocess
 import textwrap
 import warnings
@@ -372,7 +371,7 @@ def check_gpio(d: Doctor) -> Iterable[Verdict]:
 
 def check_web(d: Doctor) -> Iterable[Verdict]:
     """The web page: its address with the token, and whether the port is free."""
-    from .web import port_problem, token_for
+    from .web import page_address, port_problem, token_for
     web = d.config["web"]
     if not web["enabled"]:
         yield Verdict("web", SKIP, "off in the config (web.enabled = false)")
@@ -384,8 +383,7 @@ def check_web(d: Doctor) -> Iterable[Verdict]:
                       "run rig doctor as the rig's user: sudo -u rig rig doctor")
         return
     host, port = web["host"], web["port"]
-    shown = socket.gethostname() + ".local" if host in ("0.0.0.0", "::") else host
-    url = f"http://{shown}:{port}/?token={token}"
+    url = f"{page_address(host, port)}?token={token}"
     if not d.service_active:
         problem = port_problem(host, port)
         if problem:

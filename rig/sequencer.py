@@ -44,7 +44,7 @@ __all__ = [
     "INPUTS", "FUNCTIONS", "Mode", "Activity", "Point", "Settings", "State", "Transition",
     "Highlight", "Edge", "Touch", "Do", "Hold",
     "Turn", "Tick", "Ready", "Progress", "Moved", "Checked", "Focused", "Fault", "Notice",
-    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "SaveSequence", "Screen",
+    "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "WebPage", "SaveSequence", "Screen",
     "Home",
     "Arm", "Skip",
     "AddPoint", "RemovePoint", "SetDuration", "SetEasing", "GoTo", "SetMode", "Jog", "Focus",
@@ -129,6 +129,7 @@ class State:
     keys: Keys = field(default_factory=Keys)   # the buttons (rig.controls)
     jogging: int = 0        # a jog button is held: its direction (-1 near, +1 far)
     help_since: float | None = None   # the help screen is up (since then)
+    web_page: tuple[str, str] | None = None   # (address, token) once the page is served
     message: str = ""
     fault: str = ""         # what kind of fault: "camera", "lens_mf", "" (other)
     progress: tuple[str, float] | None = None
@@ -227,6 +228,14 @@ class Notice:
     text: str
     t: float
     kind: str = ""    # "liveview": live view was off (a screen of its own)
+
+
+@dataclass(frozen=True)
+class WebPage:
+    """The web page is served at ``address`` behind ``token`` (the help screen shows both)."""
+    address: str
+    token: str
+    t: float
 
 
 @dataclass(frozen=True)
@@ -702,6 +711,10 @@ def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
                   "" if ev.ok else "AF failed"), []
 
 
+def _on_web_page(state: State, ev: WebPage) -> tuple[State, list[Effect]]:
+    return replace(state, web_page=(ev.address, ev.token)), []
+
+
 def _on_set_region(state: State, ev: SetRegion) -> tuple[State, list[Effect]]:
     return replace(state, af_region=ev.region), []
 
@@ -790,6 +803,7 @@ _HANDLERS = {
     Ready: _on_ready, Progress: _on_progress, Moved: _on_moved, Checked: _on_checked,
     Focused: _on_focused,
     Fault: _on_fault, Notice: _on_notice, SetRegion: _on_set_region,
+    WebPage: _on_web_page,
     AddPoint: _on_web, RemovePoint: _on_web, SetDuration: _on_web, SetEasing: _on_web,
     GoTo: _on_web, SetMode: _on_web, Jog: _on_web, Focus: _on_web,
 }

@@ -34,7 +34,7 @@ from .clock import Clock, Flag
 from .config import Config
 from .desktop import inputs
 from .notify import Notifier
-from .sequencer import Notice, Tick
+from .sequencer import Notice, Tick, WebPage
 from .liveview import LiveFeed
 from .store import Store
 
@@ -100,13 +100,15 @@ class Service:
         in use is said in the journal and on the OLED, and the rig runs without it."""
         if self.web_config is None:
             return
-        from .web import WebServer, token_for
+        from .web import WebServer, page_address, token_for
         web = self.web_config
         try:
-            server = WebServer(self.app, token_for(self.store.root), web["host"], web["port"])
+            token = token_for(self.store.root)
+            server = WebServer(self.app, token, web["host"], web["port"])
             server.start()
         except OSError as exc:
             log.error("%s", exc)
             self.app.post(Notice("web page off: see log", self.clock.now()))
             return
         self.web = server
+        self.app.post(WebPage(page_address(web["host"], server.port), token, self.clock.now()))

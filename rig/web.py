@@ -53,6 +53,7 @@ import logging
 import math
 import os
 import secrets
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,11 +114,17 @@ def token_for(state_dir: str | Path) -> str:
     return token
 
 
+def page_address(host: str, port: int) -> str:
+    """Where a phone on the same network finds the page (the Pi's mDNS name for a
+    wildcard address)."""
+    shown = socket.gethostname() + ".local" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{port}/"
+
+
 def port_problem(host: str, port: int) -> str | None:
     """Why the page could not be served on ``host:port`` now, or None."""
     if port == 0:
         return None
-    import socket
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

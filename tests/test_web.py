@@ -357,3 +357,18 @@ def test_the_af_figures_read_any_shape_of_curve():
     assert af_json(pairs) == {"ok": True, "position": 3, "frames": 3, "reason": ""}
     assert af_png(pairs)[:8] == b"\x89PNG\r\n\x1a\n"
     assert af_png(SimpleNamespace(curve=[])) is None and af_json(None) is None
+
+
+def test_the_oled_help_screen_ends_with_the_address_and_the_token(tmp_path):
+    """What rig run posts once the page is served, on the help screen's last page."""
+    from rig.display import HELP_PAGE_S, View, screen_text
+    from rig.sequencer import WebPage, step
+    from rig.web import page_address, token_for
+    token = token_for(tmp_path)
+    state = initial_state((Point(10),), None, load_config().bindings)
+    state, _ = step(state, WebPage(page_address("192.168.4.1", 8080), token, 0.0))
+    state = replace(state, help_since=0.0)
+    pages = [screen_text(View(state, k * HELP_PAGE_S + 0.1)) for k in range(8)]
+    last = next(words for words in pages if "token:" in words)
+    assert "192.168.4.1:8080/" in last and token in last
+    assert last[1] == f"any key: close {len(set(map(tuple, pages)))}/{len(set(map(tuple, pages)))}"
