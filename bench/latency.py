@@ -82,6 +82,13 @@ class Spy:
         finally:
             self._calls.append((start, self._clock.now(), "drive" if drive else name))
 
+    def get_single_config(self, name: str, *args: Any) -> Any:
+        start = self._clock.now()
+        try:
+            return self._camera.get_single_config(name, *args)
+        finally:
+            self._calls.append((start, self._clock.now(), f"read {name}"))
+
     def capture_preview(self, *args: Any) -> Any:
         start = self._clock.now()
         try:
@@ -141,6 +148,7 @@ def run(root: Path, presses: int, *, display: bool, gap: tuple[float, float],
     try:
         assert app.wait_idle(until=clock.now() + 120), "the rig did not get ready"
         assert app.state.mode == Mode.PLAY and app.state.activity == Activity.IDLE
+        clock.sleep(rng.uniform(*gap))   # the first press too comes a while after the last move
         while len(pressed) < presses:
             s = app.state
             if s.index + 1 >= len(s.points):     # the end of the sequence: Q, then again

@@ -394,8 +394,15 @@ def _move(state: State, kind: str, to_index: int, t: float, *,
     point = state.points[to_index]
     duration, easing = (point.duration, point.easing) if kind == "play" else (0.0, "linear")
     plan = plan_move(state.position, point.position, duration, state.model, easing)
+    # The first command goes out ``lead`` after the press and takes effect a
+    # latency later; the plan may want it a little after the curve starts
+    # (commands[0].t), so the curve starts that much earlier rather than the
+    # command going out later: the lens answers the thumb at once.  (Never
+    # before the press itself.)
+    first = plan.commands[0].t if plan.commands else 0.0
+    t0 = t + max(0.0, state.model.latency + state.settings.lead - first)
     tr = Transition(kind, from_index, to_index, state.position, point.position,
-                    t + state.model.latency + state.settings.lead, plan.duration_s)
+                    t0, plan.duration_s)
     return (replace(state, activity=Activity.MOVING, transition=tr),
             [Move(tr, plan)])
 

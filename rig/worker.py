@@ -13,7 +13,8 @@ cycle that survives what happens on a set:
    a lens switch on MF shows here.  Tell the core ``Ready``.
 3. **Serve** lens jobs (pulls, jogs, autofocus).  While idle, a frame every
    ``KEEPALIVE_S`` keeps live view on (Canon drives the lens only then, and
-   a preview turns it back on if someone switched it off).
+   a preview turns it back on if someone switched it off); in play mode only
+   every ``KEEPALIVE_PLAY_S``, so that a thumb press seldom waits for one.
 
 A cable pulled mid-pull (-52, -7, -10) ends the session: the screen says
 "camera lost", the worker goes back to 1 and, once the camera answers,
@@ -26,6 +27,7 @@ a mode that forbids driving) is shown with its fix and re-checked every
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Protocol
 
 import gphoto2 as gp
@@ -48,11 +50,18 @@ from .verify import LEARN_MARGIN, SceneMap, check_arrival, holds, learn_scene
 log = logging.getLogger(__name__)
 
 __all__ = ["LensWorker", "Stop", "Observer", "NullObserver", "use_calibration", "RETRY_S",
-           "KEEPALIVE_S"]
+           "KEEPALIVE_S", "KEEPALIVE_PLAY_S"]
 
 RETRY_S = 2.0        # while the camera is missing or refuses, try again this often
 FIX_RETRY_S = 10.0   # after a fault the operator must fix, start over this often
 KEEPALIVE_S = 2.0    # while idle, a live-view frame this often keeps live view on
+# In play mode the thumb may close at any instant, and a press that lands on
+# a camera call waits for its end (libgphoto2 cannot cut a call short): the
+# keepalive comes this seldom there, so that hardly any press meets one.
+KEEPALIVE_PLAY_S = 10.0
+# The idle worker looks again this often (no camera call): a page opened
+# meanwhile gets its frames, a mode change its keepalive period.
+IDLE_LOOK_S = 0.5
 
 # Camera errors that mean "not yet": wait and retry, saying why and what to do.
 WAIT_FOR = {
@@ -341,10 +350,11 @@ class LensWorker:
             job = self.inbox.get(until=self._idle_until())
             try:
                 if job is EMPTY:
-                    if self.clock.now() >= self._kept + self.keepalive_s:
+                    now = self.clock.now()
+                    if now >= self._kept + self._keepalive_period():
                         self._keep_liveview(lens)
                         self._kept = self.clock.now()
-                    else:
+                    elif now >= self._watched_due():
                         self._watched_frame(lens)
                     continue
                 if isinstance(job, Stop):
@@ -362,14 +372,21 @@ class LensWorker:
         if self.live is not None:
             self.live.publish(frame, self.clock.now())
 
-    def _idle_until(self) -> float:
-        """When the idle worker next takes a frame: to keep live view on, or for watchers."""
-        until = self._kept + self.keepalive_s
+    def _keepalive_period(self) -> float:
+        return max(self.keepalive_s, KEEPALIVE_PLAY_S) if self.playing() else self.keepalive_s
+
+    def _watched_due(self) -> float:
+        """When the web page's watchers are due their next frame (inf: nobody watches)."""
         period = self.live.period(self.playing()) if self.live is not None else None
-        if period is not None:
-            assert self.live is not None
-            until = min(until, self.live.latest()[2] + period)
-        return until
+        if period is None:
+            return math.inf
+        assert self.live is not None
+        return self.live.latest()[2] + period
+
+    def _idle_until(self) -> float:
+        """When the idle worker next looks: a keepalive or a watched frame due, or a look."""
+        return min(self._kept + self._keepalive_period(), self._watched_due(),
+                   self.clock.now() + IDLE_LOOK_S)
 
     def _watched_frame(self, lens: Lens) -> None:
         """A frame for the web page (published by ``lens.on_frame``)."""

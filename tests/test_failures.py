@@ -20,7 +20,7 @@ from rig.lens import Lens
 from rig.sequencer import Activity, Do, Mode, Point
 from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, load_profile
 from rig.store import Store
-from rig.worker import RETRY_S
+from rig.worker import KEEPALIVE_PLAY_S, RETRY_S
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_canon_live_view_switched_off_is_turned_back_on(state_dir, caplog):
     rig = Rig(state_dir).start()
     rig.idle()
     rig.body.liveview = False               # someone pressed the camera's LV button
-    rig.clock.sleep(5)
+    rig.clock.sleep(KEEPALIVE_PLAY_S + 1)   # in play, the keepalive comes this seldom
     assert "live view was off" in caplog.text
     assert rig.app.state.highlight.text == "live view turned on"
     assert rig.screen().startswith("LIVE VIEW live view was off: rig turned it on")
