@@ -122,7 +122,7 @@ def samples() -> list[Sample]:
         out.append(Sample(f"help-{page + 1}", f"Help (A+B), page {page + 1}",
                           View(replace(play, help_since=0.0), page * HELP_PAGE_S + 0.1)))
     web = replace(play, help_since=0.0, web_page=("http://rig.local:8080/",
-                                                  "k3Vq9-xW2pLr_7HnT0aZc4Ye"))
+                                                  "76su-zyz8-jhxu-fvx7-aejz"))
     out.append(Sample("help-web", "Help, last page: the web page and its token",
                       View(web, pages * HELP_PAGE_S + 0.1)))
     out.append(Sample("stopped", "Stopped: stays after the service ends", None))

@@ -87,6 +87,9 @@ def token_path(state_dir: str | Path) -> Path:
     return Path(state_dir) / TOKEN_FILE
 
 
+TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
 def token_for(state_dir: str | Path) -> str:
     """The web page's token: made the first time (atomic write, mode 0600), then kept.
 
@@ -104,7 +107,11 @@ def token_for(state_dir: str | Path) -> str:
         return token
     if token:
         log.warning("%s did not hold a usable token: making a new one", path)
-    token = secrets.token_urlsafe(18)
+    # Typed from the OLED by cold hands: no letters that look alike in its
+    # font (0/o, 1/l/i), lower case, in groups of four. 20 of 31 symbols:
+    # 99 bits.
+    symbols = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(20))
+    token = "-".join(symbols[i:i + 4] for i in range(0, 20, 4))
     old = os.umask(0o077)    # the temporary file is made 0600 from the start
     try:
         atomic_write_bytes(path, (token + "\n").encode("ascii"))

@@ -372,3 +372,15 @@ def test_the_oled_help_screen_ends_with_the_address_and_the_token(tmp_path):
     last = next(words for words in pages if "token:" in words)
     assert "192.168.4.1:8080/" in last and token in last
     assert last[1] == f"any key: close {len(set(map(tuple, pages)))}/{len(set(map(tuple, pages)))}"
+
+
+def test_a_new_token_has_no_look_alike_letters_and_an_old_one_is_kept(tmp_path):
+    import re
+    from rig.web import token_for, token_path
+    token = token_for(tmp_path / "a")
+    assert re.fullmatch(r"[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}", token)
+    assert not set(token) & set("01ilo")
+    old = tmp_path / "b"
+    old.mkdir()
+    token_path(old).write_text("k3Vq9-xW2pLr_7HnT0aZc4Ye\n")   # made by an earlier rig
+    assert token_for(old) == "k3Vq9-xW2pLr_7HnT0aZc4Ye"
