@@ -554,29 +554,24 @@ def _plot(shared: _Shared, name: str, source: Any, draw: Callable[[Any], bytes |
     return png
 
 
-async def _plot_af(request: web.Request) -> web.StreamResponse:
-    shared = request.app[SHARED]
-    result = getattr(getattr(shared.hub, "worker", None), "last_af", None)
-    png = await asyncio.get_running_loop().run_in_executor(
-        None, _plot, shared, "af", result, af_png)
-    if png is None:
-        return _refuse(404, "no autofocus yet")
-    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
-
-
 def _calibration_png(cal: Any) -> bytes:
     from .plot import calibration_figure
     return _png(calibration_figure(cal))
 
 
-async def _plot_calibration(request: web.Request) -> web.StreamResponse:
-    shared = request.app[SHARED]
-    cal = getattr(getattr(shared.hub, "worker", None), "calibration", None)
-    png = await asyncio.get_running_loop().run_in_executor(
-        None, _plot, shared, "calibration", cal, _calibration_png)
-    if png is None:
-        return _refuse(404, "no calibration yet: the lens is not connected")
-    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+def _plot_handler(name: str, attribute: str, draw: Callable[[Any], bytes | None],
+                  missing: str) -> Callable[[web.Request], Any]:
+    """GET /plot/NAME.png: the worker's ``attribute`` drawn (off the event loop), or 404."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        shared = request.app[SHARED]
+        source = getattr(getattr(shared.hub, "worker", None), attribute, None)
+        png = await asyncio.get_running_loop().run_in_executor(
+            None, _plot, shared, name, source, draw)
+        if png is None:
+            return _refuse(404, missing)
+        return web.Response(body=png, content_type="image/png",
+                            headers={"Cache-Control": "no-store"})
+    return handler
 
 
 def make_app(hub: Any, token: str) -> web.Application:
@@ -588,8 +583,11 @@ def make_app(hub: Any, token: str) -> web.Application:
     app.router.add_get("/frame.jpg", _frame)
     app.router.add_get("/ws", _socket)
     app.router.add_get("/state", _state)
-    app.router.add_get("/plot/af.png", _plot_af)
-    app.router.add_get("/plot/calibration.png", _plot_calibration)
+    app.router.add_get("/plot/af.png", _plot_handler("af", "last_af", af_png,
+                                                     "no autofocus yet"))
+    app.router.add_get("/plot/calibration.png", _plot_handler(
+        "calibration", "calibration", _calibration_png,
+        "no calibration yet: the lens is not connected"))
     shared = _Shared(hub, token)
     app[SHARED] = shared
 

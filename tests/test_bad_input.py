@@ -108,29 +108,26 @@ def test_each_corpus_has_its_entries_and_each_its_own_message():
     assert len(set(SEQUENCE_ERRORS.values())) == len(SEQUENCE_ERRORS)
 
 
-def simulate(camera: str, script: Path, state: Path, tmp_path: Path) -> int:
-    return main(["simulate", "--camera", camera, "--script", str(script),
-                 "--report", str(tmp_path / "report.json"), "--state-dir", str(state)])
+def refused(camera: str, script: Path, bad: Path, state: Path, tmp_path: Path,
+            capsys) -> None:
+    """``rig simulate`` refuses ``bad`` with its message, exit 2, and changes nothing."""
+    before = snapshot(state)
+    assert main(["simulate", "--camera", camera, "--script", str(script),
+                 "--report", str(tmp_path / "report.json"), "--state-dir", str(state)]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"rig: error: {message(bad, expectation(bad))}\n"
+    assert snapshot(state) == before
+    assert not (tmp_path / "report.json").exists()
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=[p.stem for p in PROFILES])
 def test_each_bad_profile_is_refused_and_nothing_saved_changes(path, state, tmp_path, capsys):
-    before = snapshot(state)
-    assert simulate(f"sim:{path}", DEMO, state, tmp_path) == 2
-    out, err = capsys.readouterr()
-    assert err == f"rig: error: {message(path, expectation(path))}\n"
-    assert snapshot(state) == before
-    assert not (tmp_path / "report.json").exists()
+    refused(f"sim:{path}", DEMO, path, state, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_each_bad_script_is_refused_and_nothing_saved_changes(path, state, tmp_path, capsys):
-    before = snapshot(state)
-    assert simulate(f"sim:{DEFAULT_PROFILE}", path, state, tmp_path) == 2
-    out, err = capsys.readouterr()
-    assert err == f"rig: error: {message(path, expectation(path))}\n"
-    assert snapshot(state) == before
-    assert not (tmp_path / "report.json").exists()
+    refused(f"sim:{DEFAULT_PROFILE}", path, path, state, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("name", sorted(SEQUENCE_ERRORS))
