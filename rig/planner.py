@@ -72,13 +72,29 @@ LANDING_WEIGHT = 20.0   # steps of deviation one step of expected landing error 
 
 @dataclass(frozen=True)
 class Drive:
-    """One drive size as calibrated."""
+    """One drive size as calibrated.
+
+    A command's effective steps vary along the range: ``steps`` at the near
+    stop, ``steps_far`` at the far stop (None: the same), linear in the
+    position in between.  The motor turns the same angle for every command
+    of a size, so its motion time (``move``) and period do not vary.
+    """
 
     size: int
-    steps: float    # effective size-1 steps of one command
+    steps: float    # effective size-1 steps of one command (at the near stop)
     period: float   # seconds from one command to the next, at the least
     move: float | None = None  # seconds the lens moves for one command (default: period)
     jitter: float = 0.0        # spread of one command's steps, one sigma (calibrated)
+    steps_far: float | None = None  # effective steps at the far stop (None: ``steps``)
+
+    @property
+    def far(self) -> float:
+        """Effective steps at the far stop."""
+        return self.steps if self.steps_far is None else self.steps_far
+
+    @property
+    def varies(self) -> bool:
+        return self.steps_far is not None and abs(self.steps_far - self.steps) > 1e-12
 
     @property
     def speed(self) -> float:
@@ -91,17 +107,33 @@ class Drive:
 
 @dataclass(frozen=True)
 class LensModel:
-    """What the planner knows of a lens: its range and its drive sizes."""
+    """What the planner knows of a lens: its range, its drive sizes, its backlash."""
 
     steps: int                     # size-1 steps from the near stop to the far stop
     drives: tuple[Drive, ...]      # sorted by size
     latency: float = 0.0           # mean call round trip, seconds
+    backlash: float = 0.0          # size-1 steps lost on each reversal of direction
 
     def drive(self, size: int) -> Drive:
         for d in self.drives:
             if d.size == size:
                 return d
         raise KeyError(size)
+
+    def step_at(self, size: int, position: float, direction: int) -> float:
+        """Mean steps one command of ``size`` moves from ``position`` toward ``direction``.
+
+        The effective step is linear in the position, taken at the middle of
+        the move: ``m = e(x + d m / 2)`` with ``e(x) = near + g x``, so
+        ``m = e(x) / (1 - d g / 2)``.  Before the clamp at a stop, and
+        before backlash (a reversal loses ``backlash`` steps first).
+        """
+        d = self.drive(size)
+        if not d.varies or self.steps <= 0:
+            return d.steps
+        g = (d.far - d.steps) / self.steps
+        x = min(max(float(position), 0.0), float(self.steps))
+        return (d.steps + g * x) / (1.0 - (1 if direction > 0 else -1) * g / 2.0)
 
     @property
     def unit(self) -> Drive:
