@@ -71,6 +71,35 @@ def _host(host: str) -> str | None:
             f"\"127.0.0.1\" for this machine only) or a host name, got {host!r}")
 
 
+def _web_port(port: int) -> str | None:
+    if 0 < port < 1024:
+        return (f"port {port} is below 1024: only root may listen there, and the rig's "
+                "service runs without privileges (docs/install.md); use 8080, or 0 for "
+                "any free port")
+    return None
+
+
+#: The OLED drivers luma.oled knows (``luma.core.cmdline``), with the two of rig's own.
+OWN_DRIVERS = ("pygame", "none")
+
+
+def oled_drivers() -> list[str]:
+    """luma.oled's display names (ssd1306, sh1106, ssd1309, ...), as its cmdline lists them."""
+    from luma.core.cmdline import get_choices
+    return list(get_choices("luma.oled.device"))
+
+
+def _driver(name: str) -> str | None:
+    if name in OWN_DRIVERS:
+        return None
+    known = oled_drivers()
+    if name not in known:
+        return (f"must be one of luma.oled's displays ({', '.join(known)}), "
+                f"\"pygame\" or \"none\", got {name!r}")
+    from .display import panel_problem
+    return panel_problem(name)
+
+
 def _gesture_list(value: list) -> str | None:
     if not all(isinstance(g, str) for g in value):
         return f"must be a list of gestures (strings), got {value!r}"
@@ -90,7 +119,7 @@ SCHEMA = Table({
         "detent_steps": Field(int, min=1, max=100),
     }), names=("focus",)),
     "display": Table({
-        "driver": Field(str, choices=("ssd1306", "pygame", "none")),
+        "driver": Field(str, check=_driver),
         "i2c_port": Field(int, min=0, max=10),
         "i2c_address": Field(int, min=0x03, max=0x77),
         "rotate": Field(int, min=0, max=3),
@@ -110,7 +139,7 @@ SCHEMA = Table({
     "web": Table({
         "enabled": Field(bool),
         "host": Field(str, check=_host),
-        "port": Field(int, min=0, max=65535),
+        "port": Field(int, min=0, max=65535, check=_web_port),
         "fps": Field(float, above=0, max=30),
         "play_fps": Field(float, min=0, max=30),
     }),
@@ -164,17 +193,34 @@ class Config:
         detent = self.values["encoder"]["focus"]["detent_steps"]
         return Settings(detent_steps=detent, **self.values["ui"])
 
-    def state_dir(self) -> Path:
+    def state_dir(self, *, simulated: bool = False) -> Path:
+        """Where calibrations and the sequence go.
+
+        ``simulated``: for a simulated camera, whose made-up lenses must not
+        land among the real rig's: ``state.dir`` if set, else
+        ``$XDG_STATE_HOME/rig-sim`` (``~/.local/state/rig-sim``), never the
+        service's directory.
+        """
         configured = self.values["state"]["dir"]
         if configured:
             return Path(configured).expanduser()
+        if simulated:
+            return _xdg_state() / "rig-sim"
         if os.environ.get("STATE_DIRECTORY"):
             return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
         if SYSTEM_STATE.is_dir():
             # The installed service's (rig lenses, rig calibrate run by hand).
             return SYSTEM_STATE
-        base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-        return Path(base) / "rig"
+        return _xdg_state() / "rig"
+
+    def with_state_dir(self, path: str | Path) -> "Config":
+        """The same config with ``state.dir`` set to ``path``."""
+        return Config({**self.values, "state": {**self.values["state"], "dir": str(path)}},
+                      self.source)
+
+
+def _xdg_state() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 def _written(doc: TomlDoc, dotted: str) -> bool:
@@ -214,7 +260,7 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
                      f"size {fine} must not be larger than {{other}}, size {big}",
                      f"size {big} must not be smaller than {{other}}, size {fine}")
     reserved = {0: "the HAT ID EEPROM", 1: "the HAT ID EEPROM"}
-    if values["display"]["driver"] == "ssd1306":
+    if values["display"]["driver"] not in OWN_DRIVERS:      # an OLED on I2C
         reserved |= {2: "I2C SDA (the OLED)", 3: "I2C SCL (the OLED)"}
     claims = [(f"buttons.{k}", v) for k, v in values["buttons"].items()]
     focus = values["encoder"].get("focus")

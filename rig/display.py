@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from luma.core.error import DeviceNotFoundError, DevicePermissionError
+from luma.core.error import DeviceDisplayModeError, DeviceNotFoundError, DevicePermissionError
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from .clock import EMPTY, Clock, Flag
@@ -39,7 +39,7 @@ from .sequencer import Activity, Mode, State, achievable
 
 __all__ = ["View", "render", "screen_text", "stopped_screen", "help_rows", "DisplayLoop",
            "GifRecorder", "open_device", "attach", "DEVICE_ERRORS", "WIDTH", "HEIGHT",
-           "HELP_PAGE_S"]
+           "HELP_PAGE_S", "luma_args", "panel_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -537,8 +537,49 @@ def stopped_screen(reason: str = "") -> Image.Image:
 # ------------------------------------------------------------------ shell
 
 
+def luma_args(config: dict[str, Any]) -> Any:
+    """The ``[display]`` config as luma's own command line would take it
+    (``luma.core.cmdline``): every other option keeps luma's default."""
+    from luma.core import cmdline
+    parser = cmdline.create_parser("rig's OLED", autocomplete=False)
+    return parser.parse_args([
+        "--display", config["driver"], "--interface", "i2c",
+        "--i2c-port", str(config["i2c_port"]), "--i2c-address", hex(config["i2c_address"]),
+        "--width", str(WIDTH), "--height", str(HEIGHT), "--rotate", str(config["rotate"])])
+
+
+def _make_device(args: Any, serial: Any) -> Any:
+    """An OLED made as ``luma.core.cmdline.create_device`` makes one (the class by
+    name, luma's framebuffer and defaults), on the interface rig opened itself:
+    create_device opens its own, which could not be probed first (below)."""
+    import luma.core.framebuffer
+    import luma.oled.device
+    device_class = getattr(luma.oled.device, args.display)
+    framebuffer = getattr(luma.core.framebuffer, args.framebuffer)(
+        num_segments=args.num_segments, debug=args.debug)
+    return device_class(serial_interface=serial, **dict(vars(args), framebuffer=framebuffer))
+
+
+def panel_problem(driver: str) -> str | None:
+    """Why luma's ``driver`` cannot run rig's 128x64 screen over I2C, or None.
+
+    The device is made on luma's ``noop`` interface, which sends nothing.
+    """
+    from luma.core.interface.serial import noop
+    try:
+        args = luma_args({"driver": driver, "i2c_port": 1, "i2c_address": 0x3C, "rotate": 0})
+        device = _make_device(args, noop())
+    except DeviceDisplayModeError as exc:      # a panel of another size
+        return f"luma's {driver} cannot drive a {WIDTH}x{HEIGHT} screen ({exc})"
+    except Exception:                 # a character display on a parallel bus (ws0010)
+        return f"luma's {driver} is not a {WIDTH}x{HEIGHT} graphic panel on I2C"
+    device.persist = True            # nothing to switch off at exit
+    return None
+
+
 def open_device(config: dict[str, Any], bus: Any = None) -> Any:
-    """The SSD1306 over I2C as configured, or None for ``driver = "none"``.
+    """The OLED as configured (luma.oled's ``driver``: ssd1306, sh1106, ssd1309...
+    over I2C), or None for ``driver = "none"``.
 
     ``"pygame"`` (a window on a desktop) is opened by :mod:`rig.desktop`.
     ``bus``: an open smbus-like bus instead of ``/dev/i2c-N`` (tests).
@@ -547,17 +588,18 @@ def open_device(config: dict[str, Any], bus: Any = None) -> Any:
     if config["driver"] == "none":
         return None
     from luma.core.interface.serial import i2c
-    from luma.oled.device import ssd1306
+    args = luma_args(config)
     serial = i2c(bus=bus, port=config["i2c_port"], address=config["i2c_address"])
     try:
-        # A no-op command first: luma's device registers an exit hook that
-        # blanks the panel before it sends anything, so a device made while
-        # the OLED is away would blank it at exit once it is back.
+        # A no-op command first (0xE3 on the SSD130x and SH110x): luma's device
+        # registers an exit hook that blanks the panel before it sends anything,
+        # so a device made while the OLED is away would blank it at exit once
+        # it is back.
         serial.command(0xE3)
     except DEVICE_ERRORS:
         serial.cleanup()
         raise
-    return ssd1306(serial, width=WIDTH, height=HEIGHT, rotate=config["rotate"])
+    return _make_device(args, serial)
 
 
 def attach(config: dict[str, Any]) -> tuple[Any, Callable[[], Any] | None]:
