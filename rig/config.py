@@ -9,6 +9,7 @@ values, pins used twice and gestures that cannot work (``[functions]``, see
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,6 +321,35 @@ def changes(config: Config) -> dict[str, Any]:
     return {k: v for k, v in _flat(config.values).items() if defaults.get(k, object()) != v}
 
 
+def toml_value(value: Any, key: str = "") -> str:
+    """``value`` as it is written in rig.toml (true, "usb", 0x3C, ["a", "b long"])."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int) and key.endswith("i2c_address"):
+        return f"0x{value:02X}"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML spelling for {value!r}")
+
+
+def web_line(web: dict[str, Any]) -> str:
+    """Where the page is, as a phone would open it (the token aside)."""
+    if not web["enabled"]:
+        return "off"
+    from .address import page_urls
+    fps = f"live view {web['fps']:g} frames/s ({web['play_fps']:g} in play)"
+    if web["port"] == 0:
+        return f"on any free port (the journal says which); {fps}"
+    where = ("every network" if web["host"] in ("0.0.0.0", "::", "")
+             else web["host"] + " only")
+    return (f"{', '.join(page_urls(web['host'], web['port']))} ({where}; add the token: "
+            f"rig doctor prints it); {fps}")
+
+
 def summary(config: Config) -> list[str]:
     """What the rig will do with this config, in a few short lines."""
     encoder = config.encoder
@@ -335,6 +365,5 @@ def summary(config: Config) -> list[str]:
         "display  " + ("none" if display["driver"] == "none" else
                        f"{display['driver']} at 0x{display['i2c_address']:02X} on "
                        f"/dev/i2c-{display['i2c_port']}"),
-        "web      " + (f"http://{web['host']}:{web['port']}/, live view {web['fps']:g} "
-                       f"frames/s ({web['play_fps']:g} in play)" if web["enabled"] else "off"),
+        "web      " + web_line(web),
     ]

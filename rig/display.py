@@ -35,6 +35,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from .clock import EMPTY, Clock, Flag
 from .controls import Bindings, describe
+from .distance import estimate
 from .sequencer import Activity, Mode, State, achievable
 
 __all__ = ["View", "render", "screen_text", "stopped_screen", "help_rows", "DisplayLoop",
@@ -83,6 +84,14 @@ def font(size: str) -> ImageFont.ImageFont:
 class View:
     state: State
     now: float
+    # The lens's closest focusing distance (rig.distance), for the estimated
+    # distance next to a point and during a pull; None: not shown.
+    min_focus_m: float | None = None
+
+    def distance(self, position: float | None) -> str:
+        """"~54cm" for ``position``, or "" when the lens's closest distance is unknown."""
+        model = self.state.model
+        return estimate(position, model.steps if model else None, self.min_focus_m)
 
 
 class _Canvas:
@@ -355,18 +364,13 @@ def _help_screen(c: _Canvas, view: View) -> None:
     pages = card + (s.web_page is not None)   # the web page's address and token last
     since = s.help_since if s.help_since is not None else view.now
     page = int(max(0.0, view.now - since) / HELP_PAGE_S) % pages
-    c.band(0, 7)
-    c.text((1, 0), "HELP", "small", invert=True)
-    c.text((WIDTH - 1, 0), f"any key: close {page + 1}/{pages}", "small", invert=True,
-           align="right")
+    if not (page == card and s.web_page is not None):
+        c.band(0, 7)
+        c.text((1, 0), "HELP", "small", invert=True)
+        c.text((WIDTH - 1, 0), f"any key: close {page + 1}/{pages}", "small", invert=True,
+               align="right")
     if page == card and s.web_page is not None:
-        address, token = s.web_page
-        c.text((0, 10), "web page (same wifi):", "small")
-        for i, line in enumerate(_chunks(address.removeprefix("http://"), 25)[:2]):
-            c.text((0, 19 + i * 9), line, "small")
-        c.text((0, 39), "token:", "small")
-        for i, line in enumerate(_chunks(token, 25)[:2]):
-            c.text((0, 48 + i * 8), line, "small")
+        _web_page(c, *s.web_page, f"{page + 1}/{pages}")
         return
     for i, (gesture, what) in enumerate(rows[page * HELP_ROWS:(page + 1) * HELP_ROWS]):
         y = 10 + i * 9
@@ -374,12 +378,64 @@ def _help_screen(c: _Canvas, view: View) -> None:
         c.text((57, y), what, "small")
 
 
+QR_MODULE = 2       # pixels per QR module on the OLED: a version-3 code is 58 pixels
+
+
+def _qr(c: _Canvas, text: str) -> bool:
+    """The QR code of ``text`` at the left, dark modules on a lit square (as printed
+    codes are), if it fits the screen's height at :data:`QR_MODULE` pixels a module."""
+    from .address import qr_matrix
+    matrix = qr_matrix(text)
+    size = len(matrix) * QR_MODULE
+    if size > HEIGHT - 4:            # at least 2 lit pixels of quiet zone around it
+        return False
+    margin = (HEIGHT - size) // 2
+    c.draw.rectangle((0, 0, size + 2 * margin - 1, HEIGHT - 1), fill=1)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                x0, y0 = margin + x * QR_MODULE, margin + y * QR_MODULE
+                c.draw.rectangle((x0, y0, x0 + QR_MODULE - 1, y0 + QR_MODULE - 1), fill=0)
+    c.words.append(f"[QR {text}]")
+    return True
+
+
+def _web_page(c: _Canvas, address: str, token: str, page: str) -> None:
+    """The help screen's last page: a QR code of the page with its token, and both
+    in writing (the address by IP: older phones do not resolve .local)."""
+    from .address import qr_link
+    where = address.removeprefix("http://").rstrip("/")
+    groups = token.split("-")
+    if _qr(c, qr_link(address, token)):
+        x, width = 67, 12                                    # the column beside it
+        host, _, port = where.rpartition(":")
+        place = _chunks(host or where, width)
+        if port and host:
+            if len(place[-1]) + 1 + len(port) <= width:
+                place[-1] += f":{port}"
+            else:
+                place.append(f":{port}")
+        lines = [f"web {page}"] + place[:2] + ["token:"] + [
+            "-".join(groups[i:i + 2]) for i in range(0, len(groups), 2)][:3]
+        for i, line in enumerate(lines):
+            c.text((x, i * 9), line, "small", invert=i == 0)
+        return
+    c.band(0, 7)
+    c.text((1, 0), "WEB PAGE (same wifi)", "small", invert=True)
+    c.text((WIDTH - 1, 0), page, "small", invert=True, align="right")
+    for i, line in enumerate(_chunks(where, 25)[:2]):
+        c.text((0, 12 + i * 9), line, "small")
+    c.text((0, 33), "token:", "small")
+    for i, line in enumerate(_chunks(token, 25)[:2]):
+        c.text((0, 42 + i * 9), line, "small")
+
+
 def _countdown(c: _Canvas, view: View) -> None:
     s = view.state
     tr = s.transition
     assert tr is not None
     left = max(0.0, tr.t0 + tr.duration - view.now)
-    _header(c, view, f"» {tr.to_index + 1}")
+    _header(c, view, f"» {tr.to_index + 1} {view.distance(tr.target)}".rstrip())
     digits = f"{left:.2f}" if left < 100 else f"{left:.0f}"
     w = c.width(digits, "big") + c.width("s", "mid") + 2
     x = (WIDTH - w) // 2
@@ -413,6 +469,8 @@ def _point_screen(c: _Canvas, view: View) -> None:
                    align="right")
         elif s.position is not None and s.position != point.position:
             c.text((WIDTH - 1, y), f"lens {s.position}", align="right")
+        elif view.distance(point.position):     # an estimate from the lens's specs
+            c.text((WIDTH - 1, y), view.distance(point.position), align="right")
         if hl is not None and hl.what == "position":
             c.invert((0, y - 1, 6 * 10, y + 11))
     _bar(c, s, lens)

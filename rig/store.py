@@ -215,6 +215,15 @@ class Store:
         so the file records when (``measured``, UTC), unless it says already."""
         path = self.calibration_path(cal.camera, cal.lens)
         data = cal.to_json()
+        # What the operator set for this lens (its closest focusing distance,
+        # rig lenses set) outlives a new calibration of it.
+        if "min_focus_m" not in data and path.exists():
+            try:
+                kept = read_json(path).get("min_focus_m")
+            except (InputError, AttributeError):
+                kept = None
+            if kept is not None:
+                data["min_focus_m"] = kept
         if stamp:
             data.setdefault("measured", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self._save(path, _json_bytes(data), _read_calibration)

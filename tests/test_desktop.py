@@ -27,9 +27,10 @@ from rig.sequencer import Activity, Mode, Point, initial_state
 from rig.sim import DEFAULT_PROFILE, load_profile
 from rig.store import Store
 
-pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None,
-                                reason="Xvfb is not installed (apt install xvfb): the desktop "
-                                       "preview is tested where it is")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("Xvfb") is None,
+                                 reason="Xvfb is not installed (apt install xvfb): the desktop "
+                                        "preview is tested where it is")]
 SCALE = 4
 POINTS = (Point(120), Point(300, 2.0))
 

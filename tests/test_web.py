@@ -363,10 +363,10 @@ def test_the_oled_help_screen_ends_with_the_address_and_the_token(tmp_path):
     """What rig run posts once the page is served, on the help screen's last page."""
     from rig.display import HELP_PAGE_S, View, screen_text
     from rig.sequencer import WebPage, step
-    from rig.web import page_address, token_for
+    from rig.web import token_for
     token = token_for(tmp_path)
     state = initial_state((Point(10),), None, load_config().bindings)
-    state, _ = step(state, WebPage(page_address("192.168.4.1", 8080), token, 0.0))
+    state, _ = step(state, WebPage("http://192.168.4.1:8080/", token, 0.0))
     state = replace(state, help_since=0.0)
     pages = [screen_text(View(state, k * HELP_PAGE_S + 0.1)) for k in range(8)]
     last = next(words for words in pages if "token:" in words)
