@@ -404,12 +404,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(format_verdict(verdict, width), flush=True)
 
     verdicts = run(doctor, show)
-    print(to_json(verdicts) if args.json else summary(verdicts))
     if doctor.web_link is not None and not args.json:
         from .address import qr_link, terminal_qr
         link = qr_link(*doctor.web_link)
-        print(f"\nthe web page on a phone: scan this, or open {link}")
+        print()
+        print(_wrap(f"the web page on a phone: scan this, or open {link}", 0))
         print(terminal_qr(link))
+    print(to_json(verdicts) if args.json else summary(verdicts))
     return 1 if any(v.status == FAIL for v in verdicts) else 0
 
 
