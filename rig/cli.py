@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -245,6 +246,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = _simulated_config(config, spec)
         log.info("simulator: state in %s (not the rig's own)", config.state_dir())
         known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
+        web = config["web"]
+        if web["enabled"] and web["port"]:
+            from .web import token_for
+            host = "127.0.0.1" if web["host"] in ("0.0.0.0", "::", "") else web["host"]
+            log.info("simulator: the web page is http://%s:%d/?token=%s", host, web["port"],
+                     token_for(config.state_dir()))
     if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
         from .desktop import open_window
         device = window = open_window(config)
@@ -371,10 +378,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     if path is None:
         print(_wrap(f"no {SYSTEM_CONFIG}: the packaged defaults apply, and they are valid"))
     else:
+        # Each "key = value" stays on one line (a no-break space until wrapped).
         print(_wrap(f"{path}: valid; {len(changed)} setting{'s' if len(changed) != 1 else ''} "
                     "changed from the defaults" + (": " + ", ".join(
-                        f"{k} = {toml_value(v, k)}" for k, v in changed.items())
-                        if changed else "")))
+                        f"{k}\u00a0=\u00a0{toml_value(v, k)}" for k, v in changed.items())
+                        if changed else "")).replace("\u00a0", " "))
     for line in summary(config):
         print(_wrap(line, 9))
     return 0
@@ -572,6 +580,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             error, code = f"rig: lens: {exc}", 1
         except KeyboardInterrupt:
             error, code = "rig: stopped (Ctrl-C)", 130
+        except BrokenPipeError:
+            # `rig ... | head`: the reader has gone; nothing more to say, no traceback
+            # (and none when Python flushes stdout at exit).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
     print(error, file=sys.stderr)
     return code
 
