@@ -425,6 +425,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ main
 
 
+def _display_arg(text: str) -> str:
+    from .config import _driver
+    problem = _driver(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _min_focus_arg(text: str) -> float | None:
     if text.strip().lower() == "auto":
         return None
@@ -468,9 +476,10 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the rig")
     run.add_argument("--config", help="config file laid over the defaults")
     run.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
-    run.add_argument("--display", choices=("ssd1306", "pygame", "none"),
-                     help="the OLED (default: [display] driver); pygame: a window on a "
-                          "desktop, the keyboard as the buttons (docs/operating.md)")
+    run.add_argument("--display", type=_display_arg, metavar="DRIVER",
+                     help="the OLED by luma.oled's name: ssd1306, sh1106, ssd1309... "
+                          "(default: [display] driver); pygame: a window on a desktop, the "
+                          "keyboard as the buttons (docs/operating.md); none: no screen")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="run a session script on the simulator")
