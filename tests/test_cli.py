@@ -17,7 +17,8 @@ from rig.buttons import Buttons
 from rig.cli import camera_spec, main
 from rig.clock import VirtualClock
 from rig.inputs import InputError
-from rig.sim import PROFILES
+from rig.sim import PROFILES, known_calibration, load_profile
+from rig.store import Store
 
 RIG = Path(sys.executable).parent / "rig"
 
@@ -64,6 +65,10 @@ def test_rig_run_on_a_desktop_keeps_running_until_stopped(tmp_path):
     SIGTERM, and writes only into the simulator's own state directory."""
     config = tmp_path / "rig.toml"
     config.write_text('[web]\nhost = "127.0.0.1"\nport = 0\n')   # leave 8080 alone
+    # The lens known already, as after a first run (which calibrates it in virtual
+    # time, ten seconds more): the simulator's own state directory.
+    profile = load_profile(PROFILES / "canon-ef24.toml")
+    Store(tmp_path / "xdg" / "rig-sim").save_calibration(known_calibration(profile))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPIOZERO")}
     env.update(XDG_STATE_HOME=str(tmp_path / "xdg"), NOTIFY_SOCKET="")
     proc = subprocess.Popen([str(RIG), "run", "--camera", "sim:canon-ef24.toml",
@@ -87,5 +92,6 @@ def test_rig_run_on_a_desktop_keeps_running_until_stopped(tmp_path):
     assert [line.split(" ", 3)[3] for line in log.splitlines() if " WARNING " in line] == [
         "rig.buttons: no GPIO on this machine: running with the buttons off (rig run "
         "--display pygame puts them on the keyboard)"]
-    assert (tmp_path / "xdg" / "rig-sim" / "lenses").is_dir()
+    assert "simulator: state in " + str(tmp_path / "xdg" / "rig-sim") in log
+    assert (tmp_path / "xdg" / "rig-sim" / "web-token").is_file()
     assert not (tmp_path / "xdg" / "rig").exists()           # the real rig's stays untouched

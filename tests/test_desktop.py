@@ -25,7 +25,7 @@ from rig.config import load_config
 from rig.display import HEIGHT, WIDTH, View, render
 from rig.distance import min_focus
 from rig.sequencer import Activity, Mode, Point, initial_state
-from rig.sim import DEFAULT_PROFILE, load_profile
+from rig.sim import DEFAULT_PROFILE, known_calibration, load_profile
 from rig.store import Store
 
 pytestmark = [pytest.mark.e2e,
@@ -99,6 +99,8 @@ def preview(tmp_path_factory):
     with os.fdopen(read) as f:
         display = ":" + f.readline().strip()
     Store(root / "state").save_sequence(POINTS, "L")
+    # The lens known already (a first run calibrates it in virtual time: 10 s more).
+    Store(root / "state").save_calibration(known_calibration(load_profile(DEFAULT_PROFILE)))
     config = root / "rig.toml"
     config.write_text(f'[state]\ndir = "{root / "state"}"\n[web]\nhost = "127.0.0.1"\nport = 0\n')
     rig = Path(sys.executable).parent / "rig"
