@@ -299,7 +299,9 @@ def simulate_boot(profile: Profile, state_dir: Path, *, config: Config | None = 
     """
     from .service import Service
     config = config or load_config()
-    config = replace(config, values={**config.values, "state": {"dir": str(state_dir)}})
+    # No web server in virtual time (it would listen on a real port).
+    config = replace(config, values={**config.values, "state": {"dir": str(state_dir)},
+                                     "web": {**config.values["web"], "enabled": False}})
     clock = VirtualClock()
     body = SimBody(profile, clock)
     body.present = False
