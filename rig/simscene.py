@@ -1,0 +1,851 @@
+"""What the simulated camera sees: the scene, how it changes, and the live-view picture.
+
+Two parts:
+
+* :class:`Scene` is what happens in front of the camera over (virtual) time:
+  the subject moving in depth, the camera panning and dollying, people
+  walking across, the light changing.  The session script's actions land
+  here (``rig.harness``), each either at once or as a ramp over some
+  seconds.  It is pure arithmetic on distances; it draws nothing.
+* :class:`View` draws the frame at a lens position and a moment: each layer
+  blurred by its own disc (or, on a legacy profile, the one textured plane
+  by its Gaussian), scaled and shifted, composited, with the light, the
+  flicker and the sensor noise, as the JPEG a camera sends.
+
+Depth is kept in dioptres (1 / distance).  The lens focuses at
+``D0 (1 - x/R)`` dioptres at position ``x`` of range ``R``: ``D0`` is
+``1/min_focus_m`` with ``[optics]``; on a legacy profile ``D0`` is 1 in
+units of its own (its positions are just as linear in dioptres, and a
+dolly's effect on the sharp position, ``x' = R - F (R - x)``, does not
+depend on the unit).  The camera's dolly ``m`` is in the same unit
+(metres with optics): a layer ``W`` dioptres from where the camera started
+is ``w = W / (1 - m W)`` from it now, and looks ``w / w0`` times as large.
+
+Frame work is kept affordable by blurring each layer once per *level* of
+blur (a ladder of disc diameters: quarter-pixel steps up to 4 px, then 8 %
+apart), in the Fourier domain, and interpolating linearly between the two
+levels either side of the diameter wanted.  Levels are kept in a cache with
+a byte budget.  ``bench/frames.py`` prints the cost per frame.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from .simprofile import Profile
+
+__all__ = ["Scene", "SceneError", "View", "Ramp", "jinc", "disc_transfer", "level_of",
+           "level_value", "WALKER_RATIO"]
+
+WALKER_RATIO = 0.6        # someone crossing the frame is at 0.6 x the subject's distance
+WALKER_WIDTH = 0.16       # ... and as wide as this share of the frame
+MIN_GAP = 0.01            # a dolly must leave every layer at least 1 % of its distance
+SENSOR_SIGMA = 0.35       # px: pixel aperture and anti-alias filter, a Gaussian
+LEVEL_STEP = 0.25         # px: blur levels up to LEVEL_LINEAR px ...
+LEVEL_LINEAR = 4.0
+LEVEL_RATIO = 1.08        # ... then this far apart
+CACHE_BYTES = 160 << 20   # blurred levels kept per camera body
+JPEG_QUALITY = 85
+
+
+class SceneError(ValueError):
+    """A scene action that cannot happen (the camera would pass through a layer...)."""
+
+
+# ------------------------------------------------------------------ ramps
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """A value going from v0 at t0 to v1 at t1, linearly (or geometrically)."""
+
+    t0: float
+    t1: float
+    v0: float
+    v1: float
+    geometric: bool = False
+
+    def at(self, t: float) -> float:
+        if t >= self.t1 or self.t1 <= self.t0:
+            return self.v1
+        if t <= self.t0:
+            return self.v0
+        f = (t - self.t0) / (self.t1 - self.t0)
+        if self.geometric:
+            return self.v0 * (self.v1 / self.v0) ** f
+        return self.v0 + (self.v1 - self.v0) * f
+
+
+class _Quantity:
+    """One changing value: each change starts from where it is now."""
+
+    def __init__(self, value: float, geometric: bool = False) -> None:
+        self.ramp = Ramp(-math.inf, -math.inf, value, value, geometric)
+
+    @property
+    def target(self) -> float:
+        return self.ramp.v1
+
+    def at(self, t: float) -> float:
+        return self.ramp.at(t)
+
+    def go(self, t: float, target: float, over: float) -> None:
+        self.ramp = Ramp(t, t + max(over, 0.0), self.ramp.at(t), target, self.ramp.geometric)
+
+    @property
+    def still(self) -> bool:
+        return self.ramp.v0 == self.ramp.v1
+
+
+@dataclass(frozen=True)
+class Walker:
+    t0: float
+    seconds: float
+    dioptres: float       # from where the camera started (world)
+
+
+# ------------------------------------------------------------------ scene
+
+
+class Scene:
+    """The scene's depths and the camera's moves, as functions of time.
+
+    ``layers`` are the world dioptres of the profile's layers (the last is
+    the subject; a legacy profile has one, its plane); ``near`` is D0.
+    """
+
+    def __init__(self, span: float, near: float, subject_at: float,
+                 layers: list[float], *, legacy: bool) -> None:
+        self.span = float(span)
+        self.near = float(near)
+        self.legacy = legacy
+        self.fixed = list(layers[:-1])          # all but the subject: fixed in the world
+        # the subject's own depth as this class computes it (so its scale is exactly 1)
+        self.layers0 = self.fixed + [self.near * (1.0 - subject_at / self.span)]
+        # The subject as "the position where it would be sharp had the camera not
+        # moved": linear in its world dioptres, and exact on a legacy profile.
+        self.subject = _Quantity(float(subject_at))
+        self.dolly = _Quantity(0.0)             # how far the camera moved in (m or D0 units)
+        self.pan = _Quantity(0.0)               # pixels the picture moved left
+        self.light = _Quantity(1.0, geometric=True)
+        self.walkers: list[Walker] = []
+
+    # -- conversions
+    def _world(self, x: float) -> float:
+        return self.near * (1.0 - x / self.span)
+
+    def _sharp(self, w: float) -> float:
+        return self.span * (1.0 - w / self.near)
+
+    @staticmethod
+    def _now(w: float, m: float) -> float:
+        """World dioptres seen from a camera moved in by m."""
+        if m == 0.0 or w == 0.0:
+            return w
+        return w / max(1.0 - m * w, MIN_GAP)
+
+    # -- what the view and the truth read
+    def subject_world(self, t: float) -> float:
+        return self._world(self.subject.at(t))
+
+    def subject_position(self, t: float) -> float:
+        """The lens position where the subject is sharp at time t."""
+        m = self.dolly.at(t)
+        if m == 0.0:
+            return self.subject.at(t)
+        return self._sharp(self._now(self.subject_world(t), m))
+
+    def layer_dioptres(self, t: float) -> list[float]:
+        """Each layer's dioptres from the camera at t (the last is the subject)."""
+        m = self.dolly.at(t)
+        return [self._now(w, m) for w in self.fixed] + [self._now(self.subject_world(t), m)]
+
+    def layer_scales(self, t: float) -> list[float]:
+        """How much larger each layer looks at t than at the start."""
+        m = self.dolly.at(t)
+        out = [1.0 / max(1.0 - m * w, MIN_GAP) for w in self.fixed]
+        w = self.subject_world(t)
+        grow = 1.0 / max(1.0 - m * w, MIN_GAP)
+        w0 = self.layers0[-1]
+        if not self.legacy and w0 > 0:
+            grow *= w / w0                      # nearer in the world: larger
+        return out + [grow]
+
+    def sharp_position(self, w: float) -> float:
+        return self._sharp(w)
+
+    def walkers_at(self, t: float) -> list[tuple[float, float, float]]:
+        """(fraction across, dioptres now, scale since it set off) of each walker in view."""
+        m = self.dolly.at(t)
+        out = []
+        for w in self.walkers:
+            if w.t0 <= t <= w.t0 + w.seconds:
+                f = (t - w.t0) / w.seconds
+                start = self._now(w.dioptres, self.dolly.at(w.t0))
+                now = self._now(w.dioptres, m)
+                out.append((f, now, now / start if start > 0 else 1.0))
+        self.walkers = [w for w in self.walkers if t <= w.t0 + w.seconds]
+        return out
+
+    @property
+    def still(self) -> bool:
+        """Nothing has moved (the legacy picture is drawn exactly as it always was)."""
+        return (self.dolly.still and self.dolly.target == 0.0 and self.pan.still
+                and self.pan.target == 0.0 and not self.walkers)
+
+    # -- the script's actions
+    def move_subject(self, t: float, steps: float, over: float = 0.0) -> None:
+        """The subject moves to where it is sharp at ``steps`` (once every ramp has ended)."""
+        m = self.dolly.target
+        if m == 0.0:
+            if not self.legacy and steps > self.span:
+                raise SceneError(f"subject {steps:g}: beyond the far stop ({self.span:g}), "
+                                 f"farther than infinity")
+            self.subject.go(t, float(steps), over)
+            return
+        if steps >= self.span:
+            raise SceneError(f"subject {steps:g}: at or beyond the far stop ({self.span:g}) "
+                             f"after a dolly")
+        w = self._world(steps)                          # dioptres from the camera then
+        world = w / (1.0 + m * w)
+        if world <= 0:
+            raise SceneError(f"subject {steps:g}: the subject would be behind the camera's "
+                             f"starting point")
+        self.subject.go(t, self._sharp(world), over)
+
+    def move_camera(self, t: float, factor: float, over: float = 0.0) -> None:
+        """Dolly: the subject's picture grows by ``factor``; every layer gets as much nearer."""
+        if not factor > 0:
+            raise SceneError(f"dolly {factor:g}: the factor must be > 0")
+        m = self.dolly.target
+        w = self._now(self._world(self.subject.target), m)
+        if w <= 0:
+            raise SceneError(f"dolly {factor:g}: the subject is at infinity (sharp at the far "
+                             f"stop): a dolly cannot change its size")
+        s = 1.0 / w
+        new_m = m + s * (1.0 - 1.0 / factor)
+        worlds = self.fixed + [self._world(self.subject.target)]
+        for i, lw in enumerate(worlds):
+            if lw > 0 and 1.0 - new_m * lw < MIN_GAP:
+                what = "the subject" if i == len(worlds) - 1 else f"layer {i}"
+                raise SceneError(f"dolly {factor:g}: the camera would pass {what}")
+        self.dolly.go(t, new_m, over)
+
+    def turn(self, t: float, pixels: float, over: float = 0.0) -> None:
+        self.pan.go(t, self.pan.target + pixels, over)
+
+    def expose(self, t: float, factor: float, over: float = 0.0) -> None:
+        if not factor > 0:
+            raise SceneError(f"light {factor:g}: the factor must be > 0")
+        self.light.go(t, self.light.target * factor, over)
+
+    def walk(self, t: float, seconds: float) -> None:
+        if not seconds > 0:
+            raise SceneError(f"walk {seconds:g}: the crossing must last > 0 s")
+        m = self.dolly.at(t)
+        w_subject = max(self._now(self.subject_world(t), m), 0.0)
+        w = max(w_subject / WALKER_RATIO, 0.3 * self.near)   # dioptres from the camera now
+        world = w / (1.0 + m * w)
+        self.walkers.append(Walker(t, float(seconds), world))
+
+
+# ------------------------------------------------------------------ optics
+
+
+def _j1_series(x: np.ndarray) -> np.ndarray:
+    """2 J1(x) / x by its power series: sum (-1)^k (x/2)^2k / (k! (k+1)!)."""
+    q = (x / 2.0) ** 2
+    term = np.ones_like(x)
+    total = term.copy()
+    for k in range(1, 40):
+        term = term * (-q) / (k * (k + 1))
+        total += term
+    return total
+
+
+def _j1_asymptotic(x: np.ndarray) -> np.ndarray:
+    """2 J1(x) / x for large x (Hankel's expansion, mu = 4)."""
+    p = 1.0 + 15.0 / (128.0 * x ** 2) - 14175.0 / (98304.0 * x ** 4)
+    q = 3.0 / (8.0 * x) - 315.0 / (3072.0 * x ** 3)
+    chi = x - 0.75 * math.pi
+    j1 = np.sqrt(2.0 / (math.pi * x)) * (p * np.cos(chi) - q * np.sin(chi))
+    return 2.0 * j1 / x
+
+
+def jinc(x: np.ndarray) -> np.ndarray:
+    """2 J1(x) / x (1 at 0): the Fourier transform of a uniform disc."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    out = np.empty_like(x)
+    small = x < 12.0
+    out[small] = _j1_series(x[small])
+    out[~small] = _j1_asymptotic(x[~small])
+    return out
+
+
+_TABLE = 8192
+_RHO_MAX = math.sqrt(0.5)
+
+
+def _transfer_table(diameter: float, kind: str) -> np.ndarray:
+    """The blur's transfer function on a fine radial grid of spatial frequency (cycles/px)."""
+    rho = np.linspace(0.0, _RHO_MAX, _TABLE)
+    sensor = np.exp(-2.0 * (math.pi * SENSOR_SIGMA * rho) ** 2)
+    if kind == "disc":
+        return (jinc(math.pi * diameter * rho) * sensor).astype(np.float32)
+    # a Gaussian of standard deviation ``diameter`` (PIL's GaussianBlur radius)
+    return np.exp(-2.0 * (math.pi * diameter * rho) ** 2).astype(np.float32)
+
+
+_RHO_INDEX: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _rho_index(shape: tuple[int, int]) -> np.ndarray:
+    """For an rfft2 of ``shape``: each coefficient's index in the radial table."""
+    index = _RHO_INDEX.get(shape)
+    if index is None:
+        fy = np.fft.fftfreq(shape[0])[:, None]
+        fx = np.fft.rfftfreq(shape[1])[None, :]
+        rho = np.sqrt(fy * fy + fx * fx)
+        index = np.minimum(np.rint(rho / _RHO_MAX * (_TABLE - 1)), _TABLE - 1).astype(np.int32)
+        _RHO_INDEX[shape] = index
+    return index
+
+
+def disc_transfer(shape: tuple[int, int], diameter: float, kind: str = "disc") -> np.ndarray:
+    """The rfft2-shaped transfer function of a blur of ``diameter`` px (disc) or sigma (gauss)."""
+    return _transfer_table(diameter, kind)[_rho_index(shape)]
+
+
+def level_value(n: int) -> float:
+    """Blur of ladder level n: quarter pixels up to 4 px, then 8 % apart."""
+    linear = int(LEVEL_LINEAR / LEVEL_STEP)
+    if n <= linear:
+        return n * LEVEL_STEP
+    return LEVEL_LINEAR * LEVEL_RATIO ** (n - linear)
+
+
+def level_of(blur: float) -> tuple[int, float]:
+    """The ladder level just below ``blur`` and how far toward the next one it is."""
+    blur = max(blur, 0.0)
+    if blur <= LEVEL_LINEAR:
+        f = blur / LEVEL_STEP
+    else:
+        f = LEVEL_LINEAR / LEVEL_STEP + math.log(blur / LEVEL_LINEAR) / math.log(LEVEL_RATIO)
+    n = int(math.floor(f + 1e-9))
+    frac = f - n
+    return n, (0.0 if frac < 1e-6 else frac)
+
+
+def _fast(n: int) -> int:
+    """The next length >= n that FFTs fast (2, 3 and 5 its only factors)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+# ------------------------------------------------------------------ textures
+
+
+def _spectral(h: int, w: int, rng: np.random.Generator, slope: float) -> np.ndarray:
+    """Periodic noise with a 1/f^slope amplitude spectrum, mean 0 and std 1."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    rho = np.sqrt(fy * fy + fx * fx)
+    rho[0, 0] = 1.0
+    amp = rho ** (-slope)
+    amp[0, 0] = 0.0
+    spec = amp * np.exp(2j * math.pi * rng.random(amp.shape))
+    img = np.fft.irfft2(spec, s=(h, w))
+    return (img / max(float(img.std()), 1e-9)).astype(np.float32)
+
+
+def _blocks(img: np.ndarray, rng: np.random.Generator, count: int, low: float, high: float,
+            amplitude: float, periodic: bool) -> None:
+    h, w = img.shape
+    for _ in range(count):
+        bh = max(2, int(rng.uniform(low, high) * h))
+        bw = max(2, int(rng.uniform(low, high) * w))
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        value = float(rng.uniform(-amplitude, amplitude))
+        if periodic:
+            img[np.ix_((y + np.arange(bh)) % h, (x + np.arange(bw)) % w)] += value
+        else:
+            img[y:y + bh, x:x + bw] += value
+
+
+def background_texture(h: int, w: int, rng: np.random.Generator, contrast: float,
+                       mean: float) -> np.ndarray:
+    """A far background, periodic: soft clouds, walls and window frames with hard edges."""
+    img = 26.0 * _spectral(h, w, rng, 1.15)
+    _blocks(img, rng, 14, 0.06, 0.35, 38.0, periodic=True)
+    for _ in range(6):   # frames and poles: thin straight lines
+        if rng.random() < 0.5:
+            img[int(rng.integers(0, h)), :] += float(rng.uniform(-40, 40))
+        else:
+            img[:, int(rng.integers(0, w))] += float(rng.uniform(-40, 40))
+    return np.clip(mean + contrast * img, 6.0, 249.0).astype(np.float32)
+
+
+def subject_texture(h: int, w: int, rng: np.random.Generator, contrast: float,
+                    mean: float) -> np.ndarray:
+    """A detailed subject: fine texture, hard-edged patches and rows of print."""
+    img = 24.0 * _spectral(h, w, rng, 0.75)
+    _blocks(img, rng, 22, 0.05, 0.3, 45.0, periodic=False)
+    for _ in range(max(4, h // 40)):
+        rh = int(rng.integers(3, 7))
+        rw = max(8, int(rng.uniform(0.15, 0.45) * w))
+        y, x = int(rng.integers(0, max(1, h - rh))), int(rng.integers(0, max(1, w - rw)))
+        marks = (rng.random((rh, rw)) > 0.5).astype(np.float32) * 80.0 - 40.0
+        img[y:y + rh, x:x + rw] += marks
+    return np.clip(mean + contrast * img, 6.0, 249.0).astype(np.float32)
+
+
+def walker_texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Someone's coat: darker, with folds and a few stripes."""
+    img = 18.0 * _spectral(h, w, rng, 1.0)
+    for _ in range(5):
+        x = int(rng.integers(0, max(1, w - 4)))
+        img[:, x:x + int(rng.integers(2, 6))] += float(rng.uniform(-35, 35))
+    return np.clip(70.0 + img, 6.0, 249.0).astype(np.float32)
+
+
+def legacy_texture(width: int, height: int, rng: np.random.Generator,
+                   contrast: float = 1.0) -> np.ndarray:
+    """The legacy test scene: multi-scale clouds, hard-edged blocks and fine print.
+
+    ``contrast`` scales the texture about mid-grey: 0 is a blank wall.
+    """
+    img = np.zeros((height, width), dtype=np.float32)
+    for cell, amplitude in ((64, 60.0), (24, 40.0), (8, 30.0), (3, 20.0)):
+        small = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
+        layer = Image.fromarray(small * 255.0, mode="F").resize(
+            (width + 2 * cell, height + 2 * cell), Image.BILINEAR)
+        img += amplitude * (np.asarray(layer)[cell:cell + height, cell:cell + width] / 255.0)
+    for _ in range(30):
+        w = int(rng.integers(6, width // 4))
+        h = int(rng.integers(6, height // 4))
+        x = int(rng.integers(0, width - w))
+        y = int(rng.integers(0, height - h))
+        img[y:y + h, x:x + w] += float(rng.uniform(-50, 50))
+    # rows of fine marks, like print on a label: high spatial frequencies
+    for _ in range(6):
+        y = int(rng.integers(0, height - 8))
+        x = int(rng.integers(0, width - 80))
+        marks = (rng.random((6, 80)) > 0.5).astype(np.float32) * 70.0 - 35.0
+        img[y:y + 6, x:x + 80] += marks
+    img -= img.min()
+    img *= 190.0 * contrast / max(float(img.max()), 1e-6)
+    img += 125.0 - 95.0 * contrast
+    return img.astype(np.uint8)
+
+
+# ------------------------------------------------------------------ plates
+
+
+class _Cache:
+    """Blurred levels, least recently used out first, within a byte budget."""
+
+    def __init__(self, budget: int = CACHE_BYTES) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self.items: OrderedDict[Any, tuple[np.ndarray, ...]] = OrderedDict()
+        self.misses = 0
+
+    def get(self, key: Any, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        item = self.items.get(key)
+        if item is not None:
+            self.items.move_to_end(key)
+            return item
+        self.misses += 1
+        item = make()
+        self.items[key] = item
+        self.bytes += sum(a.nbytes for a in item)
+        while self.bytes > self.budget and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.bytes -= sum(a.nbytes for a in old)
+        return item
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
+
+
+@dataclass
+class Plate:
+    """One layer's picture on its own canvas, ready to be blurred.
+
+    ``x0, y0`` is where the canvas's corner is in the world (frame pixels
+    at the start, before any dolly, pan or breathing).  A periodic plate
+    (the background) repeats forever; another has a transparent margin wide
+    enough for its largest blur.
+    """
+
+    name: str
+    texture: np.ndarray
+    x0: float = 0.0
+    y0: float = 0.0
+    alpha: np.ndarray | None = None       # None: opaque everywhere
+    periodic: bool = False
+    kind: str = "disc"                    # "disc" or "gauss" (legacy)
+    margin: int = 0                       # transparent pixels around a sprite's picture
+    core: np.ndarray | None = None        # a sprite's picture without its margin
+    _spectra: list[np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def capacity(self) -> float:
+        """The widest blur that stays inside the margin (disc diameter, or Gaussian sigma)."""
+        if self.periodic:
+            return math.inf
+        room = max(self.margin - 3, 0)
+        return 2.0 * room if self.kind == "disc" else room / 3.0
+
+    def widened(self, blur: float, cap: int) -> "Plate":
+        """The same sprite with a margin wide enough for ``blur`` (and some more)."""
+        assert self.core is not None
+        need = 1.5 * blur / 2.0 if self.kind == "disc" else 1.5 * 3.0 * blur
+        margin = min(int(math.ceil(need)) + 3, cap)
+        return _sprite(self.name, self.core, self.x0 + self.margin, self.y0 + self.margin,
+                       margin, self.kind)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.texture.shape  # type: ignore[return-value]
+
+    def spectra(self) -> list[np.ndarray]:
+        if self._spectra is None:
+            if self.alpha is None:
+                channels = [self.texture]
+            else:
+                channels = [self.texture * self.alpha, self.alpha]
+            self._spectra = [np.fft.rfft2(c.astype(np.float32)) for c in channels]
+        return self._spectra
+
+    def blurred(self, n: int) -> tuple[np.ndarray, ...]:
+        """The plate at blur level ``n``: (premultiplied picture[, alpha])."""
+        blur = level_value(n)
+        if blur == 0 and SENSOR_SIGMA == 0:
+            channels = [self.texture] if self.alpha is None else [self.texture * self.alpha,
+                                                                 self.alpha]
+            return tuple(c.astype(np.float32) for c in channels)
+        tf = disc_transfer(self.shape, blur, self.kind)
+        out = [np.fft.irfft2(s * tf, s=self.shape).astype(np.float32, copy=False)
+               for s in self.spectra()]
+        if len(out) == 2:
+            np.clip(out[1], 0.0, 1.0, out=out[1])
+            np.maximum(out[0], 0.0, out=out[0])
+        return tuple(out)
+
+
+def _sprite(name: str, texture: np.ndarray, x: float, y: float, margin: int,
+            kind: str) -> Plate:
+    """A texture with a transparent margin around it, placed with its corner at (x, y)."""
+    h, w = texture.shape
+    ch, cw = _fast(h + 2 * margin), _fast(w + 2 * margin)
+    canvas = np.zeros((ch, cw), dtype=np.float32)
+    alpha = np.zeros((ch, cw), dtype=np.float32)
+    canvas[margin:margin + h, margin:margin + w] = texture
+    alpha[margin:margin + h, margin:margin + w] = 1.0
+    return Plate(name, canvas, x - margin, y - margin, alpha=alpha, kind=kind, margin=margin,
+                 core=texture)
+
+
+def _take(a: np.ndarray, y0: int, y1: int, x0: int, x1: int, periodic: bool) -> np.ndarray:
+    """``a[y0:y1, x0:x1]``, wrapping around if periodic (the caller keeps it inside if not)."""
+    h, w = a.shape
+    if 0 <= y0 and y1 <= h and 0 <= x0 and x1 <= w:
+        return a[y0:y1, x0:x1]
+    if not periodic:
+        raise ValueError("window outside a plate")
+    return a.take(np.arange(y0, y1) % h, axis=0).take(np.arange(x0, x1) % w, axis=1)
+
+
+def _lerp(a: np.ndarray, b: np.ndarray | None, f: float) -> np.ndarray:
+    if b is None or f == 0.0:
+        return a
+    return a + (b - a) * np.float32(f)
+
+
+# ------------------------------------------------------------------ view
+
+
+class View:
+    """The live view: draws the scene as the lens at ``x`` sees it at ``t``.
+
+    ``rng`` is the body's own generator: a legacy profile draws its sensor
+    noise from it exactly as it always did, so its frames are unchanged.
+    """
+
+    def __init__(self, profile: Profile, scene: Scene, rng: np.random.Generator) -> None:
+        self.profile = profile
+        self.scene = scene
+        self.rng = rng
+        self.cache = _Cache()
+        self.w, self.h = profile.width, profile.height
+        self.optics = profile.optics
+        self.cap = min(self.w, self.h) / 3.0      # the widest blur drawn (px)
+        # Flicker and the layered noise draw from streams of their own.
+        self._flicker_rng = np.random.default_rng(profile.seed + 15485863)
+        self._noise_rng = np.random.default_rng(profile.seed + 32452843)
+        self.build(profile.seed)
+
+    # -- building
+    def build(self, seed: int) -> None:
+        """Make the textures (again, with another seed: the camera looks elsewhere)."""
+        p = self.profile
+        self.cache.clear()
+        self.legacy_blurred: OrderedDict[float, np.ndarray] = OrderedDict()
+        if self.optics is None:
+            self.legacy_texture = legacy_texture(self.w, self.h, np.random.default_rng(
+                seed + 7919), p.contrast)
+            self.legacy_bank = [
+                np.random.default_rng(p.seed + 31 * i).standard_normal(
+                    (self.h, self.w)).astype(np.float32) for i in range(8)]
+            self.plates: list[Plate] = []
+            self.kind = "gauss"
+        else:
+            self.kind = "disc"
+            self.plates = self._layer_plates(seed)
+            self.bank = [np.random.default_rng(p.seed + 31 * i).standard_normal(
+                (self.h + 32, self.w + 32)).astype(np.float32) for i in range(4)]
+        self._walker: Plate | None = None
+        self._walker_seed = seed + 104723
+
+    def _margin(self, blur: float = 0.0) -> int:
+        """A sprite margin for a blur (disc diameter) up to ``blur``, at most the cap's."""
+        return int(math.ceil(min(max(blur, 2.0), self.cap) / 2.0)) + 3
+
+    def _layer_plates(self, seed: int) -> list[Plate]:
+        p = self.profile
+        rng = np.random.default_rng(seed + 7919)
+        w, h = self.w, self.h
+        plates = []
+        bg_mean = float(rng.uniform(95, 150))
+        for i, layer in enumerate(p.layers):
+            contrast = layer.contrast * p.contrast
+            if layer.box is None:
+                tex = background_texture(h, w, rng, contrast, bg_mean)
+                plates.append(Plate(f"layer{i}", tex, periodic=True))
+                continue
+            bx, by, bw, bh = layer.box
+            x0, y0 = int(round(bx * w)), int(round(by * h))
+            x1, y1 = max(x0 + 1, int(round((bx + bw) * w))), max(y0 + 1, int(round((by + bh) * h)))
+            side = 1 if rng.random() < 0.5 else -1
+            mean = float(np.clip(bg_mean + side * rng.uniform(30, 60), 45, 205))
+            tex = subject_texture(y1 - y0, x1 - x0, rng, contrast, mean)
+            # room for the widest blur it gets at its distance (more when it moves)
+            depth = 1.0 / layer.distance_m
+            widest = self.optics.disc_px_per_dioptre(w) * max(
+                depth, abs(self.optics.near_dioptres - depth))
+            plates.append(_sprite(f"layer{i}", tex, x0, y0, self._margin(1.2 * widest), "disc"))
+        return plates
+
+    def walker_plate(self) -> Plate:
+        if self._walker is None:
+            bw = max(4, int(round(WALKER_WIDTH * self.w)))
+            bh = int(round(1.2 * self.h))
+            tex = walker_texture(bh, bw, np.random.default_rng(self._walker_seed))
+            self._walker = _sprite("walker", tex, 0.0, -0.1 * self.h, self._margin(), self.kind)
+        return self._walker
+
+    # -- blur
+    def _blur_px(self, x: float, dioptres: float) -> float:
+        """Disc diameter (optics) or Gaussian sigma (legacy), in frame pixels."""
+        if self.optics is None:
+            sharp = self.scene.sharp_position(dioptres)
+            return self.profile.blur_per_step * abs(x - sharp)
+        focus = self.optics.dioptres(x, float(self.profile.steps))
+        return self.optics.disc_px_per_dioptre(self.w) * abs(dioptres - focus)
+
+    def _fit(self, plate: Plate, blur: float) -> Plate:
+        """``plate``, or a copy with a margin wide enough for ``blur`` (kept from now on)."""
+        blur = min(blur, self.cap)
+        if level_value(level_of(blur)[0] + 1) <= plate.capacity:
+            return plate
+        wider = plate.widened(level_value(level_of(blur)[0] + 1), self._margin(self.cap))
+        if plate is self._walker:
+            self._walker = wider
+        else:
+            self.plates[self.plates.index(plate)] = wider
+        return wider
+
+    def _levels(self, plate: Plate, blur: float) -> tuple[tuple[np.ndarray, ...],
+                                                          tuple[np.ndarray, ...] | None, float]:
+        n, f = level_of(min(blur, self.cap))
+        key = (plate.name, plate.margin)
+        a = self.cache.get(key + (n,), lambda: plate.blurred(n))
+        b = None if f == 0.0 else self.cache.get(key + (n + 1,), lambda: plate.blurred(n + 1))
+        return a, b, f
+
+    # -- drawing
+    #
+    # Everything is drawn first in the *view*: the frame's footprint at the
+    # far stop's scale (no breathing), where each layer sits at its own scale
+    # (1 until a dolly or a move in depth), with the walkers on top.  One
+    # resample then applies the breathing and the pan to the whole picture.
+
+    def picture(self, x: float, t: float) -> np.ndarray:
+        """The frame before light, flicker and noise: float32 grey levels."""
+        scene = self.scene
+        span = float(self.profile.steps)
+        walkers = scene.walkers_at(t)
+        if self.optics is None:
+            base = self._legacy_base(x, t)
+            if scene.still and not walkers:
+                return base                   # exactly the legacy picture
+            breath = 1.0
+        else:
+            breath = self.optics.scale(x, span)
+        w, h = self.w, self.h
+        cx, cy = w / 2.0, h / 2.0
+        pan = scene.pan.at(t)
+        # the frame's footprint in the view, and the whole-pixel window around it
+        sx0, sx1 = (pan - cx) / breath + cx, (w + pan - cx) / breath + cx
+        sy0, sy1 = -cy / breath + cy, (h - cy) / breath + cy
+        exact = breath == 1.0 and float(pan).is_integer()
+        if exact:
+            wx0, wy0, ww, wh = int(pan), 0, w, h
+        else:
+            wx0, wy0 = int(math.floor(sx0)) - 1, int(math.floor(sy0)) - 1
+            ww, wh = int(math.ceil(sx1)) + 1 - wx0, int(math.ceil(sy1)) + 1 - wy0
+        scales = scene.layer_scales(t)
+        if self.optics is None:
+            view = self._periodic((base,), None, 0.0, scales[-1], wx0, wy0, ww, wh)
+        else:
+            view = None
+            for plate, depth, k in zip(list(self.plates), scene.layer_dioptres(t), scales):
+                blur = self._blur_px(x, depth) / (k * breath)
+                plate = self._fit(plate, blur)
+                a, b, f = self._levels(plate, blur)
+                if plate.periodic:
+                    view = self._periodic(a, b, f, k, wx0, wy0, ww, wh)
+                else:
+                    assert view is not None, "the first layer fills the frame"
+                    self._sprite(view, wx0, wy0, a, b, f, k, plate, plate.x0, plate.y0)
+        assert view is not None
+        for f_across, depth, k in walkers:
+            blur = self._blur_px(x, depth) / (k * breath)
+            plate = self._fit(self.walker_plate(), blur)
+            width = plate.shape[1]
+            # from just off the left edge to just off the right (whole pixels)
+            x0 = float(round(-width + f_across * (w + width)))
+            a, b, f = self._levels(plate, blur)
+            self._sprite(view, wx0, wy0, a, b, f, k, plate, x0, plate.y0)
+        if exact:
+            return view
+        img = Image.fromarray(view, mode="F").resize(
+            (w, h), Image.BILINEAR, box=(sx0 - wx0, sy0 - wy0, sx1 - wx0, sy1 - wy0))
+        return np.asarray(img, dtype=np.float32)
+
+    def _legacy_base(self, x: float, t: float) -> np.ndarray:
+        """The legacy plane, Gaussian-blurred as it always was (cached by radius)."""
+        radius = round(self.profile.blur_per_step * abs(x - self.scene.subject_position(t)), 2)
+        base = self.legacy_blurred.get(radius)
+        if base is None:
+            img = Image.fromarray(self.legacy_texture)
+            if radius > 0:
+                img = img.filter(ImageFilter.GaussianBlur(radius))
+            base = np.asarray(img, dtype=np.float32)
+            self.legacy_blurred[radius] = base
+            if len(self.legacy_blurred) > 256:
+                self.legacy_blurred.popitem(last=False)
+        else:
+            self.legacy_blurred.move_to_end(radius)
+        return base
+
+    def _periodic(self, a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...] | None, f: float,
+                  k: float, ox: int, oy: int, ww: int, wh: int) -> np.ndarray:
+        """A repeating layer at scale k about the centre, as the view's window (ox, oy, ww, wh)."""
+        cx, cy = self.w / 2.0, self.h / 2.0
+        if k == 1.0:
+            win = _lerp(_take(a[0], oy, oy + wh, ox, ox + ww, True),
+                        None if b is None else _take(b[0], oy, oy + wh, ox, ox + ww, True), f)
+            return np.array(win, dtype=np.float32)
+        sx0, sx1 = (ox - cx) / k + cx, (ox + ww - cx) / k + cx
+        sy0, sy1 = (oy - cy) / k + cy, (oy + wh - cy) / k + cy
+        x0, x1 = int(math.floor(sx0)) - 1, int(math.ceil(sx1)) + 1
+        y0, y1 = int(math.floor(sy0)) - 1, int(math.ceil(sy1)) + 1
+        win = np.ascontiguousarray(_lerp(
+            _take(a[0], y0, y1, x0, x1, True),
+            None if b is None else _take(b[0], y0, y1, x0, x1, True), f), dtype=np.float32)
+        img = Image.fromarray(win, mode="F").resize(
+            (ww, wh), Image.BILINEAR, box=(sx0 - x0, sy0 - y0, sx1 - x0, sy1 - y0))
+        return np.array(img, dtype=np.float32)
+
+    def _sprite(self, view: np.ndarray, ox: int, oy: int, a: tuple[np.ndarray, ...],
+                b: tuple[np.ndarray, ...] | None, f: float, k: float, plate: Plate,
+                x0: float, y0: float) -> None:
+        """Composite a plate (corner at x0, y0 in the world, scale k) over the view's window."""
+        cx, cy = self.w / 2.0, self.h / 2.0
+        wh, ww = view.shape
+        ph, pw = plate.shape
+        # the plate's footprint in the window, then the plate's box that maps onto it
+        u0 = max(0, math.ceil(cx + k * (x0 - cx) - ox - 1e-9))
+        u1 = min(ww, math.floor(cx + k * (x0 + pw - cx) - ox + 1e-9))
+        v0 = max(0, math.ceil(cy + k * (y0 - cy) - oy - 1e-9))
+        v1 = min(wh, math.floor(cy + k * (y0 + ph - cy) - oy + 1e-9))
+        if u1 <= u0 or v1 <= v0:
+            return
+        sx0, sx1 = (u0 + ox - cx) / k + cx - x0, (u1 + ox - cx) / k + cx - x0
+        sy0, sy1 = (v0 + oy - cy) / k + cy - y0, (v1 + oy - cy) / k + cy - y0
+        if k == 1.0 and float(sx0).is_integer() and float(sy0).is_integer():
+            sl = (slice(int(sy0), int(sy0) + v1 - v0), slice(int(sx0), int(sx0) + u1 - u0))
+            premult = _lerp(a[0][sl], None if b is None else b[0][sl], f)
+            alpha = _lerp(a[1][sl], None if b is None else b[1][sl], f)
+        else:
+            sx0, sy0 = max(sx0, 0.0), max(sy0, 0.0)
+            sx1, sy1 = min(sx1, float(pw)), min(sy1, float(ph))
+            wx0, wx1 = max(0, int(math.floor(sx0))), min(pw, int(math.ceil(sx1)))
+            wy0, wy1 = max(0, int(math.floor(sy0))), min(ph, int(math.ceil(sy1)))
+            box = (sx0 - wx0, sy0 - wy0, sx1 - wx0, sy1 - wy0)
+            out = []
+            for c in range(2):
+                win = np.ascontiguousarray(_lerp(
+                    a[c][wy0:wy1, wx0:wx1], None if b is None else b[c][wy0:wy1, wx0:wx1], f),
+                    dtype=np.float32)
+                img = Image.fromarray(win, mode="F").resize((u1 - u0, v1 - v0), Image.BILINEAR,
+                                                            box=box)
+                out.append(np.asarray(img, dtype=np.float32))
+            premult, alpha = out
+        region = view[v0:v1, u0:u1]
+        region -= region * alpha
+        region += premult
+
+    # -- finishing
+    def gain(self, t: float) -> float:
+        g = self.scene.light.at(t)
+        if self.profile.flicker > 0:
+            g *= max(1.0 + self.profile.flicker * float(self._flicker_rng.standard_normal()), 0.0)
+        return g
+
+    def jpeg(self, x: float, t: float) -> bytes:
+        """The frame as the camera sends it."""
+        p = self.profile
+        frame = self.picture(x, t)
+        g = self.gain(t)
+        if g != 1.0:
+            frame = frame * np.float32(g)
+        if p.noise > 0:
+            if self.optics is None:   # exactly as the legacy simulator did
+                bank = self.legacy_bank[int(self.rng.integers(len(self.legacy_bank)))]
+                dy, dx = (int(v) for v in self.rng.integers(0, (p.height, p.width)))
+                frame = frame + p.noise * np.roll(bank, (dy, dx), axis=(0, 1))
+            else:
+                bank = self.bank[int(self._noise_rng.integers(len(self.bank)))]
+                dy, dx = (int(v) for v in self._noise_rng.integers(0, 32, size=2))
+                frame = frame + np.float32(p.noise) * bank[dy:dy + self.h, dx:dx + self.w]
+        out = Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8), mode="L")
+        buf = io.BytesIO()
+        out.save(buf, format="JPEG", quality=JPEG_QUALITY)
+        return buf.getvalue()
