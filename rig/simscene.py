@@ -293,34 +293,61 @@ _TABLE = 8192
 _RHO_MAX = math.sqrt(0.5)
 
 
-def _transfer_table(diameter: float, kind: str) -> np.ndarray:
-    """The blur's transfer function on a fine radial grid of spatial frequency (cycles/px)."""
+def _transfer_table(blur: float, kind: str, sensor: float) -> np.ndarray:
+    """A blur's transfer function on a fine radial grid of spatial frequency (cycles/px).
+
+    ``kind`` "disc": a uniform disc of diameter ``blur``, seen through the
+    sensor's own Gaussian of sigma ``sensor``; "gauss": a Gaussian of sigma
+    ``blur`` (PIL's GaussianBlur radius, for legacy scenes).
+    """
     rho = np.linspace(0.0, _RHO_MAX, _TABLE)
-    sensor = np.exp(-2.0 * (math.pi * SENSOR_SIGMA * rho) ** 2)
     if kind == "disc":
-        return (jinc(math.pi * diameter * rho) * sensor).astype(np.float32)
-    # a Gaussian of standard deviation ``diameter`` (PIL's GaussianBlur radius)
-    return np.exp(-2.0 * (math.pi * diameter * rho) ** 2).astype(np.float32)
+        sensor_tf = np.exp(-2.0 * (math.pi * sensor * rho) ** 2)
+        return (jinc(math.pi * blur * rho) * sensor_tf).astype(np.float32)
+    return np.exp(-2.0 * (math.pi * blur * rho) ** 2).astype(np.float32)
 
 
-_RHO_INDEX: dict[tuple[int, int], np.ndarray] = {}
+_GRIDS: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray | None]] = {}
 
 
-def _rho_index(shape: tuple[int, int]) -> np.ndarray:
-    """For an rfft2 of ``shape``: each coefficient's index in the radial table."""
-    index = _RHO_INDEX.get(shape)
-    if index is None:
+def _grid(shape: tuple[int, int], step: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """For an rfft2 of ``shape``: each coefficient's index in the radial table, and
+    (``step`` > 1) the phase that samples the middle of each ``step`` x ``step`` block."""
+    key = (shape[0], shape[1], step)
+    grid = _GRIDS.get(key)
+    if grid is None:
         fy = np.fft.fftfreq(shape[0])[:, None]
         fx = np.fft.rfftfreq(shape[1])[None, :]
         rho = np.sqrt(fy * fy + fx * fx)
         index = np.minimum(np.rint(rho / _RHO_MAX * (_TABLE - 1)), _TABLE - 1).astype(np.int32)
-        _RHO_INDEX[shape] = index
-    return index
+        shift = None
+        if step > 1:   # half a block less half a pixel, in this grid's pixels
+            delta = 0.5 * (step - 1) / step
+            shift = np.exp(2j * math.pi * delta * (fy + fx)).astype(np.complex64)
+        grid = _GRIDS[key] = (index, shift)
+    return grid
 
 
-def disc_transfer(shape: tuple[int, int], diameter: float, kind: str = "disc") -> np.ndarray:
-    """The rfft2-shaped transfer function of a blur of ``diameter`` px (disc) or sigma (gauss)."""
-    return _transfer_table(diameter, kind)[_rho_index(shape)]
+def disc_transfer(shape: tuple[int, int], blur: float, kind: str = "disc",
+                  sensor: float = SENSOR_SIGMA) -> np.ndarray:
+    """The rfft2-shaped transfer function of a disc of diameter ``blur`` px (or a Gaussian)."""
+    return _transfer_table(blur, kind, sensor)[_grid(shape, 1)[0]]
+
+
+def reduction(blur: float, kind: str, shape: tuple[int, int]) -> int:
+    """How many times smaller a level of this blur can be kept: 1, 2, 4 or 8.
+
+    A disc of diameter D passes little finer than about 1/D cycles per
+    pixel, so a level is kept with at least 16 of its pixels across the
+    disc (a Gaussian: 8 across its sigma) and drawn back up, bilinearly,
+    when composited: the disc's edge stays within a few per cent.
+    """
+    width = blur if kind == "disc" else 2.0 * blur
+    step = 1
+    while step < 8 and width >= 16 * step and shape[0] % (4 * step) == 0 \
+            and shape[1] % (4 * step) == 0:
+        step *= 2
+    return step
 
 
 def level_value(n: int) -> float:
@@ -344,7 +371,8 @@ def level_of(blur: float) -> tuple[int, float]:
 
 
 def _fast(n: int) -> int:
-    """The next length >= n that FFTs fast (2, 3 and 5 its only factors)."""
+    """The next multiple of 16 >= n whose length FFTs fast (2, 3 and 5 its only factors)."""
+    n = -(-n // 16) * 16
     while True:
         m = n
         for p in (2, 3, 5):
@@ -352,7 +380,7 @@ def _fast(n: int) -> int:
                 m //= p
         if m == 1:
             return n
-        n += 1
+        n += 16
 
 
 # ------------------------------------------------------------------ textures
@@ -412,13 +440,13 @@ def subject_texture(h: int, w: int, rng: np.random.Generator, contrast: float,
     return np.clip(mean + contrast * img, 6.0, 249.0).astype(np.float32)
 
 
-def walker_texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+def walker_texture(h: int, w: int, rng: np.random.Generator, contrast: float) -> np.ndarray:
     """Someone's coat: darker, with folds and a few stripes."""
     img = 18.0 * _spectral(h, w, rng, 1.0)
     for _ in range(5):
         x = int(rng.integers(0, max(1, w - 4)))
         img[:, x:x + int(rng.integers(2, 6))] += float(rng.uniform(-35, 35))
-    return np.clip(70.0 + img, 6.0, 249.0).astype(np.float32)
+    return np.clip(70.0 + contrast * img, 6.0, 249.0).astype(np.float32)
 
 
 def legacy_texture(width: int, height: int, rng: np.random.Generator,
@@ -532,16 +560,25 @@ class Plate:
             self._spectra = [np.fft.rfft2(c.astype(np.float32)) for c in channels]
         return self._spectra
 
-    def blurred(self, n: int) -> tuple[np.ndarray, ...]:
-        """The plate at blur level ``n``: (premultiplied picture[, alpha])."""
+    def blurred(self, n: int, step: int = 1) -> tuple[np.ndarray, ...]:
+        """The plate at blur level ``n``: (premultiplied picture[, alpha]).
+
+        With ``step`` > 1, at 1/step of the size: the middle of each step x
+        step block of the blurred plate, taken straight from its spectrum.
+        """
         blur = level_value(n)
-        if blur == 0 and SENSOR_SIGMA == 0:
-            channels = [self.texture] if self.alpha is None else [self.texture * self.alpha,
-                                                                 self.alpha]
-            return tuple(c.astype(np.float32) for c in channels)
-        tf = disc_transfer(self.shape, blur, self.kind)
-        out = [np.fft.irfft2(s * tf, s=self.shape).astype(np.float32, copy=False)
-               for s in self.spectra()]
+        h, w = self.shape
+        if step == 1:
+            tf = disc_transfer((h, w), blur, self.kind)
+            out = [np.fft.irfft2(c * tf, s=(h, w)).astype(np.float32, copy=False)
+                   for c in self.spectra()]
+        else:
+            sh, sw = h // step, w // step
+            rows = np.r_[0:sh // 2, h - sh // 2:h]
+            index, shift = _grid((sh, sw), step)
+            tf = _transfer_table(blur / step, self.kind, SENSOR_SIGMA / step)[index] * shift
+            out = [(np.fft.irfft2(c[rows, :sw // 2 + 1] * tf, s=(sh, sw))
+                    / (step * step)).astype(np.float32, copy=False) for c in self.spectra()]
         if len(out) == 2:
             np.clip(out[1], 0.0, 1.0, out=out[1])
             np.maximum(out[0], 0.0, out=out[0])
@@ -575,6 +612,26 @@ def _lerp(a: np.ndarray, b: np.ndarray | None, f: float) -> np.ndarray:
     if b is None or f == 0.0:
         return a
     return a + (b - a) * np.float32(f)
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """The two cached blur levels either side of the blur wanted, and how to mix them."""
+
+    a: tuple[np.ndarray, ...]
+    b: tuple[np.ndarray, ...] | None
+    f: float            # 0: all a; 1: all b
+    step: int           # the levels are this many times smaller than the plate
+
+    def window(self, y0: int, y1: int, x0: int, x1: int, periodic: bool,
+               channels: int = 1) -> Any:
+        """Rows y0..y1, columns x0..x1 of the mix (a tuple when ``channels`` is 2)."""
+        out = []
+        for c in range(channels):
+            a = _take(self.a[c], y0, y1, x0, x1, periodic)
+            b = None if self.b is None else _take(self.b[c], y0, y1, x0, x1, periodic)
+            out.append(_lerp(a, b, self.f))
+        return out[0] if channels == 1 else tuple(out)
 
 
 # ------------------------------------------------------------------ view
@@ -642,7 +699,7 @@ class View:
             x0, y0 = int(round(bx * w)), int(round(by * h))
             x1, y1 = max(x0 + 1, int(round((bx + bw) * w))), max(y0 + 1, int(round((by + bh) * h)))
             side = 1 if rng.random() < 0.5 else -1
-            mean = float(np.clip(bg_mean + side * rng.uniform(30, 60), 45, 205))
+            mean = float(np.clip(bg_mean + side * rng.uniform(40, 70), 50, 200))
             tex = subject_texture(y1 - y0, x1 - x0, rng, contrast, mean)
             # room for the widest blur it gets at its distance (more when it moves)
             depth = 1.0 / layer.distance_m
@@ -655,7 +712,10 @@ class View:
         if self._walker is None:
             bw = max(4, int(round(WALKER_WIDTH * self.w)))
             bh = int(round(1.2 * self.h))
-            tex = walker_texture(bh, bw, np.random.default_rng(self._walker_seed))
+            # as much texture as the scene has (none in a blank scene)
+            contrast = self.profile.contrast * max([lay.contrast for lay in self.profile.layers],
+                                                   default=1.0)
+            tex = walker_texture(bh, bw, np.random.default_rng(self._walker_seed), contrast)
             self._walker = _sprite("walker", tex, 0.0, -0.1 * self.h, self._margin(), self.kind)
         return self._walker
 
@@ -680,73 +740,56 @@ class View:
             self.plates[self.plates.index(plate)] = wider
         return wider
 
-    def _levels(self, plate: Plate, blur: float) -> tuple[tuple[np.ndarray, ...],
-                                                          tuple[np.ndarray, ...] | None, float]:
+    def _levels(self, plate: Plate, blur: float) -> "_Levels":
         n, f = level_of(min(blur, self.cap))
-        key = (plate.name, plate.margin)
-        a = self.cache.get(key + (n,), lambda: plate.blurred(n))
-        b = None if f == 0.0 else self.cache.get(key + (n + 1,), lambda: plate.blurred(n + 1))
-        return a, b, f
+        step = reduction(level_value(n), plate.kind, plate.shape)
+        key = (plate.name, plate.margin, step)
+        a = self.cache.get(key + (n,), lambda: plate.blurred(n, step))
+        b = None if f == 0.0 else self.cache.get(key + (n + 1,),
+                                                 lambda: plate.blurred(n + 1, step))
+        return _Levels(a, b, f, step)
 
     # -- drawing
     #
-    # Everything is drawn first in the *view*: the frame's footprint at the
-    # far stop's scale (no breathing), where each layer sits at its own scale
-    # (1 until a dolly or a move in depth), with the walkers on top.  One
-    # resample then applies the breathing and the pan to the whole picture.
+    # Each layer goes straight into the frame: frame pixel u shows the world
+    # at X = (u + pan - cx) / K + cx, with K the layer's own scale (a dolly, a
+    # move in depth) times the breathing.  A layer at scale 1 with a whole-pixel
+    # pan and a full-size level is cut out, not resampled.
 
     def picture(self, x: float, t: float) -> np.ndarray:
         """The frame before light, flicker and noise: float32 grey levels."""
         scene = self.scene
-        span = float(self.profile.steps)
         walkers = scene.walkers_at(t)
+        scales = scene.layer_scales(t)
+        pan = scene.pan.at(t)
         if self.optics is None:
             base = self._legacy_base(x, t)
             if scene.still and not walkers:
                 return base                   # exactly the legacy picture
             breath = 1.0
+            frame = self._periodic(_Levels((base,), None, 0.0, 1), scales[-1], pan)
         else:
-            breath = self.optics.scale(x, span)
-        w, h = self.w, self.h
-        cx, cy = w / 2.0, h / 2.0
-        pan = scene.pan.at(t)
-        # the frame's footprint in the view, and the whole-pixel window around it
-        sx0, sx1 = (pan - cx) / breath + cx, (w + pan - cx) / breath + cx
-        sy0, sy1 = -cy / breath + cy, (h - cy) / breath + cy
-        exact = breath == 1.0 and float(pan).is_integer()
-        if exact:
-            wx0, wy0, ww, wh = int(pan), 0, w, h
-        else:
-            wx0, wy0 = int(math.floor(sx0)) - 1, int(math.floor(sy0)) - 1
-            ww, wh = int(math.ceil(sx1)) + 1 - wx0, int(math.ceil(sy1)) + 1 - wy0
-        scales = scene.layer_scales(t)
-        if self.optics is None:
-            view = self._periodic((base,), None, 0.0, scales[-1], wx0, wy0, ww, wh)
-        else:
-            view = None
+            breath = self.optics.scale(x, float(self.profile.steps))
+            frame = None
             for plate, depth, k in zip(list(self.plates), scene.layer_dioptres(t), scales):
                 blur = self._blur_px(x, depth) / (k * breath)
                 plate = self._fit(plate, blur)
-                a, b, f = self._levels(plate, blur)
+                levels = self._levels(plate, blur)
                 if plate.periodic:
-                    view = self._periodic(a, b, f, k, wx0, wy0, ww, wh)
+                    frame = self._periodic(levels, k * breath, pan)
                 else:
-                    assert view is not None, "the first layer fills the frame"
-                    self._sprite(view, wx0, wy0, a, b, f, k, plate, plate.x0, plate.y0)
-        assert view is not None
+                    assert frame is not None, "the first layer fills the frame"
+                    self._sprite(frame, levels, k * breath, pan, plate, plate.x0, plate.y0)
+        assert frame is not None
         for f_across, depth, k in walkers:
             blur = self._blur_px(x, depth) / (k * breath)
             plate = self._fit(self.walker_plate(), blur)
             width = plate.shape[1]
-            # from just off the left edge to just off the right (whole pixels)
-            x0 = float(round(-width + f_across * (w + width)))
-            a, b, f = self._levels(plate, blur)
-            self._sprite(view, wx0, wy0, a, b, f, k, plate, x0, plate.y0)
-        if exact:
-            return view
-        img = Image.fromarray(view, mode="F").resize(
-            (w, h), Image.BILINEAR, box=(sx0 - wx0, sy0 - wy0, sx1 - wx0, sy1 - wy0))
-        return np.asarray(img, dtype=np.float32)
+            # from just off the left edge to just off the right, whatever the pan,
+            # in whole pixels (a fraction would be resampled, and blur the walker)
+            x0 = float(round(-width + f_across * (self.w + width)))
+            self._sprite(frame, self._levels(plate, blur), k * breath, 0.0, plate, x0, plate.y0)
+        return frame
 
     def _legacy_base(self, x: float, t: float) -> np.ndarray:
         """The legacy plane, Gaussian-blurred as it always was (cached by radius)."""
@@ -764,61 +807,58 @@ class View:
             self.legacy_blurred.move_to_end(radius)
         return base
 
-    def _periodic(self, a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...] | None, f: float,
-                  k: float, ox: int, oy: int, ww: int, wh: int) -> np.ndarray:
-        """A repeating layer at scale k about the centre, as the view's window (ox, oy, ww, wh)."""
-        cx, cy = self.w / 2.0, self.h / 2.0
-        if k == 1.0:
-            win = _lerp(_take(a[0], oy, oy + wh, ox, ox + ww, True),
-                        None if b is None else _take(b[0], oy, oy + wh, ox, ox + ww, True), f)
-            return np.array(win, dtype=np.float32)
-        sx0, sx1 = (ox - cx) / k + cx, (ox + ww - cx) / k + cx
-        sy0, sy1 = (oy - cy) / k + cy, (oy + wh - cy) / k + cy
+    def _periodic(self, levels: "_Levels", k: float, pan: float) -> np.ndarray:
+        """A repeating layer as the whole frame: scaled by k about the centre, panned."""
+        w, h = self.w, self.h
+        cx, cy = w / 2.0, h / 2.0
+        step = levels.step
+        if k == 1.0 and step == 1 and float(pan).is_integer():
+            ix = int(pan)
+            return np.array(levels.window(0, h, ix, ix + w, True), dtype=np.float32)
+        sx0, sx1 = ((pan - cx) / k + cx) / step, ((w + pan - cx) / k + cx) / step
+        sy0, sy1 = (-cy / k + cy) / step, ((h - cy) / k + cy) / step
         x0, x1 = int(math.floor(sx0)) - 1, int(math.ceil(sx1)) + 1
         y0, y1 = int(math.floor(sy0)) - 1, int(math.ceil(sy1)) + 1
-        win = np.ascontiguousarray(_lerp(
-            _take(a[0], y0, y1, x0, x1, True),
-            None if b is None else _take(b[0], y0, y1, x0, x1, True), f), dtype=np.float32)
+        win = np.ascontiguousarray(levels.window(y0, y1, x0, x1, True), dtype=np.float32)
         img = Image.fromarray(win, mode="F").resize(
-            (ww, wh), Image.BILINEAR, box=(sx0 - x0, sy0 - y0, sx1 - x0, sy1 - y0))
+            (w, h), Image.BILINEAR, box=(sx0 - x0, sy0 - y0, sx1 - x0, sy1 - y0))
         return np.array(img, dtype=np.float32)
 
-    def _sprite(self, view: np.ndarray, ox: int, oy: int, a: tuple[np.ndarray, ...],
-                b: tuple[np.ndarray, ...] | None, f: float, k: float, plate: Plate,
-                x0: float, y0: float) -> None:
-        """Composite a plate (corner at x0, y0 in the world, scale k) over the view's window."""
-        cx, cy = self.w / 2.0, self.h / 2.0
-        wh, ww = view.shape
+    def _sprite(self, frame: np.ndarray, levels: "_Levels", k: float, pan: float,
+                plate: Plate, x0: float, y0: float) -> None:
+        """Composite a plate (its corner at x0, y0 in the world) over the frame."""
+        w, h = self.w, self.h
+        cx, cy = w / 2.0, h / 2.0
         ph, pw = plate.shape
-        # the plate's footprint in the window, then the plate's box that maps onto it
-        u0 = max(0, math.ceil(cx + k * (x0 - cx) - ox - 1e-9))
-        u1 = min(ww, math.floor(cx + k * (x0 + pw - cx) - ox + 1e-9))
-        v0 = max(0, math.ceil(cy + k * (y0 - cy) - oy - 1e-9))
-        v1 = min(wh, math.floor(cy + k * (y0 + ph - cy) - oy + 1e-9))
+        step = levels.step
+        # the plate's footprint in the frame, then the part of the plate that maps onto it
+        u0 = max(0, math.ceil(cx + k * (x0 - cx) - pan - 1e-9))
+        u1 = min(w, math.floor(cx + k * (x0 + pw - cx) - pan + 1e-9))
+        v0 = max(0, math.ceil(cy + k * (y0 - cy) - 1e-9))
+        v1 = min(h, math.floor(cy + k * (y0 + ph - cy) + 1e-9))
         if u1 <= u0 or v1 <= v0:
             return
-        sx0, sx1 = (u0 + ox - cx) / k + cx - x0, (u1 + ox - cx) / k + cx - x0
-        sy0, sy1 = (v0 + oy - cy) / k + cy - y0, (v1 + oy - cy) / k + cy - y0
-        if k == 1.0 and float(sx0).is_integer() and float(sy0).is_integer():
-            sl = (slice(int(sy0), int(sy0) + v1 - v0), slice(int(sx0), int(sx0) + u1 - u0))
-            premult = _lerp(a[0][sl], None if b is None else b[0][sl], f)
-            alpha = _lerp(a[1][sl], None if b is None else b[1][sl], f)
+        sx0, sx1 = (u0 + pan - cx) / k + cx - x0, (u1 + pan - cx) / k + cx - x0
+        sy0, sy1 = (v0 - cy) / k + cy - y0, (v1 - cy) / k + cy - y0
+        if k == 1.0 and step == 1 and float(sx0).is_integer() and float(sy0).is_integer():
+            ix, iy = int(sx0), int(sy0)
+            premult, alpha = levels.window(iy, iy + v1 - v0, ix, ix + u1 - u0, False,
+                                           channels=2)
         else:
-            sx0, sy0 = max(sx0, 0.0), max(sy0, 0.0)
-            sx1, sy1 = min(sx1, float(pw)), min(sy1, float(ph))
-            wx0, wx1 = max(0, int(math.floor(sx0))), min(pw, int(math.ceil(sx1)))
-            wy0, wy1 = max(0, int(math.floor(sy0))), min(ph, int(math.ceil(sy1)))
+            lim_x, lim_y = pw / step, ph / step
+            sx0, sx1 = max(sx0 / step, 0.0), min(sx1 / step, lim_x)
+            sy0, sy1 = max(sy0 / step, 0.0), min(sy1 / step, lim_y)
+            wx0, wx1 = max(0, int(math.floor(sx0))), min(pw // step, int(math.ceil(sx1)))
+            wy0, wy1 = max(0, int(math.floor(sy0))), min(ph // step, int(math.ceil(sy1)))
             box = (sx0 - wx0, sy0 - wy0, sx1 - wx0, sy1 - wy0)
             out = []
-            for c in range(2):
-                win = np.ascontiguousarray(_lerp(
-                    a[c][wy0:wy1, wx0:wx1], None if b is None else b[c][wy0:wy1, wx0:wx1], f),
-                    dtype=np.float32)
-                img = Image.fromarray(win, mode="F").resize((u1 - u0, v1 - v0), Image.BILINEAR,
-                                                            box=box)
+            for win in levels.window(wy0, wy1, wx0, wx1, False, channels=2):
+                img = Image.fromarray(np.ascontiguousarray(win, dtype=np.float32),
+                                      mode="F").resize((u1 - u0, v1 - v0), Image.BILINEAR,
+                                                       box=box)
                 out.append(np.asarray(img, dtype=np.float32))
             premult, alpha = out
-        region = view[v0:v1, u0:u1]
+        region = frame[v0:v1, u0:u1]
         region -= region * alpha
         region += premult
 
