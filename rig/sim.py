@@ -86,7 +86,8 @@ def known_calibration(profile: Profile) -> Any:
     # with steps_far or backlash gets a calibration that knows neither.
     from .calibration import Calibration, DriveCal
     return Calibration(profile.lens, profile.steps,
-                       tuple(DriveCal(k, d.steps, d.speed) for k, d in sorted(profile.drive.items())),
+                       tuple(DriveCal(k, d.steps, d.speed)
+                             for k, d in sorted(profile.drive.items())),
                        camera=profile.model, latency_ms=profile.latency_ms,
                        latency_jitter_ms=profile.latency_jitter_ms)
 
@@ -329,7 +330,7 @@ class SimBody:
 
     # -- the scene (session scripts' actions; docs/simulator.md)
     def set_subject(self, subject: float, over: float = 0.0) -> None:
-        """The subject moves (in ``over`` seconds) to where it is sharp at lens position ``subject``."""
+        """The subject moves (over ``over`` seconds) to where lens position ``subject`` is sharp."""
         self.scene.move_subject(self.clock.now(), float(subject), over)
 
     def pan(self, pixels: float, over: float = 0.0) -> None:

@@ -227,8 +227,8 @@ class Scene:
         m = self.dolly.target
         w = self._now(self._world(self.subject.target), m)
         if w <= 0:
-            raise SceneError(f"dolly {factor:g}: the subject is at infinity (sharp at the far "
-                             f"stop): a dolly cannot change its size")
+            raise SceneError(f"dolly {factor:g}: the subject is sharp at or beyond the far "
+                             f"stop (at infinity): a dolly cannot change its size")
         s = 1.0 / w
         new_m = m + s * (1.0 - 1.0 / factor)
         worlds = self.fixed + [self._world(self.subject.target)]
@@ -655,17 +655,17 @@ class View:
         # Flicker and the layered noise draw from streams of their own.
         self._flicker_rng = np.random.default_rng(profile.seed + 15485863)
         self._noise_rng = np.random.default_rng(profile.seed + 32452843)
-        self.build(profile.seed)
+        self.build(profile.seed + 7919)
 
     # -- building
     def build(self, seed: int) -> None:
-        """Make the textures (again, with another seed: the camera looks elsewhere)."""
+        """Make the textures from ``seed`` (again, with another: the camera looks elsewhere)."""
         p = self.profile
         self.cache.clear()
         self.legacy_blurred: OrderedDict[float, np.ndarray] = OrderedDict()
         if self.optics is None:
-            self.legacy_texture = legacy_texture(self.w, self.h, np.random.default_rng(
-                seed + 7919), p.contrast)
+            self.legacy_texture = legacy_texture(self.w, self.h, np.random.default_rng(seed),
+                                                 p.contrast)
             self.legacy_bank = [
                 np.random.default_rng(p.seed + 31 * i).standard_normal(
                     (self.h, self.w)).astype(np.float32) for i in range(8)]
@@ -685,7 +685,7 @@ class View:
 
     def _layer_plates(self, seed: int) -> list[Plate]:
         p = self.profile
-        rng = np.random.default_rng(seed + 7919)
+        rng = np.random.default_rng(seed)
         w, h = self.w, self.h
         plates = []
         bg_mean = float(rng.uniform(95, 150))

@@ -90,7 +90,8 @@ def disc_edge_width(diameter, tail=0.02):
     """How far a disc-blurred edge takes from ``tail`` to 1 - ``tail``: the chord's area."""
     r = diameter / 2.0
     d = np.linspace(0.0, r, 100001)
-    area = (r * r * np.arccos((r - d) / r) - (r - d) * np.sqrt(2 * r * d - d * d)) / (math.pi * r * r)
+    chord = r * r * np.arccos((r - d) / r) - (r - d) * np.sqrt(2 * r * d - d * d)
+    area = chord / (math.pi * r * r)
     return diameter - 2.0 * float(d[np.searchsorted(area, tail)])
 
 
@@ -326,8 +327,8 @@ def test_scene_actions_parse_with_their_ramps():
      "s.rig:2: subject 600: at or beyond the far stop (500) after a dolly"),
     ("+0 subject 501\n", "s.rig:1: subject 501: beyond the far stop (500), farther than infinity"),
     ("+0 subject 500\n+2 dolly 1.2 3\n",
-     "s.rig:2: dolly 1.2: the subject is at infinity (sharp at the far stop): a dolly cannot "
-     "change its size"),
+     "s.rig:2: dolly 1.2: the subject is sharp at or beyond the far stop (at infinity): a dolly "
+     "cannot change its size"),
 ])
 def test_a_scene_the_profile_cannot_do_is_refused_with_its_line(text, message):
     sim, _ = body()
