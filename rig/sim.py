@@ -18,8 +18,9 @@ It is split in two, as the real thing is:
   after ``exit()``, an unplugged cable or a crash it is dead, and a new one
   must be made (``body.session()``).
 
-Profiles (:mod:`rig.simprofile`) and the picture (:mod:`rig.simscene`) live
-in modules of their own.
+Profiles (:mod:`rig.simprofile`), what happens in front of the camera
+(:mod:`rig.simscene`) and the picture of it (:mod:`rig.simview`) live in
+modules of their own.
 
 Each family (``vendor`` in the profile) speaks with its own config names,
 value types, errors and blocking behaviour; see ``docs/simulator.md`` and
@@ -66,7 +67,8 @@ from .clock import Clock
 from .gpcontext import deliver_error
 from .simprofile import (DEFAULT_PROFILE, FAULT_DEFAULTS, PROFILES, VENDORS, DriveSpec, Layer,
                          Optics, Profile, load_profile, parse_profile, profile_from_dict)
-from .simscene import Scene, SceneError, View
+from .simscene import Scene, SceneError
+from .simview import View
 
 __all__ = ["Profile", "load_profile", "parse_profile", "profile_from_dict", "SimBody", "make_scene",
            "SimCamera", "Truth", "DriveSpec", "Optics", "Layer", "SceneError",

@@ -18,7 +18,7 @@ from rig.harness import check_scene
 from rig.inputs import InputError
 from rig.script import parse_script
 from rig.sim import DEFAULT_PROFILE, SimBody, load_profile, parse_profile
-from rig.simscene import Plate, jinc, level_of, level_value
+from rig.simview import Plate, jinc, level_of, level_value
 from rig.vision import focus_measure, grey
 
 # A 50 mm f/2 lens: 16.67 px of disc per dioptre at 480 px wide; the near stop
