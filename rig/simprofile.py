@@ -292,6 +292,19 @@ class Profile:
         return VENDORS[self.vendor][0]
 
 
+def _check_unit(doc: TomlDoc, values: dict[str, Any]) -> None:
+    """Size 1 is the unit of position: one command of it is one step everywhere."""
+    unit = (values.get("drive") or {}).get("1")
+    if unit is None:
+        return
+    if unit["steps"] != 1.0:
+        raise doc.error("drive.1.steps", f"must be 1: size 1 is the unit of position "
+                                         f"(one step), got {unit['steps']!r}")
+    if unit.get("steps_far") not in (None, 1.0):
+        raise doc.error("drive.1.steps_far", "must be 1 (or left out): size 1 is the unit of "
+                                             f"position everywhere, got {unit['steps_far']!r}")
+
+
 def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
     """What the schema cannot say key by key."""
     raw = doc.data
@@ -357,6 +370,7 @@ def _from_doc(doc: TomlDoc, source: str) -> Profile:
         raise doc.error("vendor", f"missing; must be one of {choices}" if vendor is None
                         else f"must be one of {choices}, got {vendor!r}")
     values = validate(doc, schema(vendor))
+    _check_unit(doc, values)
     _check(doc, values)
     return profile_from_dict(values, source=source)
 

@@ -60,15 +60,20 @@ def draw(seed: int) -> dict[str, Any]:
     # sizes: 1 : r2 : r3 (1:4:26, 1:4.3:30, 1:6.4:46 and around)
     r2 = u(3.8, 6.6)
     r3 = r2 * u(6.3, 7.4)
-    far = u(1.0 - STEPS_FAR, 1.0 + STEPS_FAR)      # the lens's steps at the far stop
+    # Size 1 is the unit of position (one step everywhere); the larger sizes' steps,
+    # counted in it, change along the range by up to 13 % each, mostly alike.
+    far = u(1.0 - STEPS_FAR, 1.0 + STEPS_FAR)
     pace = math.exp(u(math.log(0.75), math.log(1.35)))
     j3 = u(0.0, 1.5)
     drive = {}
     for k, (near, jitter) in enumerate(((1.0, 0.0), (r2, j3 * u(0.2, 0.5)), (r3, j3)), start=1):
-        each = float(np.clip(far * u(0.99, 1.01), 1.0 - STEPS_FAR, 1.0 + STEPS_FAR))
-        drive[str(k)] = {"steps": _round(near, 3), "steps_far": _round(near * each, 3),
-                         "jitter": _round(jitter, 3),
-                         "speed": _round(EF24_SPEEDS[k - 1] * pace * u(0.9, 1.1), 3)}
+        spec = {"steps": _round(near, 3), "jitter": _round(jitter, 3),
+                "speed": _round(EF24_SPEEDS[k - 1] * pace * u(0.9, 1.1), 3)}
+        if k > 1:
+            each = float(np.clip(far + u(-0.04, 0.04), 1.0 - STEPS_FAR, 1.0 + STEPS_FAR))
+            spec["steps_far"] = _round(near * each, 3)
+        drive[str(k)] = {key: spec[key] for key in ("steps", "steps_far", "jitter", "speed")
+                         if key in spec}
 
     latency = u(15.0, 60.0)
     busy = str(rng.choice(["queue", "queue", "drop", "error"]))

@@ -219,7 +219,9 @@ def test_every_shipped_profile_loads_and_the_realistic_ones_are_canon_at_10_fps(
             assert (profile.width, profile.height) == (960, 640)
             assert profile.busy == "queue" and profile.queue_depth is not None
             assert 0 < profile.backlash <= 5 and len(profile.layers) == 2
-            for spec in profile.drive.values():
+            assert profile.drive[1].steps == 1 and profile.drive[1].steps_far in (None, 1.0)
+            for size in (2, 3):
+                spec = profile.drive[size]
                 assert abs(spec.steps_far / spec.steps - 1) <= 0.08
             mfd = profile.optics.min_focus_m
             subject, background = profile.layers[-1], profile.layers[0]
