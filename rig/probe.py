@@ -182,6 +182,10 @@ def _bounds_from(port: Port, cal: Any) -> None:
 # ------------------------------------------------------------------ all
 
 
+STOPPED = "the camera stopped answering"
+GONE = (gp.GP_ERROR_IO, gp.GP_ERROR_IO_USB_FIND, gp.GP_ERROR_TIMEOUT,
+        gp.GP_ERROR_MODEL_NOT_FOUND)
+
 PHASES = {"look": 0.0, "latency": 0.04, "calibration": 0.1, "sweep": 0.8,
           "request during motion": 0.9, "done": 1.0}
 
@@ -224,7 +228,11 @@ def probe(lens: Lens, *, settings: ProbeSettings | None = None, stated: Stated |
     findings.update(latency_part(samples, refused))
 
     progress("calibration", PHASES["calibration"])
-    cal, cal_error = _calibrate(lens, port, calibrate, calibration_settings, progress)
+    if not picture and lens.caps.feedback == "none" and lens.caps.stop == "none":
+        cal, cal_error = None, ("not run: calibration watches the live view on this camera, "
+                                "and there is none")
+    else:
+        cal, cal_error = _calibrate(lens, port, calibrate, calibration_settings, progress)
     if cal is not None:
         findings.update(calibration_part(cal))
         _bounds_from(port, cal)
@@ -233,7 +241,9 @@ def probe(lens: Lens, *, settings: ProbeSettings | None = None, stated: Stated |
             findings[key] = Missing(f"the calibration stopped: {cal_error}")
 
     why = ""
-    if not picture:
+    if cal_error.startswith(STOPPED):
+        why = f"the calibration's drive requests stopped the camera ({cal_error})"
+    elif not picture:
         why = "no live view: " + (data.error or "no frames")
     elif not detail:
         why = "the picture shows no detail (a blank wall, a lens cap?): nothing to see a move by"
@@ -277,7 +287,8 @@ def probe(lens: Lens, *, settings: ProbeSettings | None = None, stated: Stated |
         findings["start"] = Missing("where the probe left the lens is not known")
     else:
         findings.update(busy_part(busy(port, course, motion_s)))
-        findings["start"] = Figure(0, "steps", "the probe left the lens at the near stop")
+        findings["start"] = Figure(0, "steps", "the probe left the lens at the near stop ("
+                                   + course.how.split("; ")[-1] + ")")
     findings["most_outstanding"] = Figure(
         port.most, "requests", "the most drive requests the probe had outstanding, counted "
         "before every request (the calibration keeps its own count)")
@@ -302,7 +313,9 @@ def _calibrate(lens: Lens, port: Port, calibrate: Callable[..., Any] | None, set
         return None, str(exc)
     except gp.GPhoto2Error as exc:
         lens.ctx.take()
-        return None, f"the camera stopped answering: {error_text(exc)}"
+        if exc.code in GONE:
+            return None, f"{STOPPED}: {error_text(exc)}"
+        return None, f"a camera error: {error_text(exc)}"
     port.forget()
     port.clock.sleep_until(max(lens.free_at, port.clock.now()))
     return cal, ""

@@ -158,7 +158,7 @@ def course_from_sweep(port: Port, sweep: SweepData, spec: DriveSpec, play: float
     """Starts where the sweep's pictures change most over one and two largest commands."""
     span = float(sweep.span)
     xs = np.asarray(sweep.positions)
-    fps = [signature(data) for _, data in sweep.frames]
+    fps = [signature(data, tiles) for (_, data), tiles in zip(sweep.frames, sweep.tiles)]
 
     def at(x: float) -> int:
         return int(np.argmin(np.abs(xs - x)))
@@ -188,7 +188,8 @@ def course_from_sweep(port: Port, sweep: SweepData, spec: DriveSpec, play: float
             break
     count = math.ceil(1.1 * span / min(spec.steps, spec.steps_far or spec.steps)) + 2
     return Course(lambda: home_by_count(port, count), starts or [0],
-                  f"starts where the sweep's pictures change most; homing by {count} commands")
+                  f"starts where the sweep's pictures change most; homing by {count} commands, "
+                  "more than the range")
 
 
 def course_from_traverse(port: Port, tries: int) -> tuple[Course, int]:
@@ -204,7 +205,8 @@ def course_from_traverse(port: Port, tries: int) -> tuple[Course, int]:
     change.sort(reverse=True)
     starts = [j for c, j in change if c > 2.0 * port.noise][:tries]
     return Course(lambda: home_by_picture(port, NEAR), starts or [0],
-                  f"starts from a traverse of {commands} commands; homing by the picture"), \
+                  f"starts from a traverse of {commands} commands; homing until the picture "
+                  "stopped changing"), \
         commands
 
 

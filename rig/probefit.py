@@ -275,7 +275,8 @@ def calibration_part(cal: Any) -> Findings:
         if d.move_s:
             out[f"{key}.speed"] = Figure(
                 _r(near / float(d.move_s), 3), "steps/s",
-                how + f": {near:g} steps over one command's motion, {1000 * d.move_s:.1f} ms")
+                how + f": {near:g} step{'s' if near != 1 else ''} over one command's "
+                f"motion, {1000 * d.move_s:.1f} ms")
             out[f"motion_ms.{d.size}"] = Figure(_r(1000.0 * float(d.move_s), 2), "ms",
                                                 how + ": motion of one command")
         else:
@@ -408,7 +409,34 @@ def optics_part(sweep: SweepData | None, lens: str, stated: Stated, why: str = "
            f"within {gap:.0f} steps are one plane; the one on the frame's edge is the "
            "background, the nearest is the subject")
     out["scene.layers"] = Figure(found, "", how, sure="estimated")
+    if isinstance(m, Figure):
+        out.update(_blur_part(sweep, subject, float(m.value)))
     return out
+
+
+def _blur_part(sweep: SweepData, subject: Plane, min_focus_m: float) -> Findings:
+    """How much the picture blurs per dioptre of defocus, on the subject (its box)."""
+    from .probeview import ANALYSIS_WIDTH, blur_per_dioptre, frame_size
+    span = float(sweep.span)
+    xs = np.asarray(sweep.positions)
+    i0 = int(np.argmin(np.abs(xs - subject.position)))
+
+    def dioptres(x: float) -> float:
+        return (1.0 - x / span) / min_focus_m
+
+    near = [(dioptres(float(xs[j])) - dioptres(float(xs[i0])), sweep.frames[j][1])
+            for j in range(max(0, i0 - 12), min(len(xs), i0 + 13)) if j != i0]
+    found = blur_per_dioptre(sweep.frames[i0][1], near, subject.box)
+    if found is None:
+        return {"blur_px_per_dioptre": Missing("the subject's picture did not match a blurred "
+                                               "copy of its sharpest frame")}
+    slope, sigma, n = found
+    width = frame_size(sweep.frames[0][1])[0]
+    scale = width / min(ANALYSIS_WIDTH, width)
+    return {"blur_px_per_dioptre": Figure(
+        _r(slope * scale, 2), "px", f"the blur disc per dioptre of defocus at the frame's "
+        f"width: {n} frames around the subject's sharpest, each matched by that frame blurred "
+        "by a disc", sigma=_r(sigma * scale, 2), samples=n)}
 
 
 def _min_focus_without(stated: Stated, lens: str) -> Entry:
@@ -441,7 +469,7 @@ def _stand_in(family: str) -> tuple[str, dict[str, Any]]:
 
 def _note(entry: Figure) -> str:
     sigma = f" ± {entry.sigma:g}" if entry.sigma else ""
-    sure = "" if entry.sure == "measured" else f" ({entry.sure})"
+    sure = "" if entry.sure in ("measured", "lens name") else f" ({entry.sure})"
     return f"{entry.how}{sigma}{sure}"
 
 
@@ -587,45 +615,91 @@ def _drives(w: _Writer, f: Mapping[str, Entry]) -> None:
 
 
 def _optics_and_scene(w: _Writer, f: Mapping[str, Entry]) -> None:
-    keys = ("optics.focal_mm", "optics.f_number", "optics.min_focus_m")
-    known = all(isinstance(f.get(k), Figure) for k in keys)
     found = f.get("scene.layers")
     planes = found.value if isinstance(found, Figure) else []
     placed = [p for p in planes if "distance_m" in p]
-    if known and placed and len(placed) == len(planes):
-        for key in keys:
-            w.measured(key)
-        w.measured("optics.sensor_width_mm")
-        w.measured("optics.breathing", default_note="the default, 0, applies")
-        subject = max(p["distance_m"] for p in placed[-1:])
-        layers_out = []
-        for i, plane in enumerate(placed):
-            distance = max(float(plane["distance_m"]), f["optics.min_focus_m"].value)
-            layer: dict[str, Any] = {"distance_m": _r(min(distance, 100000.0), 3)}
-            if i > 0:
-                layer["box"] = plane["box"]
-            layers_out.append(layer)
-            w.notes[f"scene.layers[{i}]"] = (
-                f"sharpest at {plane['position']:g} ± {plane['spread']:g} steps "
-                f"({plane['tiles']} tiles); {plane['distance_is']} "
-                f"{plane['distance_m']:g} m"
-                + ("; the background fills the frame" if i == 0 else "")
-                + ("; the subject" if i == len(placed) - 1 else ""))
-        del subject
-        w.values.setdefault("scene", {})
-        _scene_common(w, f)
-        w.values["scene"]["layers"] = layers_out
-        w.comment("scene.layers[*]", "# contrast: not measured (the default, 1, applies)")
+    focal, aperture, near = f.get("optics.focal_mm"), f.get("optics.f_number"), \
+        f.get("optics.min_focus_m")
+    blur, size = f.get("blur_px_per_dioptre"), f.get("preview_size")
+    blurs = isinstance(blur, Figure) and isinstance(size, Figure)
+    gaps = {k: e.why for k, e in (("optics.min_focus_m", near), ("optics.focal_mm", focal),
+                                  ("optics.f_number", aperture)) if isinstance(e, Missing)}
+    if not isinstance(near, Figure) or not placed or len(placed) < len(planes) or (
+            not blurs and (not isinstance(focal, Figure) or not isinstance(aperture, Figure))):
+        _no_optics(w, f, gaps, found, placed)
         return
-    # Not enough for optics: say what is missing, keep what was measured as comments,
-    # and let the stand-in's scene make the file load.
-    gaps = [k for k in keys if not isinstance(f.get(k), Figure)]
-    reasons = [f"{k}: {f[k].why}" for k in gaps if isinstance(f.get(k), Missing)]
+    s_optics = w.stand_in.get("optics", {"focal_mm": 50.0})
+    if isinstance(focal, Figure):
+        w.put("optics.focal_mm", focal.value, _note(focal))
+        f_mm = float(focal.value)
+    else:
+        f_mm = float(s_optics["focal_mm"])
+        w.put("optics.focal_mm", f_mm, f"NOT MEASURED ({focal.why if focal else ''}): "
+                                       f"{w.stand_in_name}'s value; with f_number it gives the "
+                                       "blur the picture shows")
+        w.missing["optics.focal_mm"] = getattr(focal, "why", "not measured")
+    if blurs:
+        _effective_aperture(w, f_mm, float(blur.value), int(size.value[0]), blur, aperture)
+    else:
+        w.put("optics.f_number", aperture.value, _note(aperture))
+        w.comment("optics", "# sensor_width_mm: not measured (the camera does not say); the "
+                            "simulator's default, 36 mm (full frame), applies")
+    w.put("optics.min_focus_m", near.value, _note(near))
+    w.measured("optics.breathing", default_note="the default, 0, applies")
+    layers_out = []
+    for i, plane in enumerate(placed):
+        distance = max(float(plane["distance_m"]), float(near.value))
+        layer: dict[str, Any] = {"distance_m": _r(min(distance, 100000.0), 3)}
+        if i > 0:
+            layer["box"] = plane["box"]
+        layers_out.append(layer)
+        w.notes[f"scene.layers[{i}]"] = (
+            f"sharpest at {plane['position']:g} ± {plane['spread']:g} steps "
+            f"({plane['tiles']} tiles); {plane['distance_is']} {plane['distance_m']:g} m"
+            + ("; the background fills the frame" if i == 0 else "")
+            + ("; the subject" if i == len(placed) - 1 else ""))
+    w.values.setdefault("scene", {})
+    _scene_common(w, f)
+    w.values["scene"]["layers"] = layers_out
+    w.comment("scene.layers[*]", "# contrast: not measured (the default, 1, applies)")
+
+
+def _effective_aperture(w: _Writer, focal: float, blur: float, width: int, entry: Figure,
+                        named: Entry | None) -> None:
+    """The f-number (and, beyond its range, the sensor width) that gives the blur seen.
+
+    The simulator blurs by a disc of ``(f^2 / N) / sensor_width * width / 1000``
+    pixels per dioptre; only that product is seen in the picture.
+    """
+    per_n = blur * 36.0 / width * 1000.0          # f^2 / N with a 36 mm sensor
+    n = focal * focal / per_n
+    said = f"; the lens name says f/{named.value:g}" if isinstance(named, Figure) else ""
+    how = (f"effective: the picture blurs {blur:g} ± {entry.sigma or 0:g} px per dioptre "
+           f"(measured on the subject), which this f-number gives{said}")
+    if 0.7 <= n <= 64:
+        w.put("optics.f_number", _r(n, 3), how + " with the default 36 mm sensor")
+        w.comment("optics", "# sensor_width_mm: not measured (the camera does not say); the "
+                            "default, 36 mm, goes with the effective f-number above")
+        return
+    n = min(max(n, 0.7), 64.0)
+    width_mm = focal * focal / n * width / 1000.0 / blur
+    w.put("optics.f_number", n, how + ", at the end of the range the simulator takes")
+    w.put("optics.sensor_width_mm", _r(width_mm, 3),
+          "not the sensor's width (the camera does not say): chosen with the f-number above "
+          f"so that the simulator blurs {blur:g} px per dioptre, as the picture does")
+
+
+def _no_optics(w: _Writer, f: Mapping[str, Entry], gaps: dict[str, str], found: Any,
+               placed: list[Any]) -> None:
+    """Not enough for [optics]: say what is missing, keep what was measured as comments,
+    and let the stand-in's scene make the file load."""
+    reasons = [f"{k}: {why}" for k, why in gaps.items()]
     if not placed:
         reasons.append("scene.layers: " + (found.why if isinstance(found, Missing)
                                            else "no plane could be placed in metres"))
     why = "; ".join(reasons) or "not measured"
-    for key in keys + ("optics.breathing", "scene.layers"):
+    for key in ("optics.focal_mm", "optics.f_number", "optics.min_focus_m", "optics.breathing",
+                "blur_px_per_dioptre", "scene.layers"):
         entry = f.get(key)
         if isinstance(entry, Figure):
             w.comment("", f"# measured, not written without the rest of [optics]: "

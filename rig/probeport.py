@@ -59,11 +59,14 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(d, d) / d.size)
 
 
-def signature(jpeg: bytes) -> np.ndarray:
+def signature(jpeg: bytes, tiles: np.ndarray | None = None) -> np.ndarray:
     """A frame's fingerprint, then the log-sharpness of its tiles less their mean
-    (flicker scales every tile's sharpness alike)."""
-    tiles = np.log(tile_sharpness(jpeg)[1].ravel() + 1e-3)
-    return np.concatenate([fingerprint(jpeg), tiles - tiles.mean()]).astype(np.float64)
+    (flicker scales every tile's sharpness alike).  ``tiles``: the frame's tile
+    sharpness, if already measured."""
+    if tiles is None:
+        tiles = tile_sharpness(jpeg)[1]
+    logs = np.log(np.asarray(tiles).ravel() + 1e-3)
+    return np.concatenate([fingerprint(jpeg), logs - logs.mean()]).astype(np.float64)
 
 
 TILE_COUNT = 48               # rig.probeview.TILES: 8 x 6

@@ -86,6 +86,9 @@ def noise_and_flicker(frames: Sequence[bytes]) -> tuple[float, float, float, int
     with Image.open(io.BytesIO(frames[0])) as img:
         tables = getattr(img, "quantization", None)
     clean = np.mean([p * (means.mean() / m) for p, m in zip(pictures, means)], axis=0)
+    h, w = clean.shape          # the middle, in whole JPEG blocks, is plenty to match on
+    y0, x0 = (h // 4) // 16 * 16, (w // 4) // 16 * 16
+    clean = clean[y0:y0 + max(16, h // 2 // 16 * 16), x0:x0 + max(16, w // 2 // 16 * 16)]
     rng = np.random.default_rng(0)
     draws = [rng.standard_normal(clean.shape) for _ in range(2)]
 
@@ -96,7 +99,7 @@ def noise_and_flicker(frames: Sequence[bytes]) -> tuple[float, float, float, int
     lo, hi = 0.0, 3.0 * shown + 2.0
     if seen(hi) < shown:
         return shown, flicker, shown, len(pictures) - 1
-    for _ in range(14):
+    for _ in range(11):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if seen(mid) < shown else (lo, mid)
     return 0.5 * (lo + hi), flicker, shown, len(pictures) - 1
@@ -346,3 +349,89 @@ def layers(positions: Sequence[float], tile_curves: np.ndarray, gap: float,
                             centre >= last - gap / 2))
     planes.sort(key=lambda p: (p.box is not None, -p.position))
     return planes
+
+
+# ------------------------------------------------------------------ blur
+
+
+def _disc(diameter: float) -> np.ndarray:
+    """A uniform disc of ``diameter`` pixels, its edge antialiased, summing to 1."""
+    r = diameter / 2.0
+    half = int(math.ceil(r)) + 1
+    y, x = np.mgrid[-half:half + 1, -half:half + 1]
+    weight = np.clip(r + 0.5 - np.hypot(x, y), 0.0, 1.0)
+    return weight / weight.sum()
+
+
+def _blur(img: np.ndarray, diameter: float) -> np.ndarray:
+    """``img`` convolved with a disc (FFT, the edges wrapped: callers use the middle)."""
+    if diameter < 0.5:
+        return img
+    k = _disc(diameter)
+    h, w = img.shape
+    pad = np.zeros((h, w))
+    kh, kw = k.shape
+    pad[:kh, :kw] = k
+    pad = np.roll(pad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+    return np.real(np.fft.ifft2(np.fft.fft2(img) * np.fft.fft2(pad)))
+
+
+def blur_diameter(sharp: np.ndarray, other: np.ndarray, most: float) -> tuple[float, float]:
+    """The disc diameter that blurs ``sharp`` into ``other`` best (grey arrays, the same
+    region): (diameter, how well it then matches: the share of ``other``'s detail left
+    unexplained)."""
+    h, w = sharp.shape
+    my, mx = max(2, h // 8), max(2, w // 8)
+    core = (slice(my, h - my), slice(mx, w - mx))
+    target = other[core] - other[core].mean()
+    best = (math.inf, 0.0)
+    trials = np.concatenate([np.arange(0.0, 4.0, 0.25), np.geomspace(4.0, max(most, 4.5), 30)])
+    for d in trials:
+        guess = _blur(sharp, float(d))[core]
+        guess = guess - guess.mean()
+        gain = float((guess * target).sum() / max((guess * guess).sum(), 1e-9))
+        misfit = float(((target - gain * guess) ** 2).sum())
+        if misfit < best[0]:
+            best = (misfit, float(d))
+    return best[1], best[0] / max(float((target * target).sum()), 1e-9)
+
+
+def blur_per_dioptre(sharp: bytes, frames: Sequence[tuple[float, bytes]],
+                     box: tuple[float, float, float, float] | None,
+                     width: int = ANALYSIS_WIDTH) -> tuple[float, float, int] | None:
+    """How much the blur grows per dioptre of defocus, in pixels at ``width``.
+
+    ``sharp`` is the frame where a plane of the scene is sharpest; ``frames``
+    are (its defocus in dioptres, JPEG) elsewhere.  In ``box`` (the plane's
+    place in the frame, or the whole frame), each frame is matched by the
+    sharp one blurred by a disc; the diameters against the defocus give a
+    line whose slope is the answer (its intercept takes up the sharp frame's
+    own residual blur).  Returns (slope, its sigma, frames used), or None.
+    """
+    def region(jpeg: bytes) -> np.ndarray:
+        img = grey(jpeg, width).astype(np.float64)
+        if box is None:
+            return img
+        h, w = img.shape
+        x, y, bw, bh = box
+        return img[int(y * h):int((y + bh) * h), int(x * w):int((x + bw) * w)]
+
+    base = region(sharp)
+    if min(base.shape) < 16:
+        return None
+    points = []
+    for defocus, jpeg in frames:
+        d, misfit = blur_diameter(base, region(jpeg), 0.5 * min(base.shape))
+        if misfit < 0.5 and 1.0 <= d < 0.4 * min(base.shape):
+            points.append((abs(defocus), d))
+    if len(points) < 3:
+        return None
+    x = np.array([p[0] for p in points])
+    y = np.array([p[1] for p in points])
+    a = np.vstack([x, np.ones_like(x)]).T
+    (slope, _), residual, *_ = np.linalg.lstsq(a, y, rcond=None)
+    spread = float(np.sqrt(residual[0] / max(len(x) - 2, 1))) if len(residual) else 0.0
+    sigma = spread / max(float(np.sqrt(((x - x.mean()) ** 2).sum())), 1e-9)
+    if slope <= 0:
+        return None
+    return float(slope), float(sigma), len(points)
