@@ -144,52 +144,63 @@ def home_by_count(port: Port, count: int, direction: int = NEAR) -> None:
 # ------------------------------------------------------------------ where
 
 
+MOST_PAIRS = 4
+
+
 @dataclass(frozen=True)
 class Course:
-    """How the test reaches its starts: a way home, then commands out from the near stop."""
+    """How the test reaches its starts: a way home, then commands out from the near stop.
+
+    Each start is (commands out, pairs): the test sends ``pairs`` pairs of
+    requests from there, so that one or two commands per pair end far apart.
+    """
 
     home: Callable[[], None]
-    starts: list[int]         # commands out, best first
+    starts: list[tuple[int, int]]
     how: str
+
+
+def _choose(look: Callable[[int], np.ndarray], room: int, port: Port,
+            tries: int) -> list[tuple[int, int]]:
+    """(out, pairs) where the pictures ``pairs`` and ``2 pairs`` commands further differ most.
+
+    ``look(j)`` is the picture ``j`` largest commands out from the near stop;
+    ``room`` how many fit in the range.
+    """
+    scores = []
+    for pairs in range(1, MOST_PAIRS + 1):
+        for out in range(0, room - 2 * pairs):
+            a, b, c = look(out), look(out + pairs), look(out + 2 * pairs)
+            scores.append((min(port.apart(a, b), port.apart(b, c)), out, pairs))
+    scores.sort(reverse=True)
+    picked: list[tuple[int, int]] = []
+    for score, out, pairs in scores:
+        if all(abs(out - o) > 1 for o, _ in picked):
+            picked.append((out, pairs))
+        if len(picked) >= tries:
+            break
+    return picked or [(0, 1)]
 
 
 def course_from_sweep(port: Port, sweep: SweepData, spec: DriveSpec, play: float,
                       tries: int) -> Course:
-    """Starts where the sweep's pictures change most over one and two largest commands."""
+    """Starts chosen on the sweep's pictures; the stops reached by counted commands."""
     span = float(sweep.span)
     xs = np.asarray(sweep.positions)
-    fps = [signature(data, tiles) for (_, data), tiles in zip(sweep.frames, sweep.tiles)]
+    signs = [signature(data) for _, data in sweep.frames]
+    counted = [0.0]
+    while counted[-1] < span - 1.0 and len(counted) < 400:
+        nxt = advance(counted[-1], spec, FAR, span) - (play if len(counted) == 1 else 0.0)
+        counted.append(max(nxt, 0.0))
+    room = len(counted) - 1
 
-    def at(x: float) -> int:
-        return int(np.argmin(np.abs(xs - x)))
+    def look(j: int) -> np.ndarray:
+        return signs[int(np.argmin(np.abs(xs - counted[min(j, room)])))]
 
-    scores = []
-    for i, x in enumerate(xs):
-        one = advance(x, spec, FAR, span)
-        two = advance(one, spec, FAR, span)
-        if two >= span - 1.0:
-            break
-        j, k = at(one), at(two)
-        if j == i or k == j:
-            continue
-        scores.append((min(port.apart(fps[i], fps[j]), port.apart(fps[j], fps[k])), float(x)))
-    scores.sort(reverse=True)
-    starts = []
-    for _, x in scores:
-        out, at_x = 0, 0.0
-        while True:
-            nxt = advance(at_x, spec, FAR, span) - (play if out == 0 else 0.0)
-            if abs(nxt - x) >= abs(at_x - x):
-                break
-            out, at_x = out + 1, max(nxt, 0.0)
-        if out not in starts:
-            starts.append(out)
-        if len(starts) >= tries:
-            break
     count = math.ceil(1.1 * span / min(spec.steps, spec.steps_far or spec.steps)) + 2
-    return Course(lambda: home_by_count(port, count), starts or [0],
-                  f"starts where the sweep's pictures change most; homing by {count} commands, "
-                  "more than the range")
+    return Course(lambda: home_by_count(port, count), _choose(look, room, port, tries),
+                  f"starts where the sweep's pictures change most; homing by {count} "
+                  "commands, more than the range")
 
 
 def course_from_traverse(port: Port, tries: int) -> tuple[Course, int]:
@@ -198,16 +209,11 @@ def course_from_traverse(port: Port, tries: int) -> tuple[Course, int]:
     trail: list[np.ndarray] = []
     commands = home_by_picture(port, NEAR, trail)
     n = len(trail)
-    change = []
-    for j in range(0, n - 2):
-        here, one, two = trail[n - 1 - j], trail[n - 2 - j], trail[n - 3 - j]
-        change.append((min(port.apart(here, one), port.apart(one, two)), j))
-    change.sort(reverse=True)
-    starts = [j for c, j in change if c > 2.0 * port.noise][:tries]
-    return Course(lambda: home_by_picture(port, NEAR), starts or [0],
+    room = max(n - 1 - port.s.overdrive - port.s.stop_still, 1)
+    chosen = _choose(lambda j: trail[max(n - 1 - j, 0)], room, port, tries)
+    return Course(lambda: home_by_picture(port, NEAR), chosen,
                   f"starts from a traverse of {commands} commands; homing until the picture "
-                  "stopped changing"), \
-        commands
+                  "stopped changing"), commands
 
 
 # ------------------------------------------------------------------ the test
@@ -216,9 +222,11 @@ def course_from_traverse(port: Port, tries: int) -> tuple[Course, int]:
 def busy(port: Port, course: Course, motion_s: float | None) -> BusyData:
     """What a request does when it reaches a moving lens; see the module's docstring.
 
-    ``motion_s`` is how long one largest command moves the lens (as measured):
-    a second request that takes effect later than that did not reach a
-    moving lens, and says nothing.
+    From a start, ``pairs`` requests sent one by one give the picture of one
+    request each, ``2 pairs`` that of two; then, from the same start,
+    ``pairs`` pairs sent at once.  ``motion_s`` is how long one largest
+    command moves the lens (as measured): a second request that takes effect
+    later than that did not reach a moving lens, and says nothing.
     """
     lens, s = port.lens, port.s
     if lens.caps.blocking:
@@ -233,52 +241,58 @@ def busy(port: Port, course: Course, motion_s: float | None) -> BusyData:
             port.settle()
             port.send(big, FAR)
 
-    for out in course.starts[:s.busy_tries]:
+    def apart_by(count: int) -> np.ndarray:
+        for _ in range(count):
+            port.settle()
+            port.send(big, FAR)
+        return port.rest(3)
+
+    for out, pairs in course.starts[:s.busy_tries]:
         out_to(out)
         start = port.rest(3)
-        port.send(big, FAR)
-        one = port.rest(3)
-        port.send(big, FAR)
-        two = port.rest(3)
+        one = apart_by(pairs)
+        two = apart_by(pairs)
         d12, d01 = port.apart(one, two), port.apart(start, one)
         if d12 < 2.0 * port.noise or d01 < 2.0 * port.noise:
-            looks.append({"from": out, "one_vs_two": round(d12 / port.noise, 2),
+            looks.append({"from": out, "pairs": pairs, "one_vs_two": round(d12 / port.noise, 2),
                           "verdict": "the picture barely changes here"})
             continue
         out_to(out)
-        port.settle()
-        first = port.send(big, FAR)
-        second = port.send(big, FAR)      # at once: the first is still moving
-        gap_ms = round(1000 * (second.t0 - first.t1), 1)
-        if motion_s is not None and second.t1 - first.t1 >= motion_s:
+        gaps, late = [], 0
+        for _ in range(pairs):
+            port.settle()
+            first = port.send(big, FAR)
+            second = port.send(big, FAR)      # at once: the first is still moving
+            gaps.append(round(1000 * (second.t0 - first.t1), 1))
+            if motion_s is not None and second.t1 - first.t1 >= motion_s:
+                late += 1
+            if second.code == gp.GP_ERROR_CAMERA_BUSY:
+                port.settle()
+                course.home()
+                return BusyData("error", evidence={
+                    "detail": f"the second request was answered -110 (busy), sent "
+                              f"{gaps[-1]:g} ms after the first returned",
+                    "trials": len(looks) + 1, "course": course.how}, most_outstanding=port.most)
+        if late:
             course.home()
             return BusyData(None, f"the drive calls ({1000 * (second.t1 - second.t0):.0f} ms) "
                                   f"take longer than a size-{big} motion "
                                   f"({1000 * motion_s:.0f} ms): a request never reaches a "
                                   "moving lens", {"looks": looks}, port.most)
-        if second.code == gp.GP_ERROR_CAMERA_BUSY:
-            port.settle()
-            course.home()
-            return BusyData("error", evidence={
-                "detail": f"the second request was answered -110 (busy), sent {gap_ms:g} ms "
-                          "after the first returned", "trials": len(looks) + 1,
-                "course": course.how}, most_outstanding=port.most)
-        seen, _ = watch(port, first.t0, start)
-        end = port.rest(3)                 # once both have surely ended
+        end = port.rest(3)                  # once every request has surely ended
         d1, d2 = port.apart(end, one), port.apart(end, two)
         kind = "queue" if d2 < d1 else "drop"
-        looks.append({"from": out, "to_one": round(d1 / port.noise, 2),
+        looks.append({"from": out, "pairs": pairs, "to_one": round(d1 / port.noise, 2),
                       "to_two": round(d2 / port.noise, 2),
                       "one_vs_two": round(d12 / port.noise, 2),
-                      "second_after_ms": gap_ms,
-                      "settled_after_ms": None if seen.ended_s is None
-                      else round(1000 * seen.ended_s)})
+                      "second_after_ms": gaps})
         if min(d1, d2) * 4.0 >= max(d1, d2):
             continue                      # not clear: another start
         course.home()
-        detail = ("the lens ended where two requests take it: the second ran after the first"
-                  if kind == "queue" else
-                  "the lens ended where one request takes it: the second was lost")
+        detail = (f"after {pairs} pair{'s' if pairs > 1 else ''} sent at once the lens ended "
+                  + ("where two requests a pair take it: the second ran after the first"
+                     if kind == "queue" else
+                     "where one request a pair takes it: the second was lost"))
         return BusyData(kind, evidence={"detail": detail, "trials": len(looks),
                                         "looks": looks, "course": course.how},
                         most_outstanding=port.most)

@@ -213,9 +213,9 @@ def look_part(look: LookData) -> Findings:
 
 
 def busy_part(busy: BusyData) -> Findings:
-    how = ("two size-3 requests, the second sent as soon as the first returned (never more "
-           "than two outstanding), the lens's end placed on frames of one and of two "
-           "requests from the same start")
+    how = ("pairs of largest requests, the second sent as soon as the first returned (never "
+           "more than two outstanding), the lens's end compared with pictures of one and of "
+           "two requests a pair from the same start")
     out: Findings = {"most_outstanding": Figure(busy.most_outstanding, "requests",
                                                 "counted by the probe before every request")}
     if busy.kind is None:
@@ -378,8 +378,13 @@ def optics_part(sweep: SweepData | None, lens: str, stated: Stated, why: str = "
         return out
     subject = planes[-1]
     sigma_x = max(subject.spread, step / 2.0)
-    if stated.subject_m:
-        share = 1.0 - subject.position / span
+    share = 1.0 - subject.position / span
+    if stated.subject_m and sigma_x > 0.25 * span * share:
+        out["optics.min_focus_m"] = _min_focus_without(stated, lens)
+        out["min_focus_from_subject"] = Missing(
+            f"the subject is sharpest at {subject.position:.0f} ± {sigma_x:.0f} of {span:.0f} "
+            "steps, too near the far stop (or too vaguely) to give the closest focus")
+    elif stated.subject_m:
         out["optics.min_focus_m"] = Figure(
             _r(stated.subject_m * share, 3), "m",
             f"the subject, stated at {stated.subject_m:g} m, is sharpest at "
@@ -433,6 +438,10 @@ def _blur_part(sweep: SweepData, subject: Plane, min_focus_m: float) -> Findings
     slope, sigma, n = found
     width = frame_size(sweep.frames[0][1])[0]
     scale = width / min(ANALYSIS_WIDTH, width)
+    if slope * scale < 3.0 * sigma * scale or slope * scale < 0.05:
+        return {"blur_px_per_dioptre": Missing(
+            f"the blur grows too little with defocus to measure ({slope * scale:.2f} ± "
+            f"{sigma * scale:.2f} px per dioptre)")}
     return {"blur_px_per_dioptre": Figure(
         _r(slope * scale, 2), "px", f"the blur disc per dioptre of defocus at the frame's "
         f"width: {n} frames around the subject's sharpest, each matched by that frame blurred "

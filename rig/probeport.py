@@ -59,12 +59,14 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(d, d) / d.size)
 
 
-def signature(jpeg: bytes, tiles: np.ndarray | None = None) -> np.ndarray:
+SIGNATURE_WIDTH = 640   # tiles' sharpness at up to this width: a wide lens's blur is a
+                        # pixel or two across the range, which a smaller picture loses
+
+
+def signature(jpeg: bytes) -> np.ndarray:
     """A frame's fingerprint, then the log-sharpness of its tiles less their mean
-    (flicker scales every tile's sharpness alike).  ``tiles``: the frame's tile
-    sharpness, if already measured."""
-    if tiles is None:
-        tiles = tile_sharpness(jpeg)[1]
+    (flicker scales every tile's sharpness alike)."""
+    tiles = tile_sharpness(jpeg, width=SIGNATURE_WIDTH)[1]
     logs = np.log(np.asarray(tiles).ravel() + 1e-3)
     return np.concatenate([fingerprint(jpeg), logs - logs.mean()]).astype(np.float64)
 
