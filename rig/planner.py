@@ -345,13 +345,19 @@ class _Mixes:
     variance: np.ndarray   # spread of the landing from command jitter, steps squared
     local: LensModel       # the steps at the middle of the move (for the order)
 
-    def counts(self, i: int, model: LensModel) -> dict[int, int]:
-        drives = sorted(model.drives, key=lambda d: d.steps)
-        out = {d.size: int(n) for d, n in zip(drives[2:], self.big[i])}
-        if len(drives) > 1:
-            out[drives[1].size] = int(self.n2[i])
-        out[drives[0].size] = int(self.n1[i])
+    def counts(self, i: int, model: LensModel | None = None) -> dict[int, int]:
+        sizes = _by_steps(model or self.local)
+        out = {k: int(n) for k, n in zip(sizes[2:], self.big[i])}
+        if len(sizes) > 1:
+            out[sizes[1]] = int(self.n2[i])
+        out[sizes[0]] = int(self.n1[i])
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def _by_steps(model: LensModel) -> tuple[int, ...]:
+    """The sizes from the smallest step to the largest."""
+    return tuple(d.size for d in sorted(model.drives, key=lambda d: d.steps))
 
 
 @functools.lru_cache(maxsize=256)
@@ -393,7 +399,11 @@ def _mixes(distance: float, model: LensModel, final_unit: bool | None = None,
     n2 = np.concatenate(rows_n2)
     steps_big = np.array([d.steps for d in bigger])
     rest = travel - big_arr @ steps_big - (n2 * second.steps if second else 0.0)
-    n1 = np.round(rest / unit.steps).astype(int)
+    if final_unit is None:
+        final_unit = model.fractional
+    # With fractional steps the final approach must be a unit step: at least one.
+    least = 1 if final_unit and travel >= unit.steps else 0
+    n1 = np.maximum(np.round(rest / unit.steps).astype(int), least)
     if model.varies:
         sizes = [d.size for d in drives]
         e0 = np.array([model.effective(k, start) for k in sizes])
@@ -405,15 +415,12 @@ def _mixes(distance: float, model: LensModel, final_unit: bool | None = None,
             e, grow = counts @ e0, counts @ g
             small = np.abs(grow) < 1e-12
             return e * np.where(small, 1.0 + grow / 2.0, np.expm1(grow) / np.where(small, 1.0, grow))
-        n1 = np.maximum(n1 + np.round((travel - covered(n1)) / unit.steps).astype(int), 0)
+        n1 = np.maximum(n1 + np.round((travel - covered(n1)) / unit.steps).astype(int), least)
         landing = travel - covered(n1)
     else:
         landing = rest - n1 * unit.steps
-    if final_unit is None:
-        final_unit = model.fractional
-    # With fractional steps the final approach must be a unit step.
-    ok = (n1 >= (1 if final_unit and travel >= unit.steps else 0)) & (n1 >= 0)
-    big_arr, n2, n1, landing = big_arr[ok], n2[ok], n1[ok], landing[ok]
+    # (A mix that overshoots even with the least unit count is kept: it may be
+    # within its spread of the mark; otherwise it is far from exact and never used.)
     period_big = np.array([d.period for d in bigger])
     motion = (big_arr @ period_big + (n2 * second.period if second else 0.0)
               + n1 * unit.period)
@@ -866,9 +873,16 @@ def _fastest(move: _Move) -> tuple[float, dict[int, int], _Mixes]:
         near = np.flatnonzero(err <= float(np.min(err)) + 1e-9)
     walk = near[np.argsort(mixes.motion[near], kind="stable")][:FASTEST_WALK]
     fallback: tuple[float, int] | None = None
-    for i in walk:
-        counts = mixes.counts(int(i), mixes.local)
-        landing, _ = _landing_of(move, _order(counts, mixes.local))
+    unit = move.model.unit
+    for i, counts, landing in _walk(move, mixes, walk):
+        if abs(landing) > 0.35 and counts[unit.size] > (1 if move.final_unit else 0):
+            # Near half a step: the unit count that lands nearest is decided on the
+            # realized landing (one fewer may be nearer, and is faster).
+            fewer = {**counts, unit.size: counts[unit.size] - 1}
+            short, _ = _landing_of(move, _order(fewer, mixes.local))
+            if abs(short) < abs(landing) and \
+                    abs(short) <= _tolerance_of(fewer, move.model):
+                return float(mixes.motion[i]) - unit.period, fewer, mixes
         miss = abs(landing) - _tolerance_of(counts, move.model)
         if miss <= 0:
             return float(mixes.motion[i]), counts, mixes
@@ -881,6 +895,21 @@ def _fastest(move: _Move) -> tuple[float, dict[int, int], _Mixes]:
 
 ORDER_MARGIN = 0.3    # steps: the predicted landing is never further off the realized one
 FASTEST_WALK = 2000   # mixes realized at most, looking for the fastest that lands
+BATCH = 16            # mixes realized side by side
+
+
+def _walk(move: _Move, mixes: _Mixes, walk: np.ndarray):
+    """(index, counts, realized landing error) of each mix in ``walk``, realized in batches."""
+    for first in range(0, len(walk), BATCH):
+        batch = walk[first:first + BATCH]
+        counts = [mixes.counts(int(i)) for i in batch]
+        orders = [_order(c, mixes.local) for c in counts]
+        table = np.zeros((len(orders), max(len(o) for o in orders)), dtype=int)
+        for row, order in zip(table, orders):
+            row[:len(order)] = order          # size 0 pads: a command that does nothing
+        covered, _ = _realize(table, move.model, move.start, move.direction, move.loss)
+        for i, c, landed in zip(batch, counts, covered[:, -1]):
+            yield int(i), c, move.distance - float(landed)
 
 
 def _move_mixes(move: _Move) -> _Mixes:
