@@ -316,6 +316,7 @@ def _ease_inverse(y: np.ndarray, easing: str) -> np.ndarray:
 
 EXACT = 0.05   # an expected landing within this many steps counts as exact
 SPREAD_SHARE = 0.5  # ... or within this share of the mix's own landing spread
+MOST = 0.5     # ... but never further than half a step (what the unit count can leave)
 
 
 def _tolerance(mixes: "_Mixes") -> np.ndarray:
@@ -323,14 +324,22 @@ def _tolerance(mixes: "_Mixes") -> np.ndarray:
 
     A mix of jittery commands lands with a spread of its own (one sigma,
     sqrt(sum n_i sigma_i^2)); an expected error well inside it costs
-    nothing worth a slower mix.  Without jitter this is EXACT.
+    nothing worth a slower mix, up to half a step: a plan never aims further
+    off than the unit count can leave.  Without jitter this is EXACT.
     """
-    return np.maximum(EXACT, SPREAD_SHARE * np.sqrt(mixes.variance))
+    return np.clip(SPREAD_SHARE * np.sqrt(mixes.variance), EXACT, max(MOST, EXACT))
 
 
 def _tolerance_of(counts: dict[int, int], model: LensModel) -> float:
     variance = sum(n * model.drive(k).jitter ** 2 for k, n in counts.items())
-    return max(EXACT, SPREAD_SHARE * math.sqrt(variance))
+    return min(max(EXACT, SPREAD_SHARE * math.sqrt(variance)), max(MOST, EXACT))
+
+
+# How far past the mark the larger sizes of a listed mix may go on the
+# middle's steps (which can be 2 steps off the realized landing on a long
+# move whose steps vary); mixes predicted past it by more than half a step
+# (plus the prediction's margin) are dropped once predicted.
+LIST_MARGIN = 3.0
 
 
 @dataclass
@@ -388,9 +397,10 @@ def _mixes(distance: float, model: LensModel, final_unit: bool | None = None,
     rows_big, rows_n2 = [], []
     for big in itertools.product(*(range(int(travel // d.steps) + 1) for d in bigger)):
         left = travel - sum(n * d.steps for n, d in zip(big, bigger))
-        if left < -0.5:
+        margin = 0.5 + (LIST_MARGIN if model.varies else 0.0)
+        if left < -margin:
             continue
-        top = int((left + 0.5) // second.steps) if second else 0
+        top = int((left + margin) // second.steps) if second else 0
         n2 = np.arange(top + 1)
         rows_big.append(np.repeat([big], len(n2), axis=0) if bigger else
                         np.zeros((len(n2), 0), dtype=int))
@@ -417,10 +427,12 @@ def _mixes(distance: float, model: LensModel, final_unit: bool | None = None,
             return e * np.where(small, 1.0 + grow / 2.0, np.expm1(grow) / np.where(small, 1.0, grow))
         n1 = np.maximum(n1 + np.round((travel - covered(n1)) / unit.steps).astype(int), least)
         landing = travel - covered(n1)
+        keep = landing >= -(0.5 + ORDER_MARGIN)
     else:
         landing = rest - n1 * unit.steps
-    # (A mix that overshoots even with the least unit count is kept: it may be
-    # within its spread of the mark; otherwise it is far from exact and never used.)
+        keep = landing >= -0.5 - 1e-9
+    # (A mix whose larger sizes alone go past the mark is no plan.)
+    big_arr, n2, n1, landing = big_arr[keep], n2[keep], n1[keep], landing[keep]
     period_big = np.array([d.period for d in bigger])
     motion = (big_arr @ period_big + (n2 * second.period if second else 0.0)
               + n1 * unit.period)
