@@ -15,10 +15,12 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall whenever the project's dependencies change.
-$(STAMP): pyproject.toml | $(BIN)/python
+# Reinstall whenever the project's dependencies or their pins change.  The
+# pins (constraints.txt, tools/pins.py) are the versions a Pi installs, so the
+# tests run against what the rig will run.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,desktop]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,desktop]'
 	touch $@
 
 demo: $(STAMP)

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +37,12 @@ SYSUSERS = "/etc/sysusers.d/rig.conf"
 MODULES = "/etc/modules-load.d/rig.conf"
 CONFIG = "/etc/rig/rig.toml"
 STATE_DIR = "/var/lib/rig"
+# `rig` on every PATH (sudo's secure_path too): `sudo -u rig rig doctor`.
+COMMAND = "/usr/local/bin/rig"
+COMMAND_TARGET = f"{VENV}/bin/rig"
+# The web page, announced by avahi-daemon (mDNS / DNS-SD) on its port.
+AVAHI = "/etc/avahi/services/rig.service"
+CONSTRAINTS = "constraints.txt"                  # the pinned versions (tools/pins.py)
 # `systemctl --global mask` of the desktop's gphoto2 volume monitor: it claims
 # every camera plugged in, and libgphoto2 then fails with "Could not claim the
 # USB device" (-53).  Raspberry Pi OS Lite has no gvfs; the mask costs nothing.
@@ -114,6 +121,50 @@ def put_file(t: Target, system_path: str, data: bytes, mode: int = 0o644) -> boo
     _atomic_write(path, data, mode)
     say(f"{verb} {system_path}")
     return True
+
+
+def put_symlink(t: Target, system_path: str, target: str) -> None:
+    """``system_path`` -> ``target`` (as the Pi sees it), unless something else is there."""
+    path = t(system_path)
+    if path.is_symlink() and os.readlink(path) == target:
+        say(f"{system_path} already points to {target}")
+        return
+    if path.is_symlink() or path.exists():
+        say(f"left {system_path} alone: it is not rig's link to {target}; "
+            f"run {target} by its full path")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    say(f"linked {system_path} -> {target} (rig on every PATH)")
+
+
+def _web_setting(t: Target) -> dict:
+    """``[web]`` of the installed config laid over the packaged defaults (the
+    installer cannot import rig: it runs on the system's Python)."""
+    web = tomllib.loads((REPO / "rig" / "data" / "defaults.toml").read_text())["web"]
+    path = t(CONFIG)
+    try:
+        mine = tomllib.loads(path.read_text()).get("web", {})
+    except FileNotFoundError:
+        mine = {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InstallError(f"{CONFIG} does not read ({exc}): rig config check says "
+                           "where") from None
+    return {**web, **(mine if isinstance(mine, dict) else {})}
+
+
+def announce_web(t: Target) -> None:
+    """The avahi service file that announces the web page on its port, or none when
+    the page is off (or on a port chosen at start)."""
+    web = _web_setting(t)
+    port = web.get("port")
+    if not web.get("enabled") or not isinstance(port, int) or port <= 0:
+        if t(AVAHI).exists():
+            _remove(t, AVAHI)
+        say(f"no {AVAHI}: the web page is off or has no fixed port (web in {CONFIG})")
+        return
+    text = (HERE / "rig.avahi.service").read_text().replace("{port}", str(port))
+    put_file(t, AVAHI, text.encode())
 
 
 def mask_gvfs(t: Target) -> None:
@@ -266,7 +317,7 @@ def configure_boot(t: Target) -> bool:
 
 # ------------------------------------------------------------------ venv
 
-_SOURCE_FILES = ("pyproject.toml", "README.md")
+_SOURCE_FILES = ("pyproject.toml", "README.md", CONSTRAINTS)
 
 
 def _sources() -> list[Path]:
@@ -329,8 +380,10 @@ def install_venv(t: Target, python: str) -> bool:
             dest = copy / path.relative_to(REPO)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
+        # The versions the tests ran against, not whatever is newest today.
         run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", str(copy)], f"installing rig into {VENV}")
+             "--disable-pip-version-check", "-c", str(copy / CONSTRAINTS), str(copy)],
+            f"installing rig into {VENV}")
     _atomic_write(stamp, (digest + "\n").encode(), 0o644)
     say(f"installed rig into {VENV}")
     lgpio = subprocess.run([str(venv / "bin" / "python"), "-c", "import lgpio"],
@@ -366,6 +419,8 @@ def install(t: Target, *, python: str, skip_venv: bool) -> None:
     new_module = put_file(t, MODULES, (HERE / "modules-load.conf").read_bytes())
     mask_gvfs(t)
     install_config(t)
+    put_symlink(t, COMMAND, COMMAND_TARGET)
+    announce_web(t)
     reboot = configure_boot(t) | new_module
     if t.staging:
         say(f"staging root: skipped {', '.join(SYSTEM_STEPS)} (they run on the Pi itself)")
@@ -402,8 +457,11 @@ def uninstall(t: Target) -> None:
     if not t.staging and unit_present:
         run(["systemctl", "disable", "--now", "rig.service"], "stopping rig.service")
         say("stopped and disabled rig.service")
-    for system_path in (UNIT, UDEV_RULE, SYSUSERS, MODULES, VENV, DOC_DIR):
+    for system_path in (UNIT, UDEV_RULE, SYSUSERS, MODULES, VENV, DOC_DIR, AVAHI):
         _remove(t, system_path)
+    command = t(COMMAND)
+    if command.is_symlink() and os.readlink(command) == COMMAND_TARGET:
+        _remove(t, COMMAND)
     mask = t(GVFS_MASK)
     if mask.is_symlink() and os.readlink(mask) == "/dev/null":
         _remove(t, GVFS_MASK)

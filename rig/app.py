@@ -78,7 +78,12 @@ class App:
 
     # -- the published view
     def view(self) -> View:
-        return View(self.state, self.clock.now())
+        return View(self.state, self.clock.now(), min_focus_m=self.min_focus_m())
+
+    def min_focus_m(self) -> float | None:
+        """The closest focusing distance of the lens in use (for distance estimates)."""
+        from .distance import min_focus
+        return min_focus(getattr(self.worker, "calibration", None))
 
     def post(self, event: Any) -> None:
         self.events.put(event)

@@ -14,15 +14,24 @@ and the simulator pass gpiozero's ``MockFactory`` and drive the mock pins.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any, Callable
 
 from gpiozero import DigitalInputDevice, RotaryEncoder
+from gpiozero.exc import BadPinFactory, PinFactoryFallback
 
 from .clock import Clock
 from .controls import Edge
 from .sequencer import Turn
 
-__all__ = ["Buttons"]
+__all__ = ["Buttons", "NoGPIO"]
+
+log = logging.getLogger(__name__)
+
+
+class NoGPIO(Exception):
+    """This machine has no GPIO gpiozero can use (a desktop): the message says so."""
 
 
 class Buttons:
@@ -41,8 +50,7 @@ class Buttons:
         self.encoder: RotaryEncoder | None = None
         try:
             for name, pin in pins.items():
-                dev = DigitalInputDevice(pin, pull_up=True, bounce_time=None,
-                                         pin_factory=pin_factory)
+                dev = _input(pin, pin_factory)
                 dev.when_activated = self._edge(name, True)
                 dev.when_deactivated = self._edge(name, False)
                 self.devices[name] = dev
@@ -55,6 +63,15 @@ class Buttons:
         except Exception:
             self.close()
             raise
+
+    @classmethod
+    def or_none(cls, *args: Any, **kw: Any) -> "Buttons | None":
+        """The buttons, or None (and one line in the log) on a machine without GPIO."""
+        try:
+            return cls(*args, **kw)
+        except NoGPIO as exc:
+            log.warning("%s", exc)
+            return None
 
     def _edge(self, name: str, down: bool) -> Callable[[], None]:
         def fire() -> None:
@@ -73,3 +90,22 @@ class Buttons:
         if self.encoder is not None:
             self.encoder.close()
             self.encoder = None
+
+
+def _input(pin: int, pin_factory: Any) -> DigitalInputDevice:
+    """One button's input.  The first one also picks gpiozero's pin factory: the
+    factories it tried and passed over go to the log (one line), not to
+    stderr as warnings; none at all (a desktop) raises :class:`NoGPIO`."""
+    with warnings.catch_warnings(record=True) as fallbacks:
+        warnings.simplefilter("always", PinFactoryFallback)
+        try:
+            dev = DigitalInputDevice(pin, pull_up=True, bounce_time=None,
+                                     pin_factory=pin_factory)
+        except BadPinFactory:
+            raise NoGPIO("no GPIO on this machine: running with the buttons off "
+                         "(rig run --display pygame puts them on the keyboard)") from None
+    tried = [str(w.message) for w in fallbacks if issubclass(w.category, PinFactoryFallback)]
+    if tried:
+        log.info("GPIO through %s (gpiozero passed over: %s)",
+                 type(dev.pin_factory).__name__, "; ".join(tried))
+    return dev

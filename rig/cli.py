@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -36,11 +37,34 @@ DATA = Path(__file__).parent / "data"
 DEMO_SCRIPT = DATA / "demo.rig"
 
 
+def sim_profile(name: str) -> Path:
+    """A simulator profile: a file, or one shipped with rig by its name
+    (``canon-ef24.toml``, or ``canon-ef24``; ``rig/data/profiles``)."""
+    from .sim import PROFILES
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    if name and path.name == name:          # a bare name: the shipped profiles
+        for candidate in (PROFILES / name, PROFILES / f"{name}.toml"):
+            if candidate.is_file():
+                return candidate
+    shipped = ", ".join(sorted(p.name for p in PROFILES.glob("*.toml")))
+    raise InputError(name or "sim:", f"no such file, and no profile of that name ships with "
+                                     f"rig ({shipped})")
+
+
+def camera_spec(spec: str) -> str:
+    """``spec`` with a simulator profile's name made its path ("sim:canon-ef24.toml")."""
+    if spec.startswith("sim:"):
+        return f"sim:{sim_profile(spec[4:])}"
+    return spec
+
+
 def _camera_opener(spec: str, clock: Any) -> Any:
     """A function that opens the camera named by ``spec`` ("usb" or "sim:FILE")."""
     if spec.startswith("sim:"):
         from .sim import SimBody, load_profile
-        return SimBody(load_profile(spec[4:]), clock).session
+        return SimBody(load_profile(sim_profile(spec[4:])), clock).session
     if spec in ("usb", "auto"):
         import gphoto2 as gp
         return gp.Camera
@@ -106,21 +130,26 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .config import load_config
     from .calibrate import calibrate
     from .lens import Lens
+    from .progress import ProgressLine
     from .store import Store
     config = load_config(args.config)
-    spec = args.camera or config["camera"]["port"]
+    spec = camera_spec(args.camera or config["camera"]["port"])
+    config = _simulated_config(config, spec)
     clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
     camera = _camera_opener(spec, clock)()
     lens = Lens(camera, clock)
     lens.connect()
-    last = [""]
-
-    def progress(phase: str, fraction: float) -> None:
-        if phase != last[0] and not args.json:
-            print(f"calibrating: {phase}", file=sys.stderr)
-            last[0] = phase
-
-    cal = calibrate(lens, _calibration_settings(config), progress)
+    line = ProgressLine(sys.stderr, quiet=args.json)
+    try:
+        cal = calibrate(lens, _calibration_settings(config), line.update)
+    except KeyboardInterrupt:
+        line.stop()
+        print("rig: calibration stopped (Ctrl-C): nothing was saved, the saved lens profiles "
+              "are as they were; the lens stays where it stopped", file=sys.stderr)
+        return 130
+    finally:
+        lens.close()
+    line.done()
     store = Store(args.state_dir or config.state_dir())
     path = store.save_calibration(cal, stamp=True)
     if args.plot:
@@ -174,7 +203,7 @@ def _run_simulation(profile_path: str, script_path: Path, *, report_path: Path,
     from .harness import simulate
     from .script import load_script
     from .sim import load_profile
-    profile = load_profile(profile_path)
+    profile = load_profile(sim_profile(profile_path))
     actions = load_script(script_path)
     config = load_config(config_path)
     temp = None
@@ -214,6 +243,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                            check=True)
 
 
+def _simulated_config(config: Any, spec: str) -> Any:
+    """For a simulated camera: the config with its own state directory, so that its
+    made-up lenses and sequences never land among the real rig's."""
+    if not spec.startswith("sim:"):
+        return config
+    return config.with_state_dir(config.state_dir(simulated=True))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock
     from .config import load_config
@@ -222,14 +259,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .service import Service
     config = load_config(args.config)
     clock = MonotonicClock()
-    spec = args.camera or config["camera"]["port"]
+    spec = camera_spec(args.camera or config["camera"]["port"])
     display = {**config["display"], **({"driver": args.display} if args.display else {})}
     window = reopen = None
-    if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
-        from .desktop import known_lens, open_window
+    if spec.startswith("sim:"):
+        # A new simulated lens is calibrated in virtual time (seconds, not the
+        # quarter of an hour it takes in real time), in the simulator's own state.
+        from .desktop import known_lens
         from .store import Store
-        if spec.startswith("sim:"):
-            known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
+        config = _simulated_config(config, spec)
+        log.info("simulator: state in %s (not the rig's own)", config.state_dir())
+        known_lens(Store(config.state_dir()), spec, _calibration_settings(config))
+        web = config["web"]
+        if web["enabled"] and web["port"]:
+            from .web import token_for
+            host = "127.0.0.1" if web["host"] in ("0.0.0.0", "::", "") else web["host"]
+            log.info("simulator: the web page is http://%s:%d/?token=%s", host, web["port"],
+                     token_for(config.state_dir()))
+    if display["driver"] == "pygame":      # the desktop preview (rig.desktop)
+        from .desktop import open_window
         device = window = open_window(config)
     else:
         device, reopen = attach(display)   # an OLED that does not answer: headless
@@ -279,10 +327,19 @@ def _tool_store(args: argparse.Namespace) -> Any:
 
 
 def cmd_lenses(args: argparse.Namespace) -> int:
+    from .distance import min_focus
     from .lenses import describe, list_profiles
     store = _tool_store(args)
     entries = list_profiles(store)
     good = [e for e in entries if e.cal is not None]
+    if getattr(args, "json", False):
+        print(json.dumps({"dir": str(store.lenses_dir), "profiles": [
+            {"file": str(e.path), "camera": e.cal.camera, "lens": e.cal.lens,
+             "steps": e.cal.steps, "min_focus_m": min_focus(e.cal),
+             "calibration": e.cal.to_json()} for e in good if e.cal is not None],
+            "damaged": [{"file": str(e.path), "error": e.error} for e in entries if e.error]},
+            indent=1))
+        return 1 if len(good) < len(entries) else 0
     print(_wrap(f"{len(good)} lens profile{'s' if len(good) != 1 else ''} in "
                 f"{store.lenses_dir}"))
     camera = None
@@ -297,6 +354,16 @@ def cmd_lenses(args: argparse.Namespace) -> int:
         if entry.error:
             print(_wrap(f"damaged: {entry.error}", 4), file=sys.stderr)
     return 1 if len(good) < len(entries) else 0
+
+
+def cmd_lenses_set(args: argparse.Namespace) -> int:
+    from .distance import describe_min_focus
+    from .lenses import select, set_min_focus
+    entry = select(_tool_store(args), args.lens)
+    cal = set_min_focus(_tool_store(args), entry, args.min_focus)
+    print(_wrap(f"{entry.label}: {describe_min_focus(cal)}"))
+    print(_wrap("a running rig uses it after sudo systemctl restart rig"))
+    return 0
 
 
 def cmd_lenses_export(args: argparse.Namespace) -> int:
@@ -324,16 +391,22 @@ def cmd_lenses_import(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from .config import SYSTEM_CONFIG, changes, find_config, load_config, summary
+    from .config import SYSTEM_CONFIG, changes, find_config, load_config, summary, toml_value
     path = find_config(args.file)
     config = load_config(path)
+    changed = changes(config) if path is not None else {}
+    if args.json:
+        print(json.dumps({"file": None if path is None else str(path), "valid": True,
+                          "changed": changed, "config": config.values}, indent=1))
+        return 0
     if path is None:
         print(_wrap(f"no {SYSTEM_CONFIG}: the packaged defaults apply, and they are valid"))
     else:
-        changed = changes(config)
+        # Each "key = value" stays on one line (a no-break space until wrapped).
         print(_wrap(f"{path}: valid; {len(changed)} setting{'s' if len(changed) != 1 else ''} "
                     "changed from the defaults" + (": " + ", ".join(
-                        f"{k} = {v!r}" for k, v in changed.items()) if changed else "")))
+                        f"{k}\u00a0=\u00a0{toml_value(v, k)}" for k, v in changed.items())
+                        if changed else "")).replace("\u00a0", " "))
     for line in summary(config):
         print(_wrap(line, 9))
     return 0
@@ -349,10 +422,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         config, problem = load_config(path), None
     except InputError as exc:
         config, problem = load_config(), str(exc)
-    spec = args.camera or config["camera"]["port"]
+    spec = camera_spec(args.camera or config["camera"]["port"])
     clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
     opener = _camera_opener(spec, clock)
-    store = Store(args.state_dir or config.state_dir())
+    store = Store(args.state_dir or config.state_dir(simulated=spec.startswith("sim:")))
     doctor = Doctor(config, opener, clock, store, camera_spec=spec, config_error=problem)
     width = _width()
     if not args.json:
@@ -363,6 +436,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(format_verdict(verdict, width), flush=True)
 
     verdicts = run(doctor, show)
+    if doctor.web_link is not None and not args.json:
+        from .address import qr_link, terminal_qr
+        link = qr_link(*doctor.web_link)
+        print()
+        print(_wrap(f"the web page on a phone: scan this, or open {link}", 0))
+        print(terminal_qr(link))
     print(to_json(verdicts) if args.json else summary(verdicts))
     return 1 if any(v.status == FAIL for v in verdicts) else 0
 
@@ -370,8 +449,50 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ main
 
 
+def _display_arg(text: str) -> str:
+    from .config import _driver
+    problem = _driver(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _min_focus_arg(text: str) -> float | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a distance in metres (e.g. 0.25) or 'auto', "
+                                         f"got {text!r}") from None
+    from .distance import MIN_FOCUS_RANGE
+    low, high = MIN_FOCUS_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be {low:g} to {high:g} metres, got {text}")
+    return value
+
+
+def version_line() -> str:
+    """``rig --version``: rig's version, and the libraries a bug report needs."""
+    from importlib.metadata import PackageNotFoundError, version
+    from . import __version__
+    parts = []
+    for name in ("gphoto2", "gpiozero", "luma.oled", "pillow", "aiohttp"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} missing")
+    try:
+        import gphoto2 as gp
+        parts.insert(1, f"libgphoto2 {gp.gp_library_version(gp.GP_VERSION_SHORT)[0]}")
+    except Exception:      # a broken gphoto2 must not hide the version
+        pass
+    return f"rig {__version__} ({', '.join(parts)}; Python {sys.version.split()[0]})"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rig", description="A focus puller for one-person crews.")
+    p.add_argument("--version", action="version", version=version_line())
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="log more (-vv: libgphoto2's debug messages too)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -379,9 +500,10 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the rig")
     run.add_argument("--config", help="config file laid over the defaults")
     run.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
-    run.add_argument("--display", choices=("ssd1306", "pygame", "none"),
-                     help="the OLED (default: [display] driver); pygame: a window on a "
-                          "desktop, the keyboard as the buttons (docs/operating.md)")
+    run.add_argument("--display", type=_display_arg, metavar="DRIVER",
+                     help="the OLED by luma.oled's name: ssd1306, sh1106, ssd1309... "
+                          "(default: [display] driver); pygame: a window on a desktop, the "
+                          "keyboard as the buttons (docs/operating.md); none: no screen")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="run a session script on the simulator")
@@ -429,12 +551,15 @@ def parser() -> argparse.ArgumentParser:
                        help="where the profiles are (default: the config's state.dir)")
     where.add_argument("--config", default=argparse.SUPPRESS,
                        help="config file (default: /etc/rig/rig.toml if present)")
-    lenses = sub.add_parser("lenses", parents=[where],
-                            help="list, export and import lens profiles (calibrations)",
+    listing = argparse.ArgumentParser(add_help=False)
+    listing.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="print the profiles as JSON")
+    lenses = sub.add_parser("lenses", parents=[where, listing],
+                            help="list, export, import and set lens profiles (calibrations)",
                             description="Lens profiles: one calibration per camera and lens.")
     lenses.set_defaults(func=cmd_lenses)
-    lsub = lenses.add_subparsers(dest="action", metavar="{list,export,import}")
-    lsub.add_parser("list", parents=[where], help="list the profiles (the default)") \
+    lsub = lenses.add_subparsers(dest="action", metavar="{list,export,import,set}")
+    lsub.add_parser("list", parents=[where, listing], help="list the profiles (the default)") \
         .set_defaults(func=cmd_lenses)
     export = lsub.add_parser("export", parents=[where], help="write one profile to a file")
     export.add_argument("lens", metavar="LENS",
@@ -447,12 +572,22 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--force", action="store_true",
                      help="replace this lens's profile if it has other numbers")
     imp.set_defaults(func=cmd_lenses_import)
+    put = lsub.add_parser("set", parents=[where],
+                          help="set what the camera cannot tell about a lens")
+    put.add_argument("lens", metavar="LENS", help="any part of the camera and lens names")
+    put.add_argument("--min-focus", required=True, metavar="METRES", type=_min_focus_arg,
+                     help="the lens's closest focusing distance in metres (its spec sheet), "
+                          "for the estimated distance on the OLED and the web page; "
+                          "'auto': rig's table of lenses")
+    put.set_defaults(func=cmd_lenses_set)
 
     cfg = sub.add_parser("config", help="check the config file")
     csub = cfg.add_subparsers(dest="action", required=True, metavar="{check}")
     check = csub.add_parser("check", help="validate a config file laid over the defaults")
     check.add_argument("file", nargs="?", metavar="FILE",
                        help="default: /etc/rig/rig.toml (the packaged defaults if absent)")
+    check.add_argument("--json", action="store_true",
+                       help="print the whole config, and what it changes, as JSON")
     check.set_defaults(func=cmd_config_check)
 
     doc = sub.add_parser("doctor", help="check everything the rig needs and say what to fix")
@@ -478,6 +613,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             error, code = f"rig: error: {exc}", 2
         except LensError as exc:
             error, code = f"rig: lens: {exc}", 1
+        except KeyboardInterrupt:
+            error, code = "rig: stopped (Ctrl-C)", 130
+        except BrokenPipeError:
+            # `rig ... | head`: the reader has gone; nothing more to say, no traceback
+            # (and none when Python flushes stdout at exit).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
     print(error, file=sys.stderr)
     return code
 

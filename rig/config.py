@@ -9,6 +9,7 @@ values, pins used twice and gestures that cannot work (``[functions]``, see
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,35 @@ def _host(host: str) -> str | None:
             f"\"127.0.0.1\" for this machine only) or a host name, got {host!r}")
 
 
+def _web_port(port: int) -> str | None:
+    if 0 < port < 1024:
+        return (f"port {port} is below 1024: only root may listen there, and the rig's "
+                "service runs without privileges (docs/install.md); use 8080, or 0 for "
+                "any free port")
+    return None
+
+
+#: The OLED drivers luma.oled knows (``luma.core.cmdline``), with the two of rig's own.
+OWN_DRIVERS = ("pygame", "none")
+
+
+def oled_drivers() -> list[str]:
+    """luma.oled's display names (ssd1306, sh1106, ssd1309, ...), as its cmdline lists them."""
+    from luma.core.cmdline import get_choices
+    return list(get_choices("luma.oled.device"))
+
+
+def _driver(name: str) -> str | None:
+    if name in OWN_DRIVERS:
+        return None
+    known = oled_drivers()
+    if name not in known:
+        return (f"must be one of luma.oled's displays ({', '.join(known)}), "
+                f"\"pygame\" or \"none\", got {name!r}")
+    from .display import panel_problem
+    return panel_problem(name)
+
+
 def _gesture_list(value: list) -> str | None:
     if not all(isinstance(g, str) for g in value):
         return f"must be a list of gestures (strings), got {value!r}"
@@ -90,7 +120,7 @@ SCHEMA = Table({
         "detent_steps": Field(int, min=1, max=100),
     }), names=("focus",)),
     "display": Table({
-        "driver": Field(str, choices=("ssd1306", "pygame", "none")),
+        "driver": Field(str, check=_driver),
         "i2c_port": Field(int, min=0, max=10),
         "i2c_address": Field(int, min=0x03, max=0x77),
         "rotate": Field(int, min=0, max=3),
@@ -110,7 +140,7 @@ SCHEMA = Table({
     "web": Table({
         "enabled": Field(bool),
         "host": Field(str, check=_host),
-        "port": Field(int, min=0, max=65535),
+        "port": Field(int, min=0, max=65535, check=_web_port),
         "fps": Field(float, above=0, max=30),
         "play_fps": Field(float, min=0, max=30),
     }),
@@ -164,17 +194,34 @@ class Config:
         detent = self.values["encoder"]["focus"]["detent_steps"]
         return Settings(detent_steps=detent, **self.values["ui"])
 
-    def state_dir(self) -> Path:
+    def state_dir(self, *, simulated: bool = False) -> Path:
+        """Where calibrations and the sequence go.
+
+        ``simulated``: for a simulated camera, whose made-up lenses must not
+        land among the real rig's: ``state.dir`` if set, else
+        ``$XDG_STATE_HOME/rig-sim`` (``~/.local/state/rig-sim``), never the
+        service's directory.
+        """
         configured = self.values["state"]["dir"]
         if configured:
             return Path(configured).expanduser()
+        if simulated:
+            return _xdg_state() / "rig-sim"
         if os.environ.get("STATE_DIRECTORY"):
             return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
         if SYSTEM_STATE.is_dir():
             # The installed service's (rig lenses, rig calibrate run by hand).
             return SYSTEM_STATE
-        base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-        return Path(base) / "rig"
+        return _xdg_state() / "rig"
+
+    def with_state_dir(self, path: str | Path) -> "Config":
+        """The same config with ``state.dir`` set to ``path``."""
+        return Config({**self.values, "state": {**self.values["state"], "dir": str(path)}},
+                      self.source)
+
+
+def _xdg_state() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 def _written(doc: TomlDoc, dotted: str) -> bool:
@@ -214,7 +261,7 @@ def _check(doc: TomlDoc, values: dict[str, Any]) -> None:
                      f"size {fine} must not be larger than {{other}}, size {big}",
                      f"size {big} must not be smaller than {{other}}, size {fine}")
     reserved = {0: "the HAT ID EEPROM", 1: "the HAT ID EEPROM"}
-    if values["display"]["driver"] == "ssd1306":
+    if values["display"]["driver"] not in OWN_DRIVERS:      # an OLED on I2C
         reserved |= {2: "I2C SDA (the OLED)", 3: "I2C SCL (the OLED)"}
     claims = [(f"buttons.{k}", v) for k, v in values["buttons"].items()]
     focus = values["encoder"].get("focus")
@@ -274,6 +321,35 @@ def changes(config: Config) -> dict[str, Any]:
     return {k: v for k, v in _flat(config.values).items() if defaults.get(k, object()) != v}
 
 
+def toml_value(value: Any, key: str = "") -> str:
+    """``value`` as it is written in rig.toml (true, "usb", 0x3C, ["a", "b long"])."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int) and key.endswith("i2c_address"):
+        return f"0x{value:02X}"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML spelling for {value!r}")
+
+
+def web_line(web: dict[str, Any]) -> str:
+    """Where the page is, as a phone would open it (the token aside)."""
+    if not web["enabled"]:
+        return "off"
+    from .address import page_urls
+    fps = f"live view {web['fps']:g} frames/s ({web['play_fps']:g} in play)"
+    if web["port"] == 0:
+        return f"on any free port (the journal says which); {fps}"
+    where = ("every network" if web["host"] in ("0.0.0.0", "::", "")
+             else web["host"] + " only")
+    return (f"{', '.join(page_urls(web['host'], web['port']))} ({where}; add the token: "
+            f"rig doctor prints it); {fps}")
+
+
 def summary(config: Config) -> list[str]:
     """What the rig will do with this config, in a few short lines."""
     encoder = config.encoder
@@ -289,6 +365,5 @@ def summary(config: Config) -> list[str]:
         "display  " + ("none" if display["driver"] == "none" else
                        f"{display['driver']} at 0x{display['i2c_address']:02X} on "
                        f"/dev/i2c-{display['i2c_port']}"),
-        "web      " + (f"http://{web['host']}:{web['port']}/, live view {web['fps']:g} "
-                       f"frames/s ({web['play_fps']:g} in play)" if web["enabled"] else "off"),
+        "web      " + web_line(web),
     ]

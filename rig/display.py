@@ -30,16 +30,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from luma.core.error import DeviceNotFoundError, DevicePermissionError
+from luma.core.error import DeviceDisplayModeError, DeviceNotFoundError, DevicePermissionError
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from .clock import EMPTY, Clock, Flag
 from .controls import Bindings, describe
+from .distance import estimate
 from .sequencer import Activity, Mode, State, achievable
 
 __all__ = ["View", "render", "screen_text", "stopped_screen", "help_rows", "DisplayLoop",
            "GifRecorder", "open_device", "attach", "DEVICE_ERRORS", "WIDTH", "HEIGHT",
-           "HELP_PAGE_S"]
+           "HELP_PAGE_S", "luma_args", "panel_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,14 @@ def font(size: str) -> ImageFont.ImageFont:
 class View:
     state: State
     now: float
+    # The lens's closest focusing distance (rig.distance), for the estimated
+    # distance next to a point and during a pull; None: not shown.
+    min_focus_m: float | None = None
+
+    def distance(self, position: float | None) -> str:
+        """"~54cm" for ``position``, or "" when the lens's closest distance is unknown."""
+        model = self.state.model
+        return estimate(position, model.steps if model else None, self.min_focus_m)
 
 
 class _Canvas:
@@ -355,18 +364,13 @@ def _help_screen(c: _Canvas, view: View) -> None:
     pages = card + (s.web_page is not None)   # the web page's address and token last
     since = s.help_since if s.help_since is not None else view.now
     page = int(max(0.0, view.now - since) / HELP_PAGE_S) % pages
-    c.band(0, 7)
-    c.text((1, 0), "HELP", "small", invert=True)
-    c.text((WIDTH - 1, 0), f"any key: close {page + 1}/{pages}", "small", invert=True,
-           align="right")
+    if not (page == card and s.web_page is not None):
+        c.band(0, 7)
+        c.text((1, 0), "HELP", "small", invert=True)
+        c.text((WIDTH - 1, 0), f"any key: close {page + 1}/{pages}", "small", invert=True,
+               align="right")
     if page == card and s.web_page is not None:
-        address, token = s.web_page
-        c.text((0, 10), "web page (same wifi):", "small")
-        for i, line in enumerate(_chunks(address.removeprefix("http://"), 25)[:2]):
-            c.text((0, 19 + i * 9), line, "small")
-        c.text((0, 39), "token:", "small")
-        for i, line in enumerate(_chunks(token, 25)[:2]):
-            c.text((0, 48 + i * 8), line, "small")
+        _web_page(c, *s.web_page, f"{page + 1}/{pages}")
         return
     for i, (gesture, what) in enumerate(rows[page * HELP_ROWS:(page + 1) * HELP_ROWS]):
         y = 10 + i * 9
@@ -374,12 +378,64 @@ def _help_screen(c: _Canvas, view: View) -> None:
         c.text((57, y), what, "small")
 
 
+QR_MODULE = 2       # pixels per QR module on the OLED: a version-3 code is 58 pixels
+
+
+def _qr(c: _Canvas, text: str) -> bool:
+    """The QR code of ``text`` at the left, dark modules on a lit square (as printed
+    codes are), if it fits the screen's height at :data:`QR_MODULE` pixels a module."""
+    from .address import qr_matrix
+    matrix = qr_matrix(text)
+    size = len(matrix) * QR_MODULE
+    if size > HEIGHT - 4:            # at least 2 lit pixels of quiet zone around it
+        return False
+    margin = (HEIGHT - size) // 2
+    c.draw.rectangle((0, 0, size + 2 * margin - 1, HEIGHT - 1), fill=1)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                x0, y0 = margin + x * QR_MODULE, margin + y * QR_MODULE
+                c.draw.rectangle((x0, y0, x0 + QR_MODULE - 1, y0 + QR_MODULE - 1), fill=0)
+    c.words.append(f"[QR {text}]")
+    return True
+
+
+def _web_page(c: _Canvas, address: str, token: str, page: str) -> None:
+    """The help screen's last page: a QR code of the page with its token, and both
+    in writing (the address by IP: older phones do not resolve .local)."""
+    from .address import qr_link
+    where = address.removeprefix("http://").rstrip("/")
+    groups = token.split("-")
+    if _qr(c, qr_link(address, token)):
+        x, width = 67, 12                                    # the column beside it
+        host, _, port = where.rpartition(":")
+        place = _chunks(host or where, width)
+        if port and host:
+            if len(place[-1]) + 1 + len(port) <= width:
+                place[-1] += f":{port}"
+            else:
+                place.append(f":{port}")
+        lines = [f"web {page}"] + place[:2] + ["token:"] + [
+            "-".join(groups[i:i + 2]) for i in range(0, len(groups), 2)][:3]
+        for i, line in enumerate(lines):
+            c.text((x, i * 9), line, "small", invert=i == 0)
+        return
+    c.band(0, 7)
+    c.text((1, 0), "WEB PAGE (same wifi)", "small", invert=True)
+    c.text((WIDTH - 1, 0), page, "small", invert=True, align="right")
+    for i, line in enumerate(_chunks(where, 25)[:2]):
+        c.text((0, 12 + i * 9), line, "small")
+    c.text((0, 33), "token:", "small")
+    for i, line in enumerate(_chunks(token, 25)[:2]):
+        c.text((0, 42 + i * 9), line, "small")
+
+
 def _countdown(c: _Canvas, view: View) -> None:
     s = view.state
     tr = s.transition
     assert tr is not None
     left = max(0.0, tr.t0 + tr.duration - view.now)
-    _header(c, view, f"» {tr.to_index + 1}")
+    _header(c, view, f"» {tr.to_index + 1} {view.distance(tr.target)}".rstrip())
     digits = f"{left:.2f}" if left < 100 else f"{left:.0f}"
     w = c.width(digits, "big") + c.width("s", "mid") + 2
     x = (WIDTH - w) // 2
@@ -413,6 +469,8 @@ def _point_screen(c: _Canvas, view: View) -> None:
                    align="right")
         elif s.position is not None and s.position != point.position:
             c.text((WIDTH - 1, y), f"lens {s.position}", align="right")
+        elif view.distance(point.position):     # an estimate from the lens's specs
+            c.text((WIDTH - 1, y), view.distance(point.position), align="right")
         if hl is not None and hl.what == "position":
             c.invert((0, y - 1, 6 * 10, y + 11))
     _bar(c, s, lens)
@@ -537,8 +595,49 @@ def stopped_screen(reason: str = "") -> Image.Image:
 # ------------------------------------------------------------------ shell
 
 
+def luma_args(config: dict[str, Any]) -> Any:
+    """The ``[display]`` config as luma's own command line would take it
+    (``luma.core.cmdline``): every other option keeps luma's default."""
+    from luma.core import cmdline
+    parser = cmdline.create_parser("rig's OLED", autocomplete=False)
+    return parser.parse_args([
+        "--display", config["driver"], "--interface", "i2c",
+        "--i2c-port", str(config["i2c_port"]), "--i2c-address", hex(config["i2c_address"]),
+        "--width", str(WIDTH), "--height", str(HEIGHT), "--rotate", str(config["rotate"])])
+
+
+def _make_device(args: Any, serial: Any) -> Any:
+    """An OLED made as ``luma.core.cmdline.create_device`` makes one (the class by
+    name, luma's framebuffer and defaults), on the interface rig opened itself:
+    create_device opens its own, which could not be probed first (below)."""
+    import luma.core.framebuffer
+    import luma.oled.device
+    device_class = getattr(luma.oled.device, args.display)
+    framebuffer = getattr(luma.core.framebuffer, args.framebuffer)(
+        num_segments=args.num_segments, debug=args.debug)
+    return device_class(serial_interface=serial, **dict(vars(args), framebuffer=framebuffer))
+
+
+def panel_problem(driver: str) -> str | None:
+    """Why luma's ``driver`` cannot run rig's 128x64 screen over I2C, or None.
+
+    The device is made on luma's ``noop`` interface, which sends nothing.
+    """
+    from luma.core.interface.serial import noop
+    try:
+        args = luma_args({"driver": driver, "i2c_port": 1, "i2c_address": 0x3C, "rotate": 0})
+        device = _make_device(args, noop())
+    except DeviceDisplayModeError as exc:      # a panel of another size
+        return f"luma's {driver} cannot drive a {WIDTH}x{HEIGHT} screen ({exc})"
+    except Exception:                 # a character display on a parallel bus (ws0010)
+        return f"luma's {driver} is not a {WIDTH}x{HEIGHT} graphic panel on I2C"
+    device.persist = True            # nothing to switch off at exit
+    return None
+
+
 def open_device(config: dict[str, Any], bus: Any = None) -> Any:
-    """The SSD1306 over I2C as configured, or None for ``driver = "none"``.
+    """The OLED as configured (luma.oled's ``driver``: ssd1306, sh1106, ssd1309...
+    over I2C), or None for ``driver = "none"``.
 
     ``"pygame"`` (a window on a desktop) is opened by :mod:`rig.desktop`.
     ``bus``: an open smbus-like bus instead of ``/dev/i2c-N`` (tests).
@@ -547,17 +646,18 @@ def open_device(config: dict[str, Any], bus: Any = None) -> Any:
     if config["driver"] == "none":
         return None
     from luma.core.interface.serial import i2c
-    from luma.oled.device import ssd1306
+    args = luma_args(config)
     serial = i2c(bus=bus, port=config["i2c_port"], address=config["i2c_address"])
     try:
-        # A no-op command first: luma's device registers an exit hook that
-        # blanks the panel before it sends anything, so a device made while
-        # the OLED is away would blank it at exit once it is back.
+        # A no-op command first (0xE3 on the SSD130x and SH110x): luma's device
+        # registers an exit hook that blanks the panel before it sends anything,
+        # so a device made while the OLED is away would blank it at exit once
+        # it is back.
         serial.command(0xE3)
     except DEVICE_ERRORS:
         serial.cleanup()
         raise
-    return ssd1306(serial, width=WIDTH, height=HEIGHT, rotate=config["rotate"])
+    return _make_device(args, serial)
 
 
 def attach(config: dict[str, Any]) -> tuple[Any, Callable[[], Any] | None]:

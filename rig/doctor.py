@@ -45,6 +45,7 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 UNIT = "rig.service"
 SYSTEMD_RUN = Path("/run/systemd/system")   # exists when systemd runs (sd_booted)
 STOP_SERVICE = "sudo systemctl stop rig; rig doctor; sudo systemctl start rig"
+AVAHI_SERVICE = Path("/etc/avahi/services/rig.service")   # install/install.py writes it
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Doctor:
     drive_ok: bool = False
     liveview_ok: bool = False
     calibration: Calibration | None = None
+    web_link: tuple[str, str] | None = None      # (the page's address, the token)
+    avahi_service: Path = field(default_factory=lambda: AVAHI_SERVICE)
 
     @property
     def simulated(self) -> bool:
@@ -370,8 +373,10 @@ def check_gpio(d: Doctor) -> Iterable[Verdict]:
 
 
 def check_web(d: Doctor) -> Iterable[Verdict]:
-    """The web page: its address with the token, and whether the port is free."""
-    from .web import page_address, port_problem, token_for
+    """The web page: its address with the token (by IP address and by name), whether
+    the port is free, and whether the network announcement says the same port."""
+    from .address import page_urls
+    from .web import port_problem, token_for
     web = d.config["web"]
     if not web["enabled"]:
         yield Verdict("web", SKIP, "off in the config (web.enabled = false)")
@@ -383,14 +388,32 @@ def check_web(d: Doctor) -> Iterable[Verdict]:
                       "run rig doctor as the rig's user: sudo -u rig rig doctor")
         return
     host, port = web["host"], web["port"]
-    url = f"{page_address(host, port)}?token={token}"
+    urls = [f"{url}?token={token}" for url in page_urls(host, port)]
+    d.web_link = (urls[0].split("?")[0], token)
+    text = urls[0] + (f" (or {', '.join(u.split('?')[0] for u in urls[1:])} with the "
+                      "same token)" if len(urls) > 1 else "")
     if not d.service_active:
         problem = port_problem(host, port)
         if problem:
-            yield Verdict("web", FAIL, f"{url}: {problem}",
+            yield Verdict("web", FAIL, f"{text}: {problem}",
                           "stop the program that uses it, or set another web.port")
             return
-    yield Verdict("web", OK, url)
+    yield Verdict("web", OK, text)
+    announced = _announced_port(d.avahi_service)
+    if announced is not None and announced != port:
+        yield Verdict("web", WARN, f"the network announces the page on port {announced}, "
+                      f"the config serves it on {port}",
+                      "sudo make install (it writes the announcement again)")
+
+
+def _announced_port(path: Path) -> int | None:
+    """The port in rig's avahi service file, or None without one."""
+    import re
+    try:
+        found = re.search(r"<port>(\d+)</port>", path.read_text())
+    except OSError:
+        return None
+    return int(found.group(1)) if found else None
 
 
 CHECKS: list[Callable[[Doctor], Iterable[Verdict]]] = [

@@ -47,17 +47,19 @@ from .buttons import Buttons
 from .controls import FUNCTIONS, Bindings
 from .display import GifRecorder
 from .calibrate import CalibrationSettings
+from .inputs import InputError
 from .lens import Execution
 from .planner import Plan
-from .script import PRESS_S, Action
+from .script import PRESS_S, SCENE_ACTIONS, Action
 from .notify import Notifier
 from .sequencer import Activity, Mode, SetRegion, State, Transition
-from .sim import Profile, SimBody
+from .sim import Profile, SceneError, SimBody, make_scene
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", "BootFrame"]
+__all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", "BootFrame",
+           "check_scene", "act_on_scene"]
 
 IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
 EDGE_S = 0.004          # between quadrature edges of one encoder detent
@@ -180,10 +182,50 @@ def _perform(factory: MockFactory, pins: dict[str, int], buttons: list[str], sec
         factory.pin(pins[name]).drive_high()
 
 
+def check_scene(profile: Profile, actions: list[Action]) -> None:
+    """Refuse, before anything runs, a scene action this profile's scene cannot do.
+
+    The actions are replayed at once, in order, on the profile's scene: where
+    each ramp ends does not depend on when it runs, so what passes here
+    passes in the run (a dolly through a layer, a subject beyond the far
+    stop fail here, with the script's line).
+    """
+    scene = make_scene(profile)
+    for action in actions:
+        if action.kind in SCENE_ACTIONS:
+            try:
+                _apply(scene, action, 0.0)
+            except SceneError as exc:
+                raise InputError(action.source or "<script>", str(exc),
+                                 line=action.line) from None
+
+
+def _apply(scene: Any, action: Action, t: float) -> None:
+    kind, value, ramp = action.kind, action.value, action.ramp
+    if kind == "subject":
+        scene.move_subject(t, value, ramp)
+    elif kind == "pan":
+        scene.turn(t, value, ramp)
+    elif kind == "dolly":
+        scene.move_camera(t, value, ramp)
+    elif kind == "walk":
+        scene.walk(t, value)
+    elif kind == "light":
+        scene.expose(t, value, ramp)
+    else:
+        raise ValueError(f"not a scene action: {kind}")
+
+
+def act_on_scene(sim: SimBody, action: Action) -> None:
+    """A scene action, now: it starts and the script goes on (a ramp runs meanwhile)."""
+    _apply(sim.scene, action, sim.clock.now())
+
+
 def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
              config: Config | None = None, gif: Path | None = None,
              report_path: Path | None = None) -> Report:
     """Run the app on the simulator through ``actions``; return the report."""
+    check_scene(profile, actions)
     config = config or load_config()
     clock = VirtualClock()
     sim = SimBody(profile, clock)
@@ -215,8 +257,8 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
                 _perform(factory, pins, names, seconds, clock, action.line)
             elif action.kind == "turn":
                 _quadrature(factory, encoder["a"], encoder["b"], int(action.value), clock)
-            elif action.kind == "subject":
-                sim.set_subject(action.value)
+            elif action.kind in SCENE_ACTIONS:
+                act_on_scene(sim, action)
             elif action.kind == "drop":
                 sim.set_drop(action.value)
             elif action.kind == "region":
@@ -299,7 +341,9 @@ def simulate_boot(profile: Profile, state_dir: Path, *, config: Config | None = 
     """
     from .service import Service
     config = config or load_config()
-    config = replace(config, values={**config.values, "state": {"dir": str(state_dir)}})
+    # No web server in virtual time (it would listen on a real port).
+    config = replace(config, values={**config.values, "state": {"dir": str(state_dir)},
+                                     "web": {**config.values["web"], "enabled": False}})
     clock = VirtualClock()
     body = SimBody(profile, clock)
     body.present = False

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-__all__ = ["InputError", "TomlDoc", "Field", "Table", "EachTable", "validate", "load_toml",
+__all__ = ["InputError", "TomlDoc", "Field", "Table", "EachTable", "TableList", "validate",
+           "load_toml",
            "read_text", "read_json"]
 
 
@@ -86,13 +87,32 @@ def _unquote(part: str) -> str:
     return part
 
 
+def _table_path(raw: str, parts: list[str], arrays: dict[tuple[str, ...], int]) -> list[str]:
+    """A header's dotted path, each array of tables named with its item: ``layers[1]``.
+
+    ``[[scene.layers]]`` starts item 0, then 1, ...; a plain ``[a.b]`` header
+    under an array's item (``[scene.layers.texture]``) belongs to the current item.
+    """
+    if raw.lstrip().startswith("[["):
+        key = tuple(parts)
+        arrays[key] = arrays.get(key, -1) + 1
+    path: list[str] = []
+    for i in range(len(parts)):
+        index = arrays.get(tuple(parts[:i + 1]))
+        path.append(parts[i] if index is None else f"{parts[i]}[{index}]")
+    return path
+
+
 def _key_lines(text: str) -> dict[str, int]:
     lines: dict[str, int] = {}
     table: list[str] = []
+    arrays: dict[tuple[str, ...], int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(raw)
         if header:
-            table = [_unquote(p) for p in header.group(1).split(".")]
+            parts = [_unquote(p) for p in header.group(1).split(".")]
+            lines.setdefault(".".join(parts), number)
+            table = _table_path(raw, parts, arrays)
             lines.setdefault(".".join(table), number)
             continue
         key = _KEY.match(raw)
@@ -212,8 +232,18 @@ class Field:
 class Table:
     """A TOML table with fixed keys."""
 
-    fields: Mapping[str, "Field | Table | EachTable"]
+    fields: Mapping[str, "Field | Table | EachTable | TableList"]
     required: bool = False
+    optional: bool = False   # absent: None (its required keys are only required when present)
+
+
+@dataclass(frozen=True)
+class TableList:
+    """An array of tables (``[[name]]`` in TOML), each following one schema."""
+
+    item: Table
+    min: int = 0
+    max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -249,10 +279,29 @@ def validate(doc: TomlDoc, schema: Table, data: Mapping[str, Any] | None = None,
                     continue
                 if spec.required:
                     raise doc.error(dotted, "missing table")
+                if spec.optional:
+                    out[key] = None
+                    continue
                 value = {}
             if not isinstance(value, dict):
                 raise doc.error(dotted, "must be a table")
             out[key] = validate(doc, spec, value, dotted + ".", partial=partial)
+        elif isinstance(spec, TableList):
+            if not present:
+                if partial or spec.min == 0:
+                    if not partial:
+                        out[key] = []
+                    continue
+                raise doc.error(dotted, f"missing: at least {spec.min} [[{dotted}]] table"
+                                        f"{'s' if spec.min > 1 else ''}")
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise doc.error(dotted, f"must be [[{dotted}]] tables")
+            if len(value) < spec.min or (spec.max is not None and len(value) > spec.max):
+                most = "" if spec.max is None else f" and at most {spec.max}"
+                raise doc.error(dotted, f"needs at least {spec.min}{most} [[{dotted}]] tables, "
+                                        f"got {len(value)}")
+            out[key] = [validate(doc, spec.item, sub, f"{dotted}[{i}].", partial=partial)
+                        for i, sub in enumerate(value)]
         elif isinstance(spec, EachTable):
             value = value if present else {}
             if not isinstance(value, dict):

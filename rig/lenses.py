@@ -28,7 +28,7 @@ from .inputs import InputError, read_json
 from .store import Store, atomic_write_json
 
 __all__ = ["Entry", "list_profiles", "select", "export_profile", "import_profile",
-           "describe", "Imported"]
+           "describe", "Imported", "set_min_focus"]
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,47 @@ def describe(cal: Calibration) -> str:
                        for d in sorted(cal.drive, key=lambda d: d.size))
     measured = cal.extra.get("measured")
     when = measured[:10] if isinstance(measured, str) and measured else "date unknown"
+    from .distance import min_focus
+    closest = min_focus(cal)
     play = f"; backlash {cal.backlash:g}" if cal.backlash else ""   # (None or 0: no play)
-    return f"{cal.steps} steps; sizes {sizes}{play}; {when}"
+    return f"{cal.steps} steps; sizes {sizes}{play}; {when}" + (
+        f"; focuses from {closest:g} m" if closest else "")
+
+
+def _check_min_focus(data: dict, name: str) -> None:
+    """A profile's ``min_focus_m``, when it has one: a distance in metres."""
+    from .distance import KEY, MIN_FOCUS_RANGE
+    if KEY not in data:
+        return
+    value = data[KEY]
+    low, high = MIN_FOCUS_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not low <= value <= high:
+        raise InputError(name, f"must be the lens's closest focusing distance in metres, "
+                               f"{low:g} to {high:g}, got {value!r}", key=KEY)
+
+
+def set_min_focus(store: Store, entry: Entry, metres: float | None) -> Calibration:
+    """Store ``metres`` as the lens's closest focusing distance in its profile
+    (None: remove it, so rig's table applies).  Atomic; the profile is read
+    back whole first, and a damaged one is never written over."""
+    from .distance import KEY
+    assert entry.cal is not None
+    try:
+        data = read_json(entry.path)
+        parse_calibration(data, str(entry.path))
+    except OSError as exc:
+        raise _os_error(entry.path, "read", exc) from None
+    if metres is None:
+        data.pop(KEY, None)
+    else:
+        data[KEY] = round(float(metres), 4)
+    _check_min_focus(data, str(entry.path))
+    try:
+        atomic_write_json(entry.path, data)
+    except OSError as exc:
+        raise _os_error(entry.path, "write", exc) from None
+    return parse_calibration(data, str(entry.path))
 
 
 def _squash(text: str) -> str:
@@ -145,6 +184,7 @@ def import_profile(store: Store, source: Path, *, force: bool = False) -> Import
     name = str(source)
     data = read_json(source)
     cal = parse_calibration(data, name)
+    _check_min_focus(data, name)
     if not cal.camera.strip():
         said = "missing" if "camera" not in data else "empty"
         raise InputError(name, f"{said}: a shared profile must name the camera that measured "

@@ -29,6 +29,7 @@ __all__ = ["Sample", "samples", "framed", "write_gallery"]
 MODEL = LensModel(407, (Drive(1, 1.0, 1 / 23.496), Drive(2, 4.0, 4 / 48.733),
                         Drive(3, 26.0, 26 / 94.321)), latency=0.03)
 POINTS = (Point(60), Point(250, 2.4), Point(340, 4.0, "ease"), Point(120))
+MIN_FOCUS_M = 0.20   # its closest focusing distance (Canon's spec), for the estimates
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ def samples() -> list[Sample]:
                View(replace(play, index=1, position=250, activity=Activity.MOVING,
                             transition=pull), 11.63),
                frames=tuple(10.0 + i * 0.25 for i in range(17))),
+        Sample("play-distance", "Play: a known lens, its distances",
+               View(play, 0.0, min_focus_m=MIN_FOCUS_M)),
+        Sample("pull-distance", "Play: a pull to ~1.2m",
+               View(replace(play, index=1, position=250, activity=Activity.MOVING,
+                            transition=pull), 11.63, min_focus_m=MIN_FOCUS_M)),
         Sample("play-last", "Play: on the last point", View(replace(play, index=3,
                                                                     position=120), 0.0)),
         Sample("play-mode-changed", "Into play (INFO): the header flashes",
@@ -121,7 +127,7 @@ def samples() -> list[Sample]:
     for page in range(pages):
         out.append(Sample(f"help-{page + 1}", f"Help (A+B), page {page + 1}",
                           View(replace(play, help_since=0.0), page * HELP_PAGE_S + 0.1)))
-    web = replace(play, help_since=0.0, web_page=("http://rig.local:8080/",
+    web = replace(play, help_since=0.0, web_page=("http://192.168.1.20:8080/",
                                                   "76su-zyz8-jhxu-fvx7-aejz"))
     out.append(Sample("help-web", "Help, last page: the web page and its token",
                       View(web, pages * HELP_PAGE_S + 0.1)))
@@ -133,7 +139,7 @@ def draw(sample: Sample, now: float | None = None) -> Image.Image:
     """The 128x64 frame of a sample (at another moment for animated ones)."""
     if sample.view is None:
         return stopped_screen()
-    view = sample.view if now is None else View(sample.view.state, now)
+    view = sample.view if now is None else replace(sample.view, now=now)
     return render(view)
 
 

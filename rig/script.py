@@ -12,7 +12,6 @@ waits SECONDS of virtual time after the previous action has finished, then:
                        ``ui.hold_time`` + 80 ms), or presses button NAME
 ``hold NAME SECONDS``  holds the button(s) of NAME's gesture down that long
 ``turn focus DETENTS`` turns the encoder (signed)
-``subject STEPS``      moves the scene's subject (simulator only)
 ``drop SHARE``         from now on the camera silently loses this share
                        (0..1) of drive commands (simulator only)
 ``region X Y W H``     autofocus looks at this region from now on (fractions
@@ -22,9 +21,26 @@ waits SECONDS of virtual time after the previous action has finished, then:
                        transition is running
 =====================  ==================================================
 
+and the scene changes (simulator only; ``docs/simulator.md``), each at once
+or, with a last argument RAMP, over RAMP seconds of virtual time while the
+script goes on (a scene can change during a pull):
+
+===========================  ============================================
+``subject STEPS [RAMP]``     the subject moves in depth to where the lens
+                             is sharp at STEPS
+``pan PIXELS [RAMP]``        the camera turns: the picture moves PIXELS
+                             to the left (negative: to the right)
+``dolly FACTOR [RAMP]``      the camera moves in until the subject looks
+                             FACTOR times as large (below 1: moves out)
+``walk SECONDS``             someone crosses the frame, nearer than the
+                             subject, in SECONDS
+``light FACTOR [RAMP]``      the exposure changes by FACTOR
+===========================  ============================================
+
 Names are functions (:data:`rig.controls.FUNCTIONS`) or buttons
 (:data:`rig.controls.BUTTONS`).  A mistake stops the script before it runs,
-with the file and line.
+with the file and line (one that depends on the profile, such as a dolly
+through a layer, when the simulation starts).
 """
 
 from __future__ import annotations
@@ -40,7 +56,18 @@ from .sequencer import ENCODERS
 __all__ = ["Action", "parse_script", "load_script", "PRESS_S"]
 
 PRESS_S = 0.08
-ACTIONS = ("press", "hold", "turn", "subject", "drop", "region", "wait")
+ACTIONS = ("press", "hold", "turn", "subject", "pan", "dolly", "walk", "light", "drop",
+           "region", "wait")
+SCENE_ACTIONS = ("subject", "pan", "dolly", "walk", "light")
+MAX_RAMP_S = 3600.0
+# what each scene action's first number may be: (name, low, high, low is allowed)
+_SCENE_ARGS = {
+    "subject": ("STEPS", -1e6, 1e6, True),
+    "pan": ("PIXELS", -1e5, 1e5, True),
+    "dolly": ("FACTOR", 0.0, 20.0, False),
+    "light": ("FACTOR", 0.0, 100.0, False),
+    "walk": ("SECONDS", 0.0, 600.0, False),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,8 @@ class Action:
     name: str = ""
     value: float = 0.0
     region: tuple[float, float, float, float] | None = None
+    ramp: float = 0.0          # a scene action's seconds of change (0: at once)
+    source: str = ""           # the script's file, for messages that come later
 
 
 def _number(source: str, line: int, text: str, what: str) -> float:
@@ -114,10 +143,26 @@ def parse_script(text: str, source: str = "<script>") -> list[Action]:
                 raise InputError(source, f"DETENTS must be a whole number, got {args[1]!r}",
                                  line=number)
             actions.append(Action(number, delay, kind, args[0], detents))
-        elif kind == "subject":
-            _need(source, number, args, 1, "subject STEPS")
-            actions.append(Action(number, delay, kind, "",
-                                  _number(source, number, args[0], "STEPS")))
+        elif kind in SCENE_ACTIONS:
+            what, low, high, closed = _SCENE_ARGS[kind]
+            ramps = kind != "walk"
+            usage = f"{kind} {what} [RAMP]" if ramps else f"{kind} {what}"
+            if not 1 <= len(args) <= (2 if ramps else 1):
+                raise InputError(source, f"usage: {usage}", line=number)
+            value = _number(source, number, args[0], what)
+            if closed:
+                ok, rule = low <= value <= high, f"from {low:g} to {high:g}"
+            else:
+                ok, rule = low < value <= high, f"above {low:g} and at most {high:g}"
+            if not ok:
+                raise InputError(source, f"{what} must be {rule}, got {value:g}", line=number)
+            ramp = 0.0
+            if len(args) == 2:
+                ramp = _number(source, number, args[1], "RAMP")
+                if not 0 <= ramp <= MAX_RAMP_S:
+                    raise InputError(source, f"RAMP must be 0..{MAX_RAMP_S:g} s, got {ramp:g}",
+                                     line=number)
+            actions.append(Action(number, delay, kind, "", value, ramp=ramp, source=source))
         elif kind == "drop":
             _need(source, number, args, 1, "drop SHARE")
             share = _number(source, number, args[0], "SHARE")

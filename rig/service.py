@@ -61,10 +61,12 @@ class Service:
                        live=LiveFeed(web["fps"], web["play_fps"]))
         self.web_config = web if web["enabled"] else None
         self.web: Any = None
+        self._address = ""            # where the help page says the page is
+        self._address_at = 0.0
         # The desktop preview's window brings its own (mock) pins for the keyboard.
         pins, encoder, window_pins = inputs(config, display_device)
-        self.buttons = Buttons(pins, self.app.post, clock, encoder=encoder,
-                               pin_factory=pin_factory or window_pins)
+        self.buttons = Buttons.or_none(pins, self.app.post, clock, encoder=encoder,
+                                       pin_factory=pin_factory or window_pins)
 
     def run(self, stop: Flag) -> int:
         """Start the app, tell systemd, feed its watchdog until ``stop``; stop cleanly."""
@@ -79,6 +81,7 @@ class Service:
         beat = app.heartbeat
         try:
             while not stop.wait(until=clock.now() + period):
+                self._readdress()
                 # The watchdog is fed only when the core has handled the tick sent
                 # last time and no actor has died: a hung rig gets restarted.
                 if app.heartbeat != beat and app.alive():
@@ -91,16 +94,33 @@ class Service:
             if self.web is not None:
                 self.web.stop()
             app.stop()
-            self.buttons.close()
+            if self.buttons is not None:
+                self.buttons.close()
             notifier.close()
         return 0
+
+    ADDRESS_CHECK_S = 10.0     # how often the page's address is looked at again
+
+    def _readdress(self) -> None:
+        """The Pi joined another network (DHCP, the set's Wi-Fi): the help page's
+        address and QR code follow."""
+        if self.web is None or self.clock.now() < self._address_at + self.ADDRESS_CHECK_S:
+            return
+        self._address_at = self.clock.now()
+        from .address import best_url
+        url = best_url(self.web_config["host"], self.web.port)
+        if url != self._address:
+            log.info("web page now on %s", url)
+            self._address = url
+            self.app.post(WebPage(url, self.web.token, self.clock.now()))
 
     def _start_web(self) -> None:
         """The web page, if the config turns it on.  It cannot stop the rig: a port
         in use is said in the journal and on the OLED, and the rig runs without it."""
         if self.web_config is None:
             return
-        from .web import WebServer, page_address, token_for
+        from .address import best_url
+        from .web import WebServer, token_for
         web = self.web_config
         try:
             token = token_for(self.store.root)
@@ -111,4 +131,6 @@ class Service:
             self.app.post(Notice("web page off: see log", self.clock.now()))
             return
         self.web = server
-        self.app.post(WebPage(page_address(web["host"], server.port), token, self.clock.now()))
+        self._address = best_url(web["host"], server.port)
+        self._address_at = self.clock.now()
+        self.app.post(WebPage(self._address, token, self.clock.now()))

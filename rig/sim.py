@@ -15,8 +15,12 @@ It is split in two, as the real thing is:
   switches a person can flip (live view, the lens's AF/MF switch, the USB
   cable, another program holding the camera).
 * :class:`SimCamera` is one USB session with it, like one ``gp.Camera``:
-  after ``exit()`` or an unplugged cable it is dead, and a new one must be
-  made (``body.session()``).
+  after ``exit()``, an unplugged cable or a crash it is dead, and a new one
+  must be made (``body.session()``).
+
+Profiles (:mod:`rig.simprofile`), what happens in front of the camera
+(:mod:`rig.simscene`) and the picture of it (:mod:`rig.simview`) live in
+modules of their own.
 
 Each family (``vendor`` in the profile) speaks with its own config names,
 value types, errors and blocking behaviour; see ``docs/simulator.md`` and
@@ -24,8 +28,9 @@ value types, errors and blocking behaviour; see ``docs/simulator.md`` and
 
 * canon, olympus, panasonic: ``manualfocusdrive`` = ``Near k`` / ``Far k``;
   the call returns after one transaction and the motor keeps turning;
-  commands sent while it turns are dropped, queued or refused as ``busy``
-  says; silent at the stops; live view needed.
+  commands sent while it turns are dropped, queued (up to ``queue_depth``
+  outstanding: one more and the camera stops answering) or refused as
+  ``busy`` says; silent at the stops; live view needed.
 * nikon: ``manualfocusdrive`` = signed motor units; the call waits for the
   lens up to ``block_s`` and returns -110 if it still moves; -113 "at limit"
   when the move ends on a stop, -113 "stepping too small" below
@@ -36,187 +41,38 @@ value types, errors and blocking behaviour; see ``docs/simulator.md`` and
 * fuji: ``manualfocusdrive`` = absolute FocusPosition; setting it moves the
   lens there, reading it says where the lens is (if ``readable``).
 
-Physics common to all: a whole number of size-1 steps per command, drawn
-around the mean with the size's jitter; latency with jitter; motion after
-the call returns; a start position the rig is not told; a live view of a
-textured plane blurred in proportion to |lens position - subject|, with
-noise, as JPEG.  Everything random is seeded.  ``[faults]`` injects
-failures (``drop``: a share of drive commands silently lost).
+Physics common to all (``/work/notes/contracts.md``): continuous true
+positions; a command moves the mean of its size at the middle of its own
+move (steps that vary linearly from ``steps`` at the near stop to
+``steps_far`` at the far stop) plus its jitter; a size's motor time is the
+same everywhere; backlash on each reversal; latency with jitter; motion
+after the call returns; a start position the rig is not told; a live view
+of a legacy textured plane or of layers blurred by the optics, with
+flicker and noise, as JPEG.  Everything random is seeded.  ``[faults]``
+injects failures (``drop``: a share of drive commands silently lost).
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-import io
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gphoto2 as gp
 import numpy as np
-from PIL import Image, ImageFilter
 
 from .clock import Clock
 from .gpcontext import deliver_error
-from .inputs import EachTable, Field, Table, load_toml, validate
+from .simprofile import (DEFAULT_PROFILE, FAULT_DEFAULTS, PROFILES, VENDORS, DriveSpec, Layer,
+                         Optics, Profile, load_profile, parse_profile, profile_from_dict)
+from .simscene import Scene, SceneError
+from .simview import View
 
-__all__ = ["Profile", "load_profile", "profile_from_dict", "SimBody", "SimCamera", "Truth",
+__all__ = ["Profile", "load_profile", "parse_profile", "profile_from_dict", "SimBody", "make_scene",
+           "SimCamera", "Truth", "DriveSpec", "Optics", "Layer", "SceneError",
            "DEFAULT_PROFILE", "PROFILES", "VENDORS", "known_calibration"]
-
-DATA = Path(__file__).parent / "data"
-DEFAULT_PROFILE = DATA / "profiles" / "canon-ef24.toml"
-PROFILES = DATA / "profiles"
-
-VENDORS = {
-    # family: (manufacturer, default model, drive sizes in the profile)
-    "canon": ("Canon Inc.", "Canon EOS 5D Mark III (simulated)", 3),
-    "olympus": ("OLYMPUS CORPORATION", "E-M1MarkII (simulated)", 3),
-    "panasonic": ("Panasonic", "DC-GH5 (simulated)", 2),
-    "nikon": ("Nikon Corporation", "D750 (simulated)", 0),
-    "sony": ("Sony Corporation", "ILCE-7M3 (simulated)", 7),
-    "fuji": ("Fujifilm", "GFX 50S (simulated)", 0),
-}
-
-_DRIVE = Table({
-    "steps": Field(float, above=0, help="mean effective size-1 steps of one command"),
-    "jitter": Field(float, default=0.0, min=0, help="standard deviation of that, in steps"),
-    "speed": Field(float, above=0, help="steps per second while moving"),
-})
-
-
-def _share(help: str) -> Field:
-    """A probability, 0..1."""
-    return Field(float, default=0.0, min=0, max=1, help=help)
-
-
-_COMMON = {
-    "vendor": Field(str, choices=tuple(VENDORS)),
-    "lens": Field(str),
-    "model": Field(str, default=""),
-    "steps": Field(int, min=10, max=100000),
-    "start": Field(int, min=0),
-    "latency_ms": Field(float, min=0, max=5000),
-    "latency_jitter_ms": Field(float, default=0.0, min=0, max=5000),
-    "preview_ms": Field(float, default=50.0, above=0, max=5000),
-    "busy": Field(str, default="drop", choices=("drop", "queue", "error")),
-    "seed": Field(int, default=1),
-    "scene": Table({
-        "subject": Field(float),
-        "blur_per_step": Field(float, min=0),
-        "noise": Field(float, default=2.0, min=0, max=64),
-        "contrast": Field(float, default=1.0, min=0, max=1,
-                          help="texture amplitude about mid-grey; 0 is a blank wall"),
-        "width": Field(int, default=320, min=64, max=1920),
-        "height": Field(int, default=224, min=48, max=1280),
-    }, required=True),
-    "faults": Table({
-        "drop": _share("share of drive commands silently lost"),
-        "busy": _share("share of camera calls answered -110 (busy)"),
-        "io": _share("share of camera calls failing -7 (I/O error), the session survives"),
-        "disconnects_per_hour": Field(float, default=0.0, min=0, max=3600,
-                                      help="cable pulls (-52), at random in virtual time"),
-        "reconnect_s": Field(float, default=3.0, above=0, max=600,
-                             help="how long the cable stays out"),
-        "slip": _share("share of drive commands that slip and move short"),
-        "slip_steps": Field(int, default=3, min=1, max=1000,
-                            help="a slip loses 1..slip_steps steps"),
-        "freeze": _share("share of live-view frames that start a frozen live view"),
-        "freeze_s": Field(float, default=2.0, above=0, max=600,
-                          help="how long the live view stays frozen"),
-    }),
-    # How a person left the body when the session starts (SimBody's switches).
-    "body": Table({
-        "af": Field(bool, default=True, help="lens switch on AF (on MF the motor does nothing)"),
-        "liveview": Field(bool, default=False, help="live view already on"),
-        "mode_ok": Field(bool, default=True, help="a mode that allows driving focus"),
-        "present": Field(bool, default=True, help="the USB cable is in"),
-        "claimed": Field(bool, default=False, help="another program (gvfs) holds the camera"),
-    }),
-}
-
-
-def _schema(vendor: str) -> Table:
-    fields: dict[str, Any] = dict(_COMMON)
-    sizes = VENDORS[vendor][2]
-    if sizes:
-        names = tuple(str(k) for k in range(1, sizes + 1))
-        required = names if vendor != "sony" else ("1", "2", "3")
-        fields["drive"] = EachTable(_DRIVE, names=names, required_names=required)
-    if vendor == "sony":
-        fields["sony"] = Table({
-            "focalposition": Field(bool, default=True),
-            "focalposition_gamma": Field(float, default=1.0, above=0, max=10,
-                                         help="focalposition = 100 (x / steps) ** gamma: "
-                                              "1 is linear in steps"),
-            "distance": Field(bool, default=False)})
-    if vendor == "nikon":
-        fields["nikon"] = Table({
-            "speed": Field(float, above=0, help="motor units per second"),
-            "jitter": Field(float, default=0.0, min=0, help="steps per command, std"),
-            "min_units": Field(int, default=1, min=1, max=1000),
-            "block_s": Field(float, default=1.0, above=0, max=10),
-        }, required=True)
-    if vendor == "fuji":
-        fields["fuji"] = Table({
-            "speed": Field(float, above=0, help="position units per second"),
-            "readable": Field(bool, default=True),
-        }, required=True)
-    return Table(fields)
-
-
-@dataclass(frozen=True)
-class DriveSpec:
-    steps: float
-    jitter: float
-    speed: float
-
-
-@dataclass(frozen=True)
-class Profile:
-    vendor: str
-    lens: str
-    model: str
-    steps: int
-    start: int
-    latency_ms: float
-    latency_jitter_ms: float
-    preview_ms: float
-    busy: str
-    seed: int
-    drive: dict[int, DriveSpec]
-    subject: float
-    blur_per_step: float
-    noise: float
-    width: int
-    height: int
-    drop: float = 0.0
-    contrast: float = 1.0
-    options: dict[str, Any] = field(default_factory=dict)   # the vendor's own table
-    faults: dict[str, float] = field(default_factory=dict)  # the rest of [faults]
-    body: dict[str, bool] = field(default_factory=dict)     # [body]: the switches at start
-    source: str = "<profile>"
-
-    @property
-    def manufacturer(self) -> str:
-        return VENDORS[self.vendor][0]
-
-
-def load_profile(path: str | Path) -> Profile:
-    """Read and check a simulator profile; unknown keys are errors."""
-    doc = load_toml(path)
-    vendor = doc.data.get("vendor")
-    if vendor not in VENDORS:
-        choices = ", ".join(map(repr, VENDORS))
-        raise doc.error("vendor", f"missing; must be one of {choices}" if vendor is None
-                        else f"must be one of {choices}, got {vendor!r}")
-    values = validate(doc, _schema(vendor))
-    if values["start"] > values["steps"]:
-        raise doc.error("start", f"must be between 0 and steps ({values['steps']}), "
-                                 f"got {values['start']}")
-    return profile_from_dict(values, source=str(path))
 
 
 def known_calibration(profile: Profile) -> Any:
@@ -227,27 +83,14 @@ def known_calibration(profile: Profile) -> Any:
     """
     from .calibration import Calibration, DriveCal
     return Calibration(profile.lens, profile.steps,
-                       tuple(DriveCal(k, d.steps, d.speed) for k, d in sorted(profile.drive.items())),
+                       tuple(DriveCal(k, d.steps, d.speed,
+                                      steps_near=d.steps,
+                                      steps_far=d.steps_far if d.steps_far is not None
+                                      else d.steps)
+                             for k, d in sorted(profile.drive.items())),
                        camera=profile.model, latency_ms=profile.latency_ms,
-                       latency_jitter_ms=profile.latency_jitter_ms)
-
-
-def profile_from_dict(values: dict[str, Any], *, source: str = "<profile>") -> Profile:
-    scene = values["scene"]
-    vendor = values["vendor"]
-    drive = {int(k): DriveSpec(v["steps"], v["jitter"], v["speed"])
-             for k, v in values.get("drive", {}).items()}
-    options = dict(values.get(vendor, {})) if vendor in ("sony", "nikon", "fuji") else {}
-    return Profile(
-        vendor=vendor, lens=values["lens"], model=values["model"] or VENDORS[vendor][1],
-        steps=values["steps"], start=values["start"], latency_ms=values["latency_ms"],
-        latency_jitter_ms=values["latency_jitter_ms"], preview_ms=values["preview_ms"],
-        busy=values["busy"], seed=values["seed"], drive=drive,
-        subject=scene["subject"], blur_per_step=scene["blur_per_step"],
-        noise=scene["noise"], width=scene["width"], height=scene["height"],
-        drop=values.get("faults", {}).get("drop", 0.0), options=options, source=source,
-        faults={k: v for k, v in values.get("faults", {}).items() if k != "drop"},
-        contrast=scene.get("contrast", 1.0), body=dict(values.get("body", {})))
+                       latency_jitter_ms=profile.latency_jitter_ms,
+                       backlash=profile.backlash)
 
 
 # ------------------------------------------------------------------ truth
@@ -283,8 +126,16 @@ class Truth:
     ignored: int = 0      # never reached the motor: MF switch, no live view
     faults: dict[str, int] = field(default_factory=dict)   # injected, by kind
     added: int = 0        # segments ever added (the list keeps the latest)
-    subject: float = 0.0
+    overflows: int = 0    # drive requests beyond queue_depth: the camera stopped answering
+    reversals: int = 0    # commands that reversed the motor (each takes up the backlash)
     _t0s: list[float] = field(default_factory=list, repr=False)
+    # Where the subject is sharp, now (the body's scene moves it in time).
+    subject_now: Callable[[], float] | None = field(default=None, repr=False)
+
+    @property
+    def subject(self) -> float:
+        """The lens position where the subject is sharp (the last layer, on optics)."""
+        return self.subject_now() if self.subject_now is not None else 0.0
 
     def interrupt(self, t: float) -> None:
         """Stop a motion in progress at time t (a new absolute target)."""
@@ -433,16 +284,18 @@ class SimBody:
         self.clock = clock
         self._rng = np.random.default_rng(profile.seed)
         self.drop = profile.drop     # share of drive commands lost; a script may change it
-        self.truth = Truth(start=float(profile.start), steps=profile.steps,
-                           subject=profile.subject)
-        self._scene = _make_scene(profile.width, profile.height,
-                                  np.random.default_rng(profile.seed + 7919), profile.contrast)
-        self._blurred: OrderedDict[float, np.ndarray] = OrderedDict()
-        self._noise_bank = [
-            np.random.default_rng(profile.seed + 31 * i).standard_normal(
-                (profile.height, profile.width)).astype(np.float32)
-            for i in range(8)
-        ]
+        self.truth = Truth(start=float(profile.start), steps=profile.steps)
+        # What is in front of the camera, and the picture of it.
+        self.scene = make_scene(profile)
+        self.truth.subject_now = lambda: self.scene.subject_position(self.clock.now())
+        self.view = View(profile, self.scene, self._rng)
+        # The motor: where the gear's play stands (0 = taken up toward the near
+        # stop, backlash = toward the far stop), its last direction, and when
+        # each command it has accepted ends (for busy = "queue").
+        self._play = profile.backlash / 2.0
+        self._direction = 0
+        self._ends: list[float] = []
+        self.hung = False         # queue overrun: no answer until a new session
         # What a person can change (a profile's [body] sets how they start).
         switches = profile.body
         self.present = switches.get("present", True)     # the USB cable is in
@@ -476,21 +329,45 @@ class SimBody:
     def plug(self) -> None:
         self.present = True
 
-    def set_subject(self, subject: float) -> None:
-        self.truth.subject = float(subject)
+    # -- the scene (session scripts' actions; docs/simulator.md)
+    def set_subject(self, subject: float, over: float = 0.0) -> None:
+        """The subject moves (over ``over`` seconds) to where lens position ``subject`` is sharp."""
+        self.scene.move_subject(self.clock.now(), float(subject), over)
+
+    def pan(self, pixels: float, over: float = 0.0) -> None:
+        """The camera turns: the picture moves ``pixels`` to the left."""
+        self.scene.turn(self.clock.now(), float(pixels), over)
+
+    def dolly(self, factor: float, over: float = 0.0) -> None:
+        """The camera moves in until the subject looks ``factor`` times as large."""
+        self.scene.move_camera(self.clock.now(), float(factor), over)
+
+    def walk(self, seconds: float) -> None:
+        """Someone crosses the frame, nearer than the subject, in ``seconds``."""
+        self.scene.walk(self.clock.now(), float(seconds))
+
+    def light(self, factor: float, over: float = 0.0) -> None:
+        """The exposure changes by ``factor``."""
+        self.scene.expose(self.clock.now(), float(factor), over)
 
     def reframe(self, seed: int) -> None:
         """The camera now looks at something else (it was moved, the set changed)."""
-        self._scene = _make_scene(self.profile.width, self.profile.height,
-                                  np.random.default_rng(seed), self.profile.contrast)
-        self._blurred.clear()
+        self.view.build(seed)
+
+    # The legacy plane's texture and its blurred copies (tests reach in to blank it).
+    @property
+    def _scene(self) -> np.ndarray:
+        return self.view.legacy_texture
+
+    @property
+    def _blurred(self) -> Any:
+        return self.view.legacy_blurred
 
     # -- injected faults
     def _fault(self, kind: str) -> float:
         if kind in self.profile.faults:
             return float(self.profile.faults[kind])
-        field = _COMMON["faults"].fields[kind]
-        return float(field.default)  # type: ignore[union-attr]
+        return float(FAULT_DEFAULTS[kind])
 
     def _draw_pull(self, now: float) -> float:
         rate = self._fault("disconnects_per_hour")
@@ -524,7 +401,7 @@ class SimBody:
                 self.sleep_latency(0.5)
                 raise gp.GPhoto2Error(code)
 
-    def slipped(self, steps: int) -> int:
+    def slipped(self, steps: float) -> float:
         """A command's steps, less what an injected slip loses."""
         share = self._fault("slip")
         if steps > 0 and share > 0 and self._fault_rng.random() < share:
@@ -541,7 +418,7 @@ class SimBody:
             self.truth.count("freeze")
             self._frozen_until = t + self._fault("freeze_s")
             return self._last_frame
-        self._last_frame = self.render(self.truth.position(t))
+        self._last_frame = self.render(self.truth.position(t), t)
         return self._last_frame
 
     def set_faults(self, faults: dict[str, float]) -> None:
@@ -565,15 +442,11 @@ class SimBody:
         self.clock.sleep_until(self.clock.now() + latency)
 
     # -- the motor
-    def _draw_steps(self, mean: float, jitter: float) -> int:
+    def _draw_steps(self, mean: float, jitter: float) -> float:
+        """One command's displacement: its mean plus N(0, jitter), never negative."""
         if jitter > 0:
             mean = mean + self._rng.normal(0.0, jitter)
-        mean = max(mean, 0.0)
-        whole = math.floor(mean)
-        frac = mean - whole
-        if frac > 0 and self._rng.random() < frac:
-            whole += 1
-        return int(whole)
+        return max(mean, 0.0)
 
     def _lost(self) -> bool:
         """A command that never reaches the motor: lens on MF, or an injected drop."""
@@ -587,25 +460,68 @@ class SimBody:
             return True
         return False
 
+    def outstanding(self, t: float) -> int:
+        """Commands accepted whose motion has not ended at t (moving or queued)."""
+        self._ends = [e for e in self._ends if e > t]
+        return len(self._ends)
+
+    def _turn(self, t: float, x0: float, direction: int, steps: float,
+              rate: float) -> tuple[float, float, float]:
+        """The motor turns ``steps`` toward ``direction`` from t at ``rate`` steps/s.
+
+        The lens waits while the motor takes up the gear's play (backlash on a
+        reversal), then follows until the motor stops or the lens meets a
+        stop.  Returns (when the lens stops, where, where it would have been
+        without the stops).
+        """
+        truth = self.truth
+        if self._direction and direction != self._direction:
+            truth.reversals += 1
+        self._direction = direction
+        play = self.profile.backlash
+        slack = (play - self._play) if direction > 0 else self._play
+        taken = min(steps, slack)
+        self._play = min(max(self._play + direction * taken, 0.0), play)
+        moved = steps - taken
+        x1 = min(max(x0 + direction * moved, 0.0), float(truth.steps))
+        start = t + taken / rate
+        end = start + abs(x1 - x0) / rate
+        truth.add(Segment(start, end, x0, x1))
+        return end, x1, x0 + direction * moved
+
     def move_relative(self, spec: DriveSpec, direction: int) -> None:
         """A Near/Far (or Sony) command taking effect now: motion continues afterwards."""
         truth = self.truth
         t = self.clock.now()
         if self._lost():
             return
-        if truth.moving(t):
+        waiting = self.outstanding(t)
+        if waiting:
             if self.profile.busy == "drop":
                 truth.dropped += 1
                 return
             if self.profile.busy == "error":
                 truth.dropped += 1
                 raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
+            depth = self.profile.queue_depth
+            if depth is not None and waiting >= depth:
+                truth.overflows += 1      # Canon's queue overrun: the camera stops answering
+                self.hung = True
+                raise gp.GPhoto2Error(gp.GP_ERROR_IO)
             t = truth.busy_until  # queue behind the motion
-        steps = self.slipped(self._draw_steps(spec.steps, spec.jitter))
         x0 = truth.position(t)
-        x1 = min(max(x0 + direction * steps, 0.0), float(truth.steps))
-        truth.add(Segment(t, t + abs(x1 - x0) / spec.speed, x0, x1))
-        truth.busy_until = t + steps / spec.speed
+        mean = spec.mean(x0, direction, float(truth.steps))
+        steps = self.slipped(self._draw_steps(mean, spec.jitter))
+        # The motor turns as long for every command of a size (its mean's time,
+        # scaled by this one's draw); where the steps are larger the lens is faster.
+        rate = spec.speed if mean == spec.steps else spec.speed * mean / spec.steps
+        motor_s = steps / rate
+        if steps > 0:
+            self._turn(t, x0, direction, steps, rate)
+        else:
+            truth.add(Segment(t, t, x0, x0))
+        truth.busy_until = t + motor_s
+        self._ends.append(truth.busy_until)
 
     def move_units(self, units: int) -> tuple[float, bool]:
         """A Nikon move starting now: (when it ends, whether it ended on a stop)."""
@@ -616,10 +532,11 @@ class SimBody:
             return t, False
         steps = self.slipped(self._draw_steps(abs(units), opts["jitter"]))
         x0 = truth.position(t)
-        wanted = x0 + math.copysign(steps, units)
-        x1 = min(max(wanted, 0.0), float(truth.steps))
-        end = t + abs(x1 - x0) / opts["speed"]
-        truth.add(Segment(t, end, x0, x1))
+        if steps > 0:
+            end, x1, wanted = self._turn(t, x0, 1 if units > 0 else -1, steps, opts["speed"])
+        else:
+            end, x1, wanted = t, x0, x0
+            truth.add(Segment(t, t, x0, x0))
         truth.busy_until = end
         return end, x1 != wanted
 
@@ -637,30 +554,9 @@ class SimBody:
         truth.busy_until = end
 
     # -- the live view
-    def render(self, x: float) -> bytes:
-        p = self.profile
-        radius = round(p.blur_per_step * abs(x - self.truth.subject), 2)
-        base = self._blurred.get(radius)
-        if base is None:
-            img = Image.fromarray(self._scene)
-            if radius > 0:
-                img = img.filter(ImageFilter.GaussianBlur(radius))
-            base = np.asarray(img, dtype=np.float32)
-            self._blurred[radius] = base
-            if len(self._blurred) > 256:
-                self._blurred.popitem(last=False)
-        else:
-            self._blurred.move_to_end(radius)
-        if p.noise > 0:
-            bank = self._noise_bank[int(self._rng.integers(len(self._noise_bank)))]
-            dy, dx = (int(v) for v in self._rng.integers(0, (p.height, p.width)))
-            frame = base + p.noise * np.roll(bank, (dy, dx), axis=(0, 1))
-        else:
-            frame = base
-        out = Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8), mode="L")
-        buf = io.BytesIO()
-        out.save(buf, format="JPEG", quality=85)
-        return buf.getvalue()
+    def render(self, x: float, t: float | None = None) -> bytes:
+        """The JPEG the camera sends with the lens at ``x``, at time ``t`` (default: now)."""
+        return self.view.jpeg(x, self.clock.now() if t is None else t)
 
 
 # ---------------------------------------------------------------- session
@@ -691,6 +587,9 @@ class SimCamera:
                 raise gp.GPhoto2Error(gp.GP_ERROR_MODEL_NOT_FOUND)
             if self.body.claimed:
                 raise gp.GPhoto2Error(gp.GP_ERROR_IO_USB_CLAIM)
+            if self.body.hung:    # a new session after a queue overrun: it answers again
+                self.body.hung = False
+                self.body.generation += 1
             self._generation = self.body.generation
 
     def exit(self, context: Any = None) -> None:
@@ -747,6 +646,9 @@ class SimCamera:
                 raise gp.GPhoto2Error(gp.GP_ERROR)  # a Camera is not reused after exit()
             if not self.opening and (cam._generation != body.generation or not body.present):
                 raise gp.GPhoto2Error(gp.GP_ERROR_IO_USB_FIND)
+            if not self.opening and body.hung:
+                body.sleep_latency(1.0)
+                raise gp.GPhoto2Error(gp.GP_ERROR_IO)
             if body.in_call:
                 raise gp.GPhoto2Error(gp.GP_ERROR_CAMERA_BUSY)
             body.in_call = True
@@ -872,31 +774,11 @@ class SimCamera:
             self._fail(gp.GP_ERROR_CAMERA_ERROR, "Nikon manual focus at limit.")
 
 
-def _make_scene(width: int, height: int, rng: np.random.Generator,
-                contrast: float = 1.0) -> np.ndarray:
-    """A textured test scene: multi-scale clouds, hard-edged blocks and fine print.
 
-    ``contrast`` scales the texture about mid-grey: 0 is a blank wall.
-    """
-    img = np.zeros((height, width), dtype=np.float32)
-    for cell, amplitude in ((64, 60.0), (24, 40.0), (8, 30.0), (3, 20.0)):
-        small = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
-        layer = Image.fromarray(small * 255.0, mode="F").resize(
-            (width + 2 * cell, height + 2 * cell), Image.BILINEAR)
-        img += amplitude * (np.asarray(layer)[cell:cell + height, cell:cell + width] / 255.0)
-    for _ in range(30):
-        w = int(rng.integers(6, width // 4))
-        h = int(rng.integers(6, height // 4))
-        x = int(rng.integers(0, width - w))
-        y = int(rng.integers(0, height - h))
-        img[y:y + h, x:x + w] += float(rng.uniform(-50, 50))
-    # rows of fine marks, like print on a label: high spatial frequencies
-    for _ in range(6):
-        y = int(rng.integers(0, height - 8))
-        x = int(rng.integers(0, width - 80))
-        marks = (rng.random((6, 80)) > 0.5).astype(np.float32) * 70.0 - 35.0
-        img[y:y + 6, x:x + 80] += marks
-    img -= img.min()
-    img *= 190.0 * contrast / max(float(img.max()), 1e-6)
-    img += 125.0 - 95.0 * contrast
-    return img.astype(np.uint8)
+def make_scene(profile: Profile) -> Scene:
+    """The scene a profile starts with: its layers' depths, in dioptres."""
+    span = float(profile.steps)
+    if profile.optics is None:
+        return Scene(span, 1.0, profile.subject, [1.0 - profile.subject / span], legacy=True)
+    depths = [1.0 / layer.distance_m for layer in profile.layers]
+    return Scene(span, profile.optics.near_dioptres, profile.subject, depths, legacy=False)

@@ -34,7 +34,8 @@ from .planner import EASINGS
 from .sequencer import Point
 from .verify import SceneMap
 
-__all__ = ["Store", "atomic_write_json", "atomic_write_bytes", "backup_path", "damaged_path"]
+__all__ = ["Store", "atomic_write_json", "atomic_write_bytes", "backup_path", "damaged_path",
+           "make_dirs"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,13 +59,40 @@ def _read_calibration(path: Path) -> Calibration:
     return parse_calibration(read_json(path), str(path))
 
 
+def _heir(directory: Path) -> tuple[int, int] | None:
+    """Who a file made in ``directory`` must belong to: root writing into a
+    directory someone else owns (``sudo rig doctor``, ``sudo rig lenses import``
+    into the service's /var/lib/rig) gives it to that owner, so that the
+    service can still read it.  None: leave it to whoever writes."""
+    if os.geteuid() != 0:
+        return None
+    st = os.stat(directory)
+    return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
+
+
+def make_dirs(directory: Path) -> None:
+    """``mkdir -p``, each new directory owned like the one it is made in (see :func:`_heir`)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        owner = _heir(new.parent)
+        if owner is not None:
+            os.chown(new, *owner)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     # Temporary files a killed writer left behind (rig is the only writer).
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    owner = _heir(path.parent)
     try:
+        if owner is not None:
+            os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -215,6 +243,15 @@ class Store:
         so the file records when (``measured``, UTC), unless it says already."""
         path = self.calibration_path(cal.camera, cal.lens)
         data = cal.to_json()
+        # What the operator set for this lens (its closest focusing distance,
+        # rig lenses set) outlives a new calibration of it.
+        if "min_focus_m" not in data and path.exists():
+            try:
+                kept = read_json(path).get("min_focus_m")
+            except (InputError, AttributeError):
+                kept = None
+            if kept is not None:
+                data["min_focus_m"] = kept
         if stamp:
             data.setdefault("measured", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self._save(path, _json_bytes(data), _read_calibration)

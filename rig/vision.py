@@ -5,8 +5,10 @@ Tools on plain numpy arrays:
 * :func:`fingerprint` shrinks a JPEG to a small grey image (about 80 px
   wide).  Shrinking averages the sensor noise away while keeping the blur
   that tells one focus position from another.  JPEG's own DCT scaling
-  (``Image.draft``) does most of the shrinking, so a 960x640 Canon frame
-  costs about a millisecond.
+  (``Image.draft``) does most of the shrinking: libjpeg decodes a 960x640
+  Canon frame at 1/8 of its size, in a millisecond or two.  :func:`grey`
+  decodes at 1/2 or 1/4 the same way (``bench/frames.py`` gives the costs;
+  ``tests/test_vision.py`` shows the results match a full decode's).
 * :func:`focus_measure` scores sharpness in a region (variance of a
   Laplacian on a lightly smoothed image), sharp near focus;
   :func:`broad_measure` (gradient energy of 4 x 4 blocks) is broad, for

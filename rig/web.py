@@ -17,13 +17,19 @@ and never changes the state itself:
   ``{"type": "error", "error": "..."}`` and nothing changes.
 * **State** goes out on the same WebSocket after every change: mode, point,
   position, countdown, the sequence, the AF region and the last AF.
-* **Plots**: the calibration and the last AF curve, drawn as PNG by
-  :mod:`rig.plot` (the same charts as ``rig calibrate --plot``).
+* **Charts**: the calibration and the last AF curve as JSON
+  (``/plot/calibration.json``, ``/plot/af.json``), drawn by the page itself
+  in SVG, so they stay sharp and readable on a phone.
+* **Distances**: with the lens's closest focusing distance
+  (:mod:`rig.distance`), each point, the lens and a pull's target carry an
+  estimated distance ("~54cm").
 
-**Access.**  Every request needs the token (``?token=``, a ``rig_token``
-cookie, or ``Authorization: Bearer``): it is made once, kept in the state
-directory (mode 0600), printed by ``rig doctor`` and shown on the OLED help
-screen (:func:`token_for`).  A WebSocket opened from another site's page (a
+**Access.**  Every request needs the token (``?token=`` or ``?t=``, with or
+without its dashes, a ``rig_token`` cookie, or ``Authorization: Bearer``):
+it is made once, kept in the state directory (mode 0600), printed by ``rig
+doctor`` and shown on the OLED help screen with a QR code
+(:func:`token_for`).  The page sets the cookie and then takes the token out
+of the address bar and the history.  A WebSocket opened from another site's page (a
 foreign ``Origin``) is refused, whatever token it carries.
 
 Message types (``index`` counts points from 0; ``id``, optional, is echoed):
@@ -47,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import io
 import json
 import logging
 import math
@@ -66,12 +71,13 @@ from .autofocus import check_roi
 from .planner import EASINGS
 from .sequencer import (AddPoint, Focus, GoTo, Jog, Mode, RemovePoint, SetDuration, SetEasing,
                         SetMode, SetRegion, State, achievable, refusal)
+from .distance import estimate
 from .store import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["token_for", "token_path", "port_problem", "make_app", "WebServer", "parse_message", "MessageError",
-           "state_json", "MESSAGES"]
+__all__ = ["token_for", "token_path", "port_problem", "make_app", "WebServer", "parse_message",
+           "MessageError", "state_json", "MESSAGES", "af_chart", "calibration_chart"]
 
 TOKEN_FILE = "web-token"
 PAGE = Path(__file__).parent / "data" / "web" / "index.html"
@@ -119,13 +125,6 @@ def token_for(state_dir: str | Path) -> str:
         os.umask(old)
     os.chmod(path, 0o600)
     return token
-
-
-def page_address(host: str, port: int) -> str:
-    """Where a phone on the same network finds the page (the Pi's mDNS name for a
-    wildcard address)."""
-    shown = socket.gethostname() + ".local" if host in ("0.0.0.0", "::", "") else host
-    return f"http://{shown}:{port}/"
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -257,17 +256,23 @@ def parse_message(text: str | bytes, state: State, t: float) -> tuple[Any, Any]:
 # ------------------------------------------------------------------ state
 
 
-def state_json(state: State, now: float) -> dict[str, Any]:
-    """What the page shows, from the core's state at ``now``."""
+def state_json(state: State, now: float, min_focus_m: float | None = None) -> dict[str, Any]:
+    """What the page shows, from the core's state at ``now``; with the lens's
+    closest focusing distance, estimated distances ("~54cm", "" when unknown)."""
+    steps = state.model.steps if state.model else None
+
+    def far(position: float | None) -> str:
+        return estimate(position, steps, min_focus_m)
     tr = state.transition
     transition = None
     if tr is not None:
         transition = {"kind": tr.kind, "to": tr.to_index, "target": tr.target,
-                      "duration_s": round(tr.duration, 3),
+                      "distance": far(tr.target), "duration_s": round(tr.duration, 3),
                       "remaining_s": round(max(0.0, tr.t0 + tr.duration - now), 3)}
     points = []
     for i, p in enumerate(state.points):
-        points.append({"position": p.position, "duration": p.duration, "easing": p.easing,
+        points.append({"position": p.position, "distance": far(p.position),
+                       "duration": p.duration, "easing": p.easing,
                        "achievable_s": None if i == 0 or state.model is None
                        else round(achievable(state, i) or 0.0, 3)})
     notice = state.highlight.text if state.highlight and state.highlight.what == "busy" else ""
@@ -276,7 +281,9 @@ def state_json(state: State, now: float) -> dict[str, Any]:
         "activity": state.activity.value,
         "index": state.index,
         "position": state.position,
-        "steps": state.model.steps if state.model else None,
+        "distance": far(state.position),
+        "min_focus_m": min_focus_m,
+        "steps": steps,
         "trusted": state.trusted,
         "points": points,
         "transition": transition,
@@ -331,26 +338,36 @@ def af_curve(result: Any) -> list[tuple[float, float]]:
     return sorted(points)
 
 
-def af_png(result: Any) -> bytes | None:
-    from .plot import Chart, Series, line_chart
+def af_chart(result: Any) -> dict[str, Any] | None:
+    """The last AF for the page's chart: its curve and where it focused (or why not)."""
     points = af_curve(result)
     if not points:
         return None
-    marks = []
-    if getattr(result, "ok", False):
-        marks.append((float(result.position), "focused"))
-    title = "last autofocus: sharpness of the AF region" + (
-        "" if getattr(result, "ok", True) else f" (failed: {getattr(result, 'reason', '')})")
-    img = line_chart(Chart(title, "lens position (steps)", "sharpness",
-                           [Series("frames measured", [p[0] for p in points],
-                                   [p[1] for p in points])], marks), (720, 280))
-    return _png(img)
+    return {"curve": [[round(x, 3), round(y, 6)] for x, y in points],
+            "ok": bool(getattr(result, "ok", False)),
+            "position": getattr(result, "position", None) if getattr(result, "ok", False)
+            else None,
+            "reason": str(getattr(result, "reason", "") or "")}
 
 
-def _png(img: Any) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+def calibration_chart(cal: Any) -> dict[str, Any] | None:
+    """A calibration for the page's charts: the sharpness along the reference sweep,
+    how much the picture changes per step, and the drive sizes."""
+    if cal is None:
+        return None
+    extra = cal.extra
+
+    def numbers(key: str) -> list[float]:
+        values = extra.get(key)
+        if not isinstance(values, list):
+            return []
+        return [round(float(v), 6) for v in values if isinstance(v, (int, float))]
+    return {"lens": cal.lens, "camera": cal.camera, "steps": cal.steps,
+            "focus_curve": numbers("focus_curve"), "sensitivity": numbers("sensitivity"),
+            "subject_step": extra.get("subject_step"),
+            "drive": [{"size": d.size, "steps": d.steps, "speed": round(d.speed, 3)}
+                      for d in sorted(cal.drive, key=lambda d: d.size)],
+            "latency_ms": round(cal.latency_ms, 2)}
 
 
 # ------------------------------------------------------------------- app
@@ -373,7 +390,6 @@ class _Shared:
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     new_frame: asyncio.Event = field(default_factory=asyncio.Event)
     new_state: asyncio.Event = field(default_factory=asyncio.Event)
-    plots: dict[str, tuple[Any, bytes | None]] = field(default_factory=dict)
     # The state the core last published, after its effects were carried out
     # (``hub.state`` is assigned before: a sequence shown from it might not
     # be on disk yet).
@@ -383,11 +399,30 @@ class _Shared:
 SHARED = web.AppKey("rig", _Shared)
 
 
+COOKIE = "rig_token"
+COOKIE_AGE_S = 400 * 24 * 3600     # the longest a browser keeps one: the shoot's season
+
+
 def _token_of(request: web.Request) -> str:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         return auth[7:].strip()
-    return request.query.get("token") or request.cookies.get("rig_token", "")
+    return (request.query.get("token") or request.query.get("t")
+            or request.cookies.get(COOKIE, ""))
+
+
+def _same_token(given: str, token: str) -> bool:
+    """The token as given, or without its dashes (the QR code's short form)."""
+    return hmac.compare_digest(given.replace("-", "").encode(), token.replace("-", "").encode())
+
+
+NO_TOKEN_PAGE = """<!doctype html><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>rig</title>
+<body style="font: 18px/1.4 system-ui, sans-serif; background: #111; color: #eee; padding: 1em">
+<h1 style="font-size: 1.3em">rig: this page needs the rig's token</h1>
+<p>Scan the QR code on the rig's help screen (press A and B together, then wait for its
+last page), or open the address <code>rig doctor</code> prints, ending in
+<code>?token=...</code>. The page then remembers it.</p>"""
 
 
 def _refuse(status: int, error: str) -> web.Response:
@@ -399,9 +434,11 @@ async def _access(request: web.Request, handler: Callable[..., Any]) -> web.Stre
     shared = request.app[SHARED]
     given = _token_of(request)
     if not given:
+        if request.path == "/":          # a person at the bare address: say what to do
+            return web.Response(status=401, text=NO_TOKEN_PAGE, content_type="text/html")
         return _refuse(401, "this page needs the rig's token: open the address `rig doctor` "
                        "prints (or the OLED help screen shows), ending in ?token=...")
-    if not hmac.compare_digest(given.encode(), shared.token.encode()):
+    if not _same_token(given, shared.token):
         return _refuse(403, "wrong token: `rig doctor` prints the right one")
     return await handler(request)
 
@@ -419,9 +456,10 @@ def _foreign_origin(request: web.Request) -> str | None:
 
 async def _page(request: web.Request) -> web.StreamResponse:
     resp = web.FileResponse(PAGE, headers={"Cache-Control": "no-store"})
-    # The live view and the socket carry the token in their URLs; the cookie
-    # lets a reload without ?token= work too.
-    resp.set_cookie("rig_token", _token_of(request), httponly=True, samesite="Strict")
+    # The cookie carries the token from now on (the live view, the socket, a
+    # reload, the bookmark): the page drops it from the address bar.
+    resp.set_cookie(COOKIE, request.app[SHARED].token, httponly=True, samesite="Strict",
+                    max_age=COOKIE_AGE_S)
     return resp
 
 
@@ -473,7 +511,9 @@ async def _frame(request: web.Request) -> web.StreamResponse:
 
 def _snapshot(shared: _Shared) -> dict[str, Any]:
     hub = shared.hub
-    data = state_json(shared.published or hub.state, hub.clock.now())
+    min_focus = getattr(hub, "min_focus_m", None)
+    data = state_json(shared.published or hub.state, hub.clock.now(),
+                      min_focus() if callable(min_focus) else None)
     worker = getattr(hub, "worker", None)
     data["af"] = af_json(getattr(worker, "last_af", None))
     data["af_count"] = getattr(worker, "af_count", 0)
@@ -545,32 +585,15 @@ async def _state(request: web.Request) -> web.StreamResponse:
     return web.json_response(_snapshot(request.app[SHARED]))
 
 
-def _plot(shared: _Shared, name: str, source: Any, draw: Callable[[Any], bytes | None]) -> bytes | None:
-    cached = shared.plots.get(name)
-    if cached is not None and cached[0] is source:
-        return cached[1]
-    png = None if source is None else draw(source)
-    shared.plots[name] = (source, png)
-    return png
-
-
-def _calibration_png(cal: Any) -> bytes:
-    from .plot import calibration_figure
-    return _png(calibration_figure(cal))
-
-
-def _plot_handler(name: str, attribute: str, draw: Callable[[Any], bytes | None],
-                  missing: str) -> Callable[[web.Request], Any]:
-    """GET /plot/NAME.png: the worker's ``attribute`` drawn (off the event loop), or 404."""
+def _chart_handler(attribute: str, chart: Callable[[Any], dict[str, Any] | None],
+                   missing: str) -> Callable[[web.Request], Any]:
+    """GET /plot/NAME.json: the worker's ``attribute`` as chart data, or 404."""
     async def handler(request: web.Request) -> web.StreamResponse:
         shared = request.app[SHARED]
-        source = getattr(getattr(shared.hub, "worker", None), attribute, None)
-        png = await asyncio.get_running_loop().run_in_executor(
-            None, _plot, shared, name, source, draw)
-        if png is None:
+        data = chart(getattr(getattr(shared.hub, "worker", None), attribute, None))
+        if data is None:
             return _refuse(404, missing)
-        return web.Response(body=png, content_type="image/png",
-                            headers={"Cache-Control": "no-store"})
+        return web.json_response(data, headers={"Cache-Control": "no-store"})
     return handler
 
 
@@ -583,11 +606,10 @@ def make_app(hub: Any, token: str) -> web.Application:
     app.router.add_get("/frame.jpg", _frame)
     app.router.add_get("/ws", _socket)
     app.router.add_get("/state", _state)
-    app.router.add_get("/plot/af.png", _plot_handler("af", "last_af", af_png,
-                                                     "no autofocus yet"))
-    app.router.add_get("/plot/calibration.png", _plot_handler(
-        "calibration", "calibration", _calibration_png,
-        "no calibration yet: the lens is not connected"))
+    app.router.add_get("/plot/af.json", _chart_handler("last_af", af_chart,
+                                                       "no autofocus yet"))
+    app.router.add_get("/plot/calibration.json", _chart_handler(
+        "calibration", calibration_chart, "no calibration yet: the lens is not connected"))
     shared = _Shared(hub, token)
     app[SHARED] = shared
 
@@ -672,8 +694,9 @@ class WebServer:
                           " (web.host / web.port in the config)") from None
         self._runner = runner
         self.port = runner.addresses[0][1]
-        log.info("web page on http://%s:%d/ (the token: rig doctor prints it)",
-                 self.host, self.port)
+        from .address import page_urls
+        log.info("web page on %s (the token: rig doctor prints it, the OLED help page "
+                 "shows it)", ", ".join(page_urls(self.host, self.port)))
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():

@@ -219,10 +219,11 @@ class LensWorker:
             # Lens jobs asked for while the camera is away are dropped: the core
             # shows the fault and will ask again once the lens is ready.
 
-    def _progress(self, activity: Activity) -> Callable[[str, float], None]:
+    def _progress(self, activity: Activity) -> Callable[..., None]:
         last: list[Any] = [None, -1.0]
 
-        def report(phase: str, fraction: float) -> None:
+        # eta_s: the calibration's estimate of the seconds left (contracts.md), not shown yet.
+        def report(phase: str, fraction: float, eta_s: float | None = None) -> None:
             if phase != last[0] or fraction - last[1] >= 0.02:
                 last[0], last[1] = phase, fraction
                 shown = Activity.HOMING if phase == "homing" else activity

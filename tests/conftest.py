@@ -18,6 +18,21 @@ def update_golden(request):
     return request.config.getoption("--update-golden")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CI=true, an end-to-end test (``e2e``: a real browser, a real window) that
+    skips is a failure: CI installs what they need (.ci/run), so a skip there
+    means they did not run.  On a developer's machine they skip with the reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and os.environ.get("CI", "").lower() == "true"
+            and item.get_closest_marker("e2e") is not None
+            and not hasattr(report, "wasxfail")):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"end-to-end test skipped in CI (CI=true), so it did not run: {reason}"
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("RIG_HARDWARE") != "1":
         skip = pytest.mark.skip(reason="needs real hardware: set RIG_HARDWARE=1")

@@ -59,7 +59,42 @@ def test_a_good_config_prints_a_short_summary(tmp_path, capsys):
     assert "buttons.centre = 20" in out and "display.rotate = 2" in out
     assert f"state {tmp_path} buttons up 17, down 22, left 27, right 23, centre 20, a 5," in out
     assert "encoder GPIO19 + GPIO26, 1 step(s) a detent" in out
-    assert out.endswith("display ssd1306 at 0x3C on /dev/i2c-1 web off")
+    assert "display ssd1306 at 0x3C on /dev/i2c-1 web http://" in out
+    assert out.endswith(":8080/ (every network; add the token: rig doctor prints it); "
+                        "live view 8 frames/s (2 in play)")
+
+
+def test_changes_are_written_as_toml_and_the_page_as_a_phone_opens_it(tmp_path, capsys,
+                                                                       monkeypatch):
+    import rig.address
+    monkeypatch.setattr(rig.address, "local_addresses", lambda: ["192.168.4.7"])
+    monkeypatch.setattr(rig.address.socket, "gethostname", lambda: "cam-b")
+    path = tmp_path / "rig.toml"
+    path.write_text('[web]\nenabled = false\n[display]\ni2c_address = 0x3D\n'
+                    '[camera]\nport = "sim:canon-ef24.toml"\n[functions]\nq = ["b", "a+b"]\n'
+                    'help = []\n')
+    assert main(["config", "check", str(path)]) == 0
+    out = flat(capsys.readouterr().out)
+    for written in ('web.enabled = false', 'display.i2c_address = 0x3D',
+                    'camera.port = "sim:canon-ef24.toml"', 'functions.q = ["b", "a+b"]',
+                    'functions.help = []'):
+        assert written in out, written
+    assert "True" not in out and "False" not in out and "'" not in out.split("web off")[0]
+    path.write_text('[web]\nport = 8081\n')
+    assert main(["config", "check", str(path)]) == 0
+    assert "web http://192.168.4.7:8081/, http://cam-b.local:8081/ (every network;" in \
+        flat(capsys.readouterr().out)
+
+
+def test_json_gives_the_whole_config_and_its_changes(tmp_path, capsys):
+    import json
+    path = tmp_path / "rig.toml"
+    path.write_text('[web]\nport = 9000\n')
+    assert main(["config", "check", "--json", str(path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["file"] == str(path) and data["valid"] is True
+    assert data["changed"] == {"web.port": 9000}
+    assert data["config"]["web"]["port"] == 9000 and data["config"]["display"]["rotate"] == 0
 
 
 def test_without_a_file_it_checks_the_installed_one(tmp_path, monkeypatch, capsys):

@@ -23,13 +23,15 @@ import pytest
 
 from rig.config import load_config
 from rig.display import HEIGHT, WIDTH, View, render
+from rig.distance import min_focus
 from rig.sequencer import Activity, Mode, Point, initial_state
-from rig.sim import DEFAULT_PROFILE, load_profile
+from rig.sim import DEFAULT_PROFILE, known_calibration, load_profile
 from rig.store import Store
 
-pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None,
-                                reason="Xvfb is not installed (apt install xvfb): the desktop "
-                                       "preview is tested where it is")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("Xvfb") is None,
+                                 reason="Xvfb is not installed (apt install xvfb): the desktop "
+                                        "preview is tested where it is")]
 SCALE = 4
 POINTS = (Point(120), Point(300, 2.0))
 
@@ -59,7 +61,8 @@ def _expected(mode, root):
     state = initial_state(POINTS, config.ui, config.bindings)
     state = replace(state, mode=mode, activity=Activity.IDLE, position=120,
                     model=calibration.model())
-    return render(View(state, 0.0)).convert("L")
+    # A lens rig knows (the EF 24mm f/2.8 IS): the estimated distance shows too.
+    return render(View(state, 0.0, min_focus_m=min_focus(calibration))).convert("L")
 
 
 def _wait_for(display, proc, expected, seconds):
@@ -96,8 +99,10 @@ def preview(tmp_path_factory):
     with os.fdopen(read) as f:
         display = ":" + f.readline().strip()
     Store(root / "state").save_sequence(POINTS, "L")
+    # The lens known already (a first run calibrates it in virtual time: 10 s more).
+    Store(root / "state").save_calibration(known_calibration(load_profile(DEFAULT_PROFILE)))
     config = root / "rig.toml"
-    config.write_text(f'[state]\ndir = "{root / "state"}"\n')
+    config.write_text(f'[state]\ndir = "{root / "state"}"\n[web]\nhost = "127.0.0.1"\nport = 0\n')
     rig = Path(sys.executable).parent / "rig"
     log = open(root / "rig.log", "w")
     proc = subprocess.Popen([str(rig), "run", "--camera", f"sim:{DEFAULT_PROFILE}",

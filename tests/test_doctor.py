@@ -16,6 +16,7 @@ import pytest
 from gpiozero import Device, DigitalInputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
 
+import rig.address
 import rig.doctor
 from rig.cli import main
 from rig.clock import VirtualClock
@@ -46,10 +47,17 @@ def calibrated(tmp_path_factory):
     return state
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "rig.toml"
-    path.write_text('[display]\ndriver = "none"\n')
+    path.write_text(f'[display]\ndriver = "none"\n[web]\nhost = "127.0.0.1"\n'
+                    f'port = {free_port()}\n')
     return path
 
 
@@ -80,13 +88,15 @@ def test_a_good_rig_on_the_simulator(capsys, config, calibrated):
                               "no position feedback", "")
     assert v["live view"] == (OK, "320x224 frames (it was off: turned on, as rig does at "
                                   "every start)", "")
-    assert re.fullmatch(r"407 steps; sizes 1 / 4 / 26; 20\d\d-\d\d-\d\d", v["calibration"][1])
+    assert re.fullmatch(r"407 steps; sizes 1 / 4 / 26; 20\d\d-\d\d-\d\d; focuses from 0.2 m",
+                        v["calibration"][1])
     assert v["lens on AF"][0] == OK
     assert v["lens on AF"][1].startswith("a test drive moves the lens (live view: picture "
                                          "changed ")
     assert v["OLED"] == (SKIP, 'off in the config (display.driver = "none")', "")
     assert v["GPIO"] == (OK, "8 pins free, none pressed", "")
-    assert v["web"] == (SKIP, "off in the config (web.enabled = false)", "")
+    port = load_config(config)["web"]["port"]
+    assert v["web"] == (OK, f"http://127.0.0.1:{port}/?token={token_for(calibrated)}", "")
 
 
 def test_the_printed_verdicts_fit_a_phone(capsys, config, calibrated, monkeypatch):
@@ -98,7 +108,39 @@ def test_the_printed_verdicts_fit_a_phone(capsys, config, calibrated, monkeypatc
     assert all(len(line) <= 40 or len(line.split()) == 1 for line in out)
     assert "FAIL lens on AF: the lens does not move" in out
     assert "     fix: set the lens switch to AF" in out
-    assert out[-1] == "FAILED: 1 failed, 7 ok, 3 skipped"
+    assert out[-1] == "FAILED: 1 failed, 8 ok, 2 skipped"
+
+
+def test_it_ends_with_a_qr_code_of_the_page_with_its_token(capsys, config, calibrated):
+    """The QR code a phone scans, as text: read back module by module, it is the
+    code of the page's address with the token, and a decoder reads that link."""
+    import zxingcpp
+    from PIL import Image
+    from rig.address import qr_link, qr_matrix
+    assert main(["doctor", "--camera", f"sim:{DEFAULT_PROFILE}", "--config", str(config),
+                 "--state-dir", str(calibrated)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    port = load_config(config)["web"]["port"]
+    link = qr_link(f"http://127.0.0.1:{port}/", token_for(calibrated))
+    start = next(i for i, line in enumerate(out) if line.startswith("the web page on a phone"))
+    assert link in " ".join(out[start:start + 3]).replace(" ", "")
+    art = [line for line in out[start:] if line and set(line) <= set("█▀▄ ")]
+    # Each character is two modules, upper and lower; drawn (light) where not dark.
+    lower, upper = {"█": (0, 0), "▀": (0, 1), "▄": (1, 0), " ": (1, 1)}, None
+    rows = []
+    for line in art:
+        rows.append([lower[c][0] for c in line])
+        rows.append([lower[c][1] for c in line])
+    size = len(qr_matrix(link))
+    modules = [row[2:2 + size] for row in rows[2:2 + size]]
+    assert modules == [[int(m) for m in row] for row in qr_matrix(link)]
+    picture = Image.new("L", (len(rows[0]) * 8, len(rows) * 8), 255)
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                picture.paste(0, (x * 8, y * 8, x * 8 + 8, y * 8 + 8))
+    assert [code.text for code in zxingcpp.read_barcodes(picture)] == [link]
+    assert out[-1] == "all good: 9 ok, 2 skipped"
 
 
 @pytest.mark.parametrize("with_calibration", [True, False], ids=["calibrated", "new lens"])
@@ -342,9 +384,10 @@ def test_no_gpio_at_all(tmp_path, monkeypatch):
 
 
 def test_web_verdicts_give_the_address_with_the_token(tmp_path):
-    d = sim_doctor(tmp_path)
-    assert list(check_web(d)) == [Verdict("web", SKIP, "off in the config (web.enabled = false)")]
     base = load_config().values
+    d = sim_doctor(tmp_path)
+    d.config = Config({**base, "web": {**base["web"], "enabled": False}}, "test")
+    assert list(check_web(d)) == [Verdict("web", SKIP, "off in the config (web.enabled = false)")]
     d.config = Config({**base, "web": {**base["web"], "enabled": True, "host": "127.0.0.1",
                                        "port": 0}}, "test")
     [verdict] = check_web(d)
@@ -361,6 +404,34 @@ def test_web_verdicts_give_the_address_with_the_token(tmp_path):
     assert verdict.status == FAIL
     assert verdict.text == (f"http://127.0.0.1:{port}/?token={token}: port {port} cannot be "
                             "used (Address already in use)")
+
+
+def test_on_every_network_the_page_is_given_by_address_and_by_name(tmp_path, monkeypatch):
+    """Older phones do not resolve rig.local: the IP address comes first."""
+    monkeypatch.setattr(rig.address, "local_addresses", lambda: ["192.168.4.7", "10.0.0.2"])
+    monkeypatch.setattr(rig.address.socket, "gethostname", lambda: "cam-b")
+    base = load_config().values
+    d = sim_doctor(tmp_path, service_active=True)      # the port is the service's: no probe
+    d.config = Config({**base, "web": {**base["web"], "host": "0.0.0.0", "port": 8080}}, "t")
+    token = token_for(d.store.root)
+    assert list(check_web(d)) == [Verdict(
+        "web", OK, f"http://192.168.4.7:8080/?token={token} (or http://10.0.0.2:8080/, "
+                   "http://cam-b.local:8080/ with the same token)")]
+    assert d.web_link == ("http://192.168.4.7:8080/", token)
+
+
+def test_an_announcement_on_another_port_is_a_warning(tmp_path):
+    avahi = tmp_path / "rig.service"
+    avahi.write_text("<service-group><service><type>_http._tcp</type><port>8080</port>"
+                     "</service></service-group>")
+    base = load_config().values
+    d = sim_doctor(tmp_path, service_active=True, avahi_service=avahi)
+    d.config = Config({**base, "web": {**base["web"], "port": 8090}}, "t")
+    verdicts = list(check_web(d))
+    assert [v.status for v in verdicts] == [OK, WARN]
+    assert verdicts[1] == Verdict("web", WARN, "the network announces the page on port 8080, "
+                                  "the config serves it on 8090",
+                                  "sudo make install (it writes the announcement again)")
 
 
 def test_a_check_that_breaks_is_a_verdict_not_a_crash(tmp_path, monkeypatch):

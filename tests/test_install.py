@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -70,6 +71,8 @@ INSTALLED = {
     "opt/rig/doc/operating.md": REPO / "docs" / "operating.md",
 }
 GVFS_MASK = "etc/systemd/user/gvfs-gphoto2-volume-monitor.service"
+COMMAND = "usr/local/bin/rig"
+AVAHI = "etc/avahi/services/rig.service"
 CONFIG = "etc/rig/rig.toml"
 BOOT = "boot/firmware/config.txt"
 
@@ -134,14 +137,53 @@ def test_install_puts_every_file_in_place(tmp_path):
         assert f"installed /{rel}" in out
     mask = root / GVFS_MASK
     assert mask.is_symlink() and os.readlink(mask) == "/dev/null"
+    # rig on every PATH, sudo's too (sudo -u rig rig doctor).
+    assert os.readlink(root / COMMAND) == "/opt/rig/venv/bin/rig"
+    assert "linked /usr/local/bin/rig -> /opt/rig/venv/bin/rig" in out
+    assert announced_port(root) == 8080 and f"installed /{AVAHI}" in out
     assert (root / CONFIG).stat().st_mode & 0o7777 == 0o644
     assert (root / "etc" / "rig").stat().st_mode & 0o7777 == 0o755
     # Exactly these, plus the edited boot config; no venv when it is skipped.
-    assert files(root) == set(INSTALLED) | {GVFS_MASK, CONFIG, BOOT}
+    assert files(root) == set(INSTALLED) | {GVFS_MASK, CONFIG, BOOT, COMMAND, AVAHI}
     assert "skipped /opt/rig/venv" in out
     assert "skipped systemd-sysusers, systemctl daemon-reload, udevadm control --reload, " \
            "systemctl enable rig.service" in out
     assert "reboot to turn on I2C" in out
+
+
+def announced_port(root):
+    """The port in the avahi service file (parsed as XML: avahi-daemon refuses bad XML)."""
+    import xml.etree.ElementTree as ET
+    tree = ET.parse(root / AVAHI).getroot()
+    assert tree.tag == "service-group"
+    assert tree.find("service/type").text == "_http._tcp"
+    return int(tree.find("service/port").text)
+
+
+def test_the_announcement_follows_the_configured_port_and_goes_when_the_page_is_off(tmp_path):
+    root = pi_root(tmp_path)
+    config = root / CONFIG
+    config.parent.mkdir(parents=True)
+    config.write_text("[web]\nport = 9000\n")
+    make("install", root)
+    assert announced_port(root) == 9000
+    config.write_text("[web]\nport = 8081\n")
+    assert f"updated /{AVAHI}" in make("install", root).stdout
+    assert announced_port(root) == 8081
+    config.write_text("[web]\nenabled = false\n")
+    out = make("install", root).stdout
+    assert not (root / AVAHI).exists() and f"removed /{AVAHI}" in out
+
+
+def test_someone_elses_usr_local_bin_rig_is_left_alone(tmp_path):
+    root = pi_root(tmp_path)
+    theirs = root / COMMAND
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("#!/bin/sh\necho another rig\n")
+    out = make("install", root).stdout
+    assert "left /usr/local/bin/rig alone" in out
+    make("uninstall", root)
+    assert theirs.read_text().endswith("another rig\n")
 
 
 def test_the_sysusers_file_declares_the_user_and_its_groups():
@@ -196,6 +238,8 @@ def test_running_it_again_changes_nothing(tmp_path):
     for rel in INSTALLED:
         assert f"/{rel} already up to date" in out
     assert f"/{GVFS_MASK} already masked" in out
+    assert f"/{COMMAND} already points to /opt/rig/venv/bin/rig" in out
+    assert f"/{AVAHI} already up to date" in out
     assert f"/{CONFIG} already present" in out
     assert f"/{BOOT} already turns on I2C" in out
     assert "reboot" not in out
@@ -330,7 +374,8 @@ def test_uninstall_removes_only_what_install_added(tmp_path):
     assert not (root / "opt" / "rig").exists()
     assert "kept /etc/rig/rig.toml" in out and "/var/lib/rig" in out
     assert "left I2C on in the boot config" in out
-    for rel in [rel for rel in INSTALLED if not rel.startswith("opt/")] + ["opt/rig/doc"]:
+    for rel in [rel for rel in INSTALLED if not rel.startswith("opt/")] + [
+            "opt/rig/doc", COMMAND, AVAHI]:
         assert f"removed /{rel}" in out
     again = make("uninstall", root).stdout
     assert "/etc/systemd/system/rig.service already gone" in again
@@ -349,16 +394,27 @@ def test_uninstall_leaves_a_local_gvfs_unit_alone(tmp_path):
 # ---------------------------------------------------------- real root
 
 
-def test_without_destdir_it_needs_root(tmp_path):
-    """Run as nobody (or as the unprivileged user running the tests)."""
-    cmd = [SYSTEM_PYTHON, str(SCRIPT), "install", "--destdir", ""]
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root and setpriv (util-linux) is missing to drop it")
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+def test_without_destdir_it_needs_root():
+    """Run as nobody (or as the unprivileged user running the tests).
+
+    Nobody gets a copy of the script in a folder anyone may read: the
+    checkout and pytest's tmp_path may be folders only root can enter (a
+    clone in a ``mktemp -d`` folder, mode 0700, or a umask of 077), and the
+    refusal comes before the script reads anything beside itself.
+    """
     env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=60)
+    with tempfile.TemporaryDirectory(prefix="rig-install-test-") as folder:
+        os.chmod(folder, 0o755)
+        script = Path(folder) / "install.py"
+        shutil.copyfile(SCRIPT, script)
+        script.chmod(0o644)
+        cmd = [SYSTEM_PYTHON, str(script), "install", "--destdir", ""]
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root and setpriv (util-linux) is missing to drop it")
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder,
+                              timeout=60)
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [

@@ -58,6 +58,8 @@ BAD = {
     "lens-too-long.json": ": lens: must be at most 200 characters, got 300",
     "lens-two-lines.json": ": lens: must be one line of plain text, got 'EF 50mm\\nf/1.8'",
     "no-drive.json": ": drive: missing",
+    "min-focus-in-feet.json": ": min_focus_m: must be the lens's closest focusing distance "
+                              "in metres, 0.01 to 20, got 35",
     "no-lens.json": ": lens: missing",
     "no-steps.json": ": steps: missing",
     "steps-as-text.json": ": steps: must be a number, got '520'",
@@ -143,8 +145,9 @@ def test_list_groups_by_camera_with_range_sizes_and_date(state, capsys):
     assert out[1:4] == ["Canon EOS 5D Mark III", "  Canon EF 24mm f/2.8 IS USM",
                         out[3]]
     assert out[3].startswith("    407 steps; sizes 1 / 4 / 26; 20")     # the date measured
+    assert out[3].endswith("; focuses from 0.2 m")                   # rig's table of lenses
     assert out[4:] == ["D750", "  AF-S NIKKOR 50mm f/1.8G",
-                       "    1200 steps; sizes 1 / 4 / 26; date unknown"]
+                       "    1200 steps; sizes 1 / 4 / 26; date unknown; focuses from 0.45 m"]
     assert lenses(state, "list") == 0
     assert capsys.readouterr().out.splitlines() == out
 
@@ -176,7 +179,8 @@ def test_import_adds_a_shared_profile_atomically(state, capsys):
     out = flat(capsys.readouterr().out)
     path = state / "lenses" / "canon-eos-r6--canon-ef-50mm-f-1.8-stm.json"
     assert out.startswith("added Canon EOS R6 / Canon EF 50mm f/1.8 STM: 520 steps; "
-                          "sizes 1 / 4 / 26; 2025-03-01 saved to " + str(path))
+                          "sizes 1 / 4 / 26; 2025-03-01; focuses from 0.35 m saved to "
+                          + str(path))
     after = snapshot(state)
     assert {k: v for k, v in after.items() if k.name != path.name} == before
     assert json.loads(path.read_text()) == json.loads(GOOD.read_text())
@@ -275,3 +279,41 @@ def test_export_keeps_an_existing_file_unless_forced(state, tmp_path, capsys):
     assert dest.read_text() == "my notes"
     assert lenses(state, "export", "ef24", str(dest), "--force") == 0
     assert json.loads(dest.read_text())["steps"] == 407
+
+
+def test_set_the_closest_distance_of_a_lens_and_it_outlives_a_new_calibration(state, capsys):
+    saved = state / "lenses" / "d750--af-s-nikkor-50mm-f-1.8g.json"
+    before = json.loads(saved.read_text())
+    assert lenses(state, "set", "nikkor", "--min-focus", "0.42") == 0
+    assert flat(capsys.readouterr().out).startswith(
+        "D750 / AF-S NIKKOR 50mm f/1.8G: closest focus 0.42 m (set for this lens)")
+    assert json.loads(saved.read_text()) == {**before, "min_focus_m": 0.42}
+    # A new calibration of the lens keeps what the operator set.
+    cal = parse_calibration(before, "new")
+    Store(state).save_calibration(cal)
+    assert json.loads(saved.read_text())["min_focus_m"] == 0.42
+    assert lenses(state, "set", "nikkor", "--min-focus", "auto") == 0
+    assert "closest focus 0.45 m (rig's table of lenses)" in flat(capsys.readouterr().out)
+    assert "min_focus_m" not in json.loads(saved.read_text())
+
+
+def test_a_closest_distance_out_of_range_is_refused_and_nothing_changes(state, capsys):
+    before = snapshot(state)
+    with pytest.raises(SystemExit) as refused:
+        lenses(state, "set", "nikkor", "--min-focus", "35")
+    assert refused.value.code == 2
+    assert "must be 0.01 to 20 metres, got 35" in capsys.readouterr().err
+    assert snapshot(state) == before
+
+
+def test_json_lists_every_profile_with_its_closest_distance(state, capsys):
+    (state / "lenses" / "broken.json").write_text('{"lens": "X", "steps": 407}')
+    assert lenses(state, "--json") == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["dir"] == str(state / "lenses")
+    assert [(p["camera"], p["lens"], p["steps"], p["min_focus_m"]) for p in data["profiles"]] \
+        == [("Canon EOS 5D Mark III", "Canon EF 24mm f/2.8 IS USM", 407, 0.2),
+            ("D750", "AF-S NIKKOR 50mm f/1.8G", 1200, 0.45)]
+    assert data["damaged"] == [{"file": str(state / "lenses" / "broken.json"),
+                                "error": f"{state / 'lenses' / 'broken.json'}: drive: missing"}]
+    assert lenses(state, "list", "--json") == 1

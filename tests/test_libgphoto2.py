@@ -134,7 +134,8 @@ def test_rig_calibrate_on_the_virtual_camera_exits_1_with_the_reason(vcamera, tm
 def test_rig_run_on_the_virtual_camera_stays_up_and_says_why(vcamera, tmp_path):
     """As under systemd: the notify socket, and stderr a journal stream (rig.logs)."""
     config = tmp_path / "rig.toml"
-    config.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n[display]\ndriver = "none"\n')
+    config.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n[display]\ndriver = "none"\n'
+                      '[web]\nhost = "127.0.0.1"\nport = 0\n')
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -213,7 +214,7 @@ def test_libgphoto2_messages_arrive_as_python_records(vcamera):
 def test_rig_doctor_on_the_virtual_camera(vcamera, tmp_path):
     """Found, no focus drive (with the reason), no live view; the rest skipped."""
     config = tmp_path / "rig.toml"
-    config.write_text('[display]\ndriver = "none"\n')
+    config.write_text('[display]\ndriver = "none"\n[web]\nhost = "127.0.0.1"\nport = 0\n')
     done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
                            "--state-dir", str(tmp_path / "state"), "--json"],
                           env=vcamera, capture_output=True, text=True, timeout=120)
@@ -238,7 +239,7 @@ def test_rig_doctor_on_the_virtual_camera(vcamera, tmp_path):
 
 def test_rig_doctor_prints_readable_verdicts_on_the_virtual_camera(vcamera, tmp_path):
     config = tmp_path / "rig.toml"
-    config.write_text('[display]\ndriver = "none"\n')
+    config.write_text('[display]\ndriver = "none"\n[web]\nhost = "127.0.0.1"\nport = 0\n')
     done = subprocess.run([str(RIG), "doctor", "--camera", "usb", "--config", str(config),
                            "--state-dir", str(tmp_path / "state")],
                           env=dict(vcamera, COLUMNS="50"), capture_output=True, text=True,

@@ -45,7 +45,8 @@ def test_rig_run_talks_to_systemd_and_stops_cleanly(tmp_path):
     (state / "lenses" / "canon-eos-5d-mark-iii-simulated--fast-test-lens.json").write_text(
         json.dumps(cal))
     config = tmp_path / "rig.toml"
-    config.write_text(f'[state]\ndir = "{state}"\n[display]\ndriver = "none"\n')
+    config.write_text(f'[state]\ndir = "{state}"\n[display]\ndriver = "none"\n'
+                      '[web]\nhost = "127.0.0.1"\nport = 0\n')
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))

@@ -99,11 +99,14 @@ async def socket_to(client, **headers):
 
 
 async def test_every_address_needs_the_token(client):
-    for path in ("/", "/live.mjpg", "/frame.jpg", "/ws", "/state", "/plot/af.png",
-                 "/plot/calibration.png"):
+    resp = await client.get("/")               # a person at the bare address: a page
+    assert resp.status == 401 and "needs the rig's token" in await resp.text()
+    for path in ("/", "/live.mjpg", "/frame.jpg", "/ws", "/state", "/plot/af.json",
+                 "/plot/calibration.json"):
         resp = await client.get(path)
         assert resp.status == 401
-        assert (await resp.json())["error"].startswith("this page needs the rig's token")
+        if path != "/":
+            assert (await resp.json())["error"].startswith("this page needs the rig's token")
         resp = await client.get(path + "?token=guess")
         assert resp.status == 403
         assert (await resp.json())["error"] == "wrong token: `rig doctor` prints the right one"
@@ -113,6 +116,18 @@ async def test_every_address_needs_the_token(client):
     assert (await client.get("/state")).status == 200
     client.session.cookie_jar.clear()
     assert (await client.get("/state", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+    # The QR code's short form: ?t= and the token without its dashes.
+    short = TOKEN.replace("-", "")
+    assert (await client.get(f"/state?t={short}")).status == 200
+    assert (await client.get(f"/state?t={short[:-1]}x")).status == 403
+
+
+async def test_the_cookie_lasts_and_is_the_rigs_token(client):
+    client.session.cookie_jar.clear()
+    resp = await client.get(f"/?t={TOKEN.replace('-', '')}")
+    cookie = resp.cookies["rig_token"]
+    assert cookie.value == TOKEN and cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert int(cookie["max-age"]) >= 300 * 24 * 3600      # the bookmark still works next month
 
 
 async def test_a_socket_from_another_site_is_refused_and_changes_nothing(client, rig):
@@ -196,8 +211,8 @@ async def test_edits_reach_the_core_and_come_back_as_state(client, rig):
             break
     assert state["af_region"] == [0.1, 0.2, 0.3, 0.25]
     # The new point goes after the current one (point 1), as Q does.
-    assert state["points"][2] == {"position": 300, "duration": 5.0, "easing": "ease",
-                                  "achievable_s": 5.0}
+    assert state["points"][2] == {"position": 300, "distance": "", "duration": 5.0,
+                                  "easing": "ease", "achievable_s": 5.0}
     assert state["points"][1]["position"] == 10 and state["index"] == 1
     saved = json.loads(rig.store.sequence_path.read_text())
     assert [p["position"] for p in saved["points"]] == [10, 10, 300]
@@ -348,30 +363,36 @@ def test_the_token_is_made_once_private_and_kept(tmp_path):
 def test_the_af_figures_read_any_shape_of_curve():
     from types import SimpleNamespace
 
-    from rig.web import af_curve, af_json, af_png
+    from rig.web import af_chart, af_curve, af_json
     pairs = SimpleNamespace(ok=True, position=3, frames=3, reason="",
                             curve=[(5, 1.0), (1, 0.5), (3, 2.0)])
     dicts = SimpleNamespace(curve=[{"position": 5, "measure": 1.0}, {"step": 1, "value": 0.5},
                                    {"position": 3, "sharpness": 2.0}, {"junk": 1}])
     assert af_curve(pairs) == af_curve(dicts) == [(1.0, 0.5), (3.0, 2.0), (5.0, 1.0)]
     assert af_json(pairs) == {"ok": True, "position": 3, "frames": 3, "reason": ""}
-    assert af_png(pairs)[:8] == b"\x89PNG\r\n\x1a\n"
-    assert af_png(SimpleNamespace(curve=[])) is None and af_json(None) is None
+    assert af_chart(pairs) == {"curve": [[1.0, 0.5], [3.0, 2.0], [5.0, 1.0]], "ok": True,
+                               "position": 3, "reason": ""}
+    assert af_chart(SimpleNamespace(curve=[])) is None and af_json(None) is None
 
 
 def test_the_oled_help_screen_ends_with_the_address_and_the_token(tmp_path):
     """What rig run posts once the page is served, on the help screen's last page."""
     from rig.display import HELP_PAGE_S, View, screen_text
     from rig.sequencer import WebPage, step
-    from rig.web import page_address, token_for
+    from rig.web import token_for
     token = token_for(tmp_path)
     state = initial_state((Point(10),), None, load_config().bindings)
-    state, _ = step(state, WebPage(page_address("192.168.4.1", 8080), token, 0.0))
+    state, _ = step(state, WebPage("http://192.168.4.1:8080/", token, 0.0))
     state = replace(state, help_since=0.0)
     pages = [screen_text(View(state, k * HELP_PAGE_S + 0.1)) for k in range(8)]
     last = next(words for words in pages if "token:" in words)
-    assert "192.168.4.1:8080/" in last and token in last
-    assert last[1] == f"any key: close {len(set(map(tuple, pages)))}/{len(set(map(tuple, pages)))}"
+    count = len(set(map(tuple, pages)))
+    # The QR code of the address with the token, and both in writing.
+    assert last[0] == f"[QR http://192.168.4.1:8080/?t={token.replace('-', '')}]"
+    assert last[1] == f"web {count}/{count}"
+    at = last.index("token:")
+    assert "".join(last[2:at]) == "192.168.4.1:8080"
+    assert "-".join(last[at + 1:]) == token               # two groups of four a line
 
 
 def test_a_new_token_has_no_look_alike_letters_and_an_old_one_is_kept(tmp_path):
