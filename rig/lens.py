@@ -55,7 +55,7 @@ from .clock import Clock
 from .drives import (Capabilities, Drive, DriveRefused, FujiDrive, SonyDrive, StopReached,
                      detect)
 from .gpcontext import CameraContext
-from .planner import EXACT, LensModel, Plan, Play, plan_move
+from .planner import LensModel, Plan, Play, plan_move
 from .vision import fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
@@ -525,9 +525,8 @@ class Lens:
         """Send the plan's commands at their absolute deadlines ``t0 + t``.
 
         A plan made for another start or another play than the lens has now
-        (the core plans from whole positions and knows nothing of the play)
-        is made again from here first (:meth:`plan_from_here`; ready at once
-        when :meth:`prepare` made it while the lens waited).
+        is made again from here first (:meth:`fitted`; ready at once when
+        :meth:`prepare` made it while the lens waited).
         """
         plan = self.fitted(plan)
         lead = self.lead
@@ -597,25 +596,28 @@ class Lens:
     # -- the play
     def plan_from_here(self, target: float, duration: float = 0.0, easing: str = "linear",
                        *, model: LensModel | None = None) -> Plan:
-        """The plan from where the lens is, for the play as it sits.
+        """The plan from where the lens is (to the fraction of a step), for the play as it sits.
 
-        A position within ``EXACT`` of a whole step plans from that step
-        (the plan the core made, or :meth:`prepare`, is then the same one).
+        Planned from the exact position, a pull lands on its target whatever
+        fraction of a step the last one left; :meth:`prepare` makes the same
+        plan, so a press finds it ready.
         """
         model = model or self._need_model()
         if self.position is None:
             raise LensError("position unknown: home first")
-        here = self.position
-        start = float(round(here)) if abs(here - round(here)) <= EXACT else here
+        start = self.position
         direction = (target > start) - (target < start)
         return plan_move(start, target, duration, model, easing,
                          self.play.slack(direction) if direction else 0.0)
 
     def fitted(self, plan: Plan) -> Plan:
-        """``plan`` if it was made for the lens as it is, else the same move from here."""
+        """``plan`` if it was made for the lens as it is, else the same move from here.
+
+        The core plans from whole positions and knows nothing of the play.
+        """
         if self.position is None or self.model is None or not plan.direction:
             return plan
-        if abs(self.position - plan.start) <= EXACT and \
+        if abs(self.position - plan.start) <= 1e-9 and \
                 abs(self.play.slack(plan.direction) - plan.slack) <= 1e-9:
             return plan
         return self.plan_from_here(plan.target, plan.target_s, plan.easing)

@@ -427,12 +427,15 @@ def _mixes(distance: float, model: LensModel, final_unit: bool | None = None,
             return e * np.where(small, 1.0 + grow / 2.0, np.expm1(grow) / np.where(small, 1.0, grow))
         n1 = np.maximum(n1 + np.round((travel - covered(n1)) / unit.steps).astype(int), least)
         landing = travel - covered(n1)
-        keep = landing >= -(0.5 + ORDER_MARGIN)
+        margin = ORDER_MARGIN
     else:
         landing = rest - n1 * unit.steps
-        keep = landing >= -0.5 - 1e-9
-    # (A mix whose larger sizes alone go past the mark is no plan.)
-    big_arr, n2, n1, landing = big_arr[keep], n2[keep], n1[keep], landing[keep]
+        margin = 1e-9
+    # A mix whose larger sizes alone go past the mark (by more than the unit count's
+    # rounding) is no plan; the unit size's own rounding is (a lens of one size).
+    keep = (n1 > least) | (landing >= -(unit.steps / 2 + margin))
+    if np.any(keep):
+        big_arr, n2, n1, landing = big_arr[keep], n2[keep], n1[keep], landing[keep]
     period_big = np.array([d.period for d in bigger])
     motion = (big_arr @ period_big + (n2 * second.period if second else 0.0)
               + n1 * unit.period)

@@ -323,3 +323,13 @@ def test_a_one_size_mix_of_a_thousand_commands_plans():
                              Drive(3, 29.6, 29.6 / 92, steps_far=27.0)))
     plan = plan_move(0, 1300, 1e4, model)
     assert plan.counts[1] >= 1000 and replayed(plan, model) == pytest.approx(1300, abs=0.05)
+
+
+def test_a_lens_of_one_size_plans_to_the_nearest_whole_command():
+    """Autofocus strides with the largest size alone: the nearest whole number of commands."""
+    for far in (None, 27.0):
+        model = LensModel(407, (Drive(3, 26.0, 0.33, 0.28, steps_far=far),))
+        for a, b in ((156, 208), (100, 140), (300, 10)):
+            plan = plan_move(a, b, 0.0, model)
+            assert plan.counts[3] == round(abs(b - a) / 26.0)
+            assert abs(plan.landing) <= 13.5
