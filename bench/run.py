@@ -565,8 +565,9 @@ def _timing_run(profile, moves: int, seed: int, *, floor: bool = True, known: bo
         run = lens.execute(plan, t0)
         segments = sim.truth.since(first)
         end = max((s.t1 for s in segments), default=t0)
-        ratios.append(abs(end - t0 - run.planned_s) / run.planned_s)
-        errors.append(abs(end - t0 - run.planned_s))
+        if run.commands:   # (a lens a fraction of a step away may need none: a wait)
+            ratios.append(abs(end - t0 - run.planned_s) / run.planned_s)
+            errors.append(abs(end - t0 - run.planned_s))
         true_end = sim.truth.position(sim.truth.settled_at() + 1.0)
         off.append(abs((true_end - true_start) - (b - tracked)))
         late += run.late

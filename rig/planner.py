@@ -866,6 +866,9 @@ def _choose(move: _Move, counts: dict[int, int], local: LensModel, duration: flo
             if len(every) > 1:
                 order = _best_order_linear(every, model, move.distance, duration, move.start,
                                            move.direction, move.loss, tolerance)
+    if not len(order):   # nearer than half a step: no command lands nearer than none
+        return _Choice(counts, order, np.zeros(0), move.distance, move.distance, tolerance,
+                       np.zeros(0))
     a = _arrays(order, model, move.start, move.direction, move.loss)
     landed = float(a.X[-1])
     delta, times = _best_times(a, landed, duration, easing)

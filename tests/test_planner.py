@@ -333,3 +333,12 @@ def test_a_lens_of_one_size_plans_to_the_nearest_whole_command():
             plan = plan_move(a, b, 0.0, model)
             assert plan.counts[3] == round(abs(b - a) / 26.0)
             assert abs(plan.landing) <= 13.5
+
+
+def test_a_fraction_of_a_step_away_is_no_command_or_one():
+    """Planned from where the lens is to the fraction of a step: 0.3 short stays, 0.7 takes one."""
+    for start, target, commands in ((120.3, 120, 0), (120.7, 120, 1), (119.8, 121, 1)):
+        for model in (EF24, VARYING):
+            plan = plan_move(start, target, 0.0, model)
+            assert len(plan.commands) == commands
+            assert abs(replayed(plan, model) - target) <= 0.35
