@@ -465,7 +465,7 @@ def timing(moves: int, seed: int) -> None:
     families = [(p, q) for p, q in profiles if not _realistic(q)]
     print(f"\n4. Timing on the simulator: {moves} moves per profile through the executor, "
           "the play taken up while the lens waits (as in play mode)")
-    print(f"   a. every shipped family: the rig calibrates first; against the same moves "
+    print("   a. every shipped family: the rig calibrates first; against the same moves "
           "planned without the call-time floor")
     print(f"   {'profile':22} {'median':>7} {'p99':>7} {'max':>7}  {'p99 ms':>6}   "
           f"{'baseline median / p99':>22}   landing  late")
@@ -473,7 +473,7 @@ def timing(moves: int, seed: int) -> None:
         mine = _timing_run(profile, moves, seed, floor=True)
         bare = _timing_run(profile, moves, seed, floor=False)
         _timing_row(path.stem, mine, bare)
-    print(f"   b. the realistic profiles (steps that vary, backlash, spread, Canon's queue): "
+    print("   b. the realistic profiles (steps that vary, backlash, spread, Canon's queue): "
           "their true model, spaced as calibration spaces it; against the same moves with "
           "the play left for the pull to take up")
     for path, profile in realistic:
@@ -592,6 +592,7 @@ def cost(plans: int, seed: int) -> None:
     for _ in range(plans):
         d = int(rng.integers(1, 1001))
         moves.append((d, float(rng.uniform(1, 4)), float(rng.choice([0.0, 0.5, 2.5]))))
+    medians = {}
     for label, model, easing, slack in (("constant steps", constant, "linear", False),
                                         ("constant, eased", constant, "ease", False),
                                         ("varying, play", varying, "linear", True)):
@@ -605,8 +606,12 @@ def cost(plans: int, seed: int) -> None:
             plan_move(0, d, target, model, easing, s if slack else 0.0)
             times.append(time.perf_counter() - start)
         ms = np.asarray(times) * 1000
+        medians[label] = float(np.median(ms))
         print(f"   rig, {label:16}: median {np.median(ms):.2f} ms, p90 "
               f"{np.percentile(ms, 90):.2f} ms, max {ms.max():.2f} ms per plan")
+    print(f"   steps that vary and play to take up cost "
+          f"{medians['varying, play'] / medians['constant steps']:.2f}x the constant lens's "
+          "median (same run)")
     times = []
     for d, ratio, _ in moves:
         target = fastest_time(d, constant)[0] * ratio

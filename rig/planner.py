@@ -23,23 +23,22 @@ while they turn the motor, the curve starts when they are done, and the
 pull still ends at T.  The fraction left over is lost by the curve's first
 command, which the schedule and the landing both count.
 
-**Counts.**  Commands of a size spread evenly over the move have their
-centres spread evenly too, so on average each moves ``e_k(c)``, c the
-middle of the move (e is linear).  A mix of counts ``n_k`` lands when
-``sum(n_k e_k(c)) = D + loss``; its motion time is ``M = sum(n_k p_k)``.
-Every mix is listed at once (numpy over the counts of size 2, a loop over
-the larger sizes).  That average is not the whole truth: where each command
-falls in the sending order moves its centre by a step or so, and the
-realized landing by up to half a step on a lens whose steps vary by 13 %.
-So every plan is *realized*: its commands are replayed with the real steps
-(an affine map per command, O(n) with numpy), and a plan counts as landing
-only if the realized landing is exact.  When the best mix misses, the
-per-size means it realized replace ``e_k(c)`` and the mixes are listed
-again (``REFINE`` rounds).  The fastest plan walks the mixes by motion
-time and keeps the first whose realized landing is exact.  When T is
-longer, the planner scores the sensible mixes that meet it (see
-``_worth_scoring``) by how closely their best schedule follows the ideal
-trajectory, and keeps the closest.  The plan's duration is
+**Counts.**  A mix of counts ``n_k`` must cover ``D + loss``; its motion
+time is ``M = sum(n_k p_k)``.  Every mix is listed at once (numpy over the
+counts of size 2, a loop over the larger sizes); the unit size takes what
+the others leave, rounded.  Where the steps vary, a mix's landing is
+predicted by the continuous model of its spread order (commands spread
+evenly cover ``du/dphi = sum n_k e_k(start + d u)``, linear in u, so a mix
+covers ``E0 (exp(G) - 1) / G``: within 0.06 step of the realized landing at
+the 99th percentile).  Then every plan is *realized*: its commands are
+replayed in their sending order with the real steps (an affine map per
+command, cumulative products in numpy), and a plan lands only if its
+realized landing is exact.  The fastest plan walks the mixes by motion
+time, realizing them in batches, and keeps the first that lands (a brute
+force agrees: tests/test_planner.py, bench/run.py).  When T is longer, the
+planner scores the sensible mixes that meet it (see ``_worth_scoring``) by
+how closely their best schedule follows the ideal trajectory, exact
+landings first, and keeps the closest.  The plan's duration is
 ``max(T, fastest)``.
 
 **Order.**  The commands of each size are spread evenly over the move (the
@@ -635,7 +634,6 @@ class _Arrays:
     X: np.ndarray       # position before each command, and after the last (n + 1)
     P: np.ndarray       # sum of the periods before each command
     lag: float = 0.0    # from the first command's send to its lens motion (play taken up)
-    travel: np.ndarray | None = None  # what the motor turns for each command
 
 
 @functools.lru_cache(maxsize=32)
@@ -672,7 +670,7 @@ def _arrays(order: np.ndarray, model: LensModel, start: float = 0.0, direction: 
     m, p, lag = _lagged(model, order[None, :], travel[:, 0], loss)
     X = covered[0]
     P = np.concatenate([[0.0], np.cumsum(p[0, :-1])])
-    return _Arrays(np.diff(X), m[0], p[0], X, P, float(lag[0]), travel[0])
+    return _Arrays(np.diff(X), m[0], p[0], X, P, float(lag[0]))
 
 
 def _linear_best(a: _Arrays, distance: float, duration: float) -> tuple[float, np.ndarray]:
@@ -804,7 +802,6 @@ class _Choice:
     delta: float
     landing: float          # distance - realized landing
     tolerance: float
-    travel: np.ndarray      # what the motor turns for each command
 
     @property
     def miss(self) -> float:
@@ -867,13 +864,11 @@ def _choose(move: _Move, counts: dict[int, int], local: LensModel, duration: flo
                 order = _best_order_linear(every, model, move.distance, duration, move.start,
                                            move.direction, move.loss, tolerance)
     if not len(order):   # nearer than half a step: no command lands nearer than none
-        return _Choice(counts, order, np.zeros(0), move.distance, move.distance, tolerance,
-                       np.zeros(0))
+        return _Choice(counts, order, np.zeros(0), move.distance, move.distance, tolerance)
     a = _arrays(order, model, move.start, move.direction, move.loss)
     landed = float(a.X[-1])
     delta, times = _best_times(a, landed, duration, easing)
-    assert a.travel is not None
-    return _Choice(counts, order, times, delta, move.distance - landed, tolerance, a.travel)
+    return _Choice(counts, order, times, delta, move.distance - landed, tolerance)
 
 
 def _fastest(move: _Move) -> tuple[float, dict[int, int], _Mixes]:
@@ -1066,7 +1061,7 @@ def _plan(start: float, target: float, duration: float, model: LensModel, easing
     # Takeup: whole unit commands while the play lasts; the curve loses the rest.
     unit = model.unit
     turn = model.step_at(unit.size, start, direction)
-    takeup = int(math.floor(slack / turn + 1e-9)) if slack > 1e-9 else 0
+    takeup = math.floor(slack / turn + 1e-9) if slack > 1e-9 else 0
     loss = slack - takeup * turn
     loss = loss if loss > 1e-9 else 0.0
     lead = takeup * unit.period

@@ -320,7 +320,7 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             for _ in range(abs(steps)):
                 lens.wait_free()
                 lens.send(1, way)
-            shift += int(round(lens.position - before))   # what they moved, less any play
+            shift += round(lens.position - before)   # what they moved, less any play
         else:
             # Far off (a command lost): the planned move, then look afresh
             # around the new belief, either side (the look before may have
