@@ -15,6 +15,19 @@ optional ``move_s`` of a drive is how long one command actually moves the
 lens (the spacing without the margin); plans use it to make the last
 command's motion end on time.
 
+A command's effective steps vary along the range: the optional
+``steps_near`` and ``steps_far`` of a drive are its size-1 steps at the near
+and at the far stop (linear in between; ``steps`` is kept, and the spacing
+is ``steps / speed`` wherever the lens is).  ``backlash`` at the top level is
+how many size-1 steps the motor turns on a reversal before the lens
+follows.  A file without them is a lens whose steps do not vary and that has
+no play.
+
+rig sends one camera call at a time, so no command can follow the previous
+one sooner than a call's round trip: :meth:`Calibration.model` never spaces
+commands closer than ``latency_ms`` plus ``CALL_GUARD`` of its jitter
+(a Fuji's motor outruns its 25 ms calls).
+
 Extra keys are allowed and kept (the method, when it was measured, the
 measured spread); ``focalposition_linear``, where present, must be true or
 false: false keeps a Sony's reading out of the position checks.  Missing or wrong keys are refused with a message naming
@@ -41,6 +54,29 @@ class DriveCal:
     speed: float
     move_s: float | None = None  # how long one command moves the lens, when measured
     jitter: float | None = None  # spread of one command's steps (one sigma), when measured
+    steps_near: float | None = None  # steps of one command at the near stop, when measured
+    steps_far: float | None = None   # ... at the far stop
+
+    @property
+    def near(self) -> float:
+        return self.steps if self.steps_near is None else self.steps_near
+
+    @property
+    def far(self) -> float:
+        return self.near if self.steps_far is None else self.steps_far
+
+    @property
+    def period(self) -> float:
+        """The calibrated spacing of two commands of this size, seconds."""
+        return self.steps / self.speed
+
+
+# A command cannot follow the previous one sooner than one call's round trip
+# (rig sends one call at a time): plans space commands by at least the mean
+# latency plus this many sigma of its jitter.  A call that takes longer
+# delays the next command by the excess; at 2 sigma one call in 40 does, by
+# well under a sigma, which the plan's spacing takes back.
+CALL_GUARD = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,13 +88,25 @@ class Calibration:
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    backlash: float | None = None  # size-1 steps the motor turns on a reversal (None: not measured)
+
+    @property
+    def call_s(self) -> float:
+        """The least time from one command to the next that the camera's calls allow."""
+        return (self.latency_ms + CALL_GUARD * self.latency_jitter_ms) / 1000.0
+
+    def period(self, d: DriveCal) -> float:
+        """The spacing plans use for ``d``: calibrated, but never under a call's round trip."""
+        return max(d.period, self.call_s)
 
     def model(self) -> LensModel:
         return LensModel(
             steps=self.steps,
-            drives=tuple(Drive(d.size, d.steps, d.steps / d.speed, d.move_s, d.jitter or 0.0)
+            drives=tuple(Drive(d.size, d.near, self.period(d), d.move_s, d.jitter or 0.0,
+                               None if d.far == d.near else d.far)
                          for d in sorted(self.drive, key=lambda d: d.size)),
             latency=self.latency_ms / 1000.0,
+            backlash=self.backlash or 0.0,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +118,8 @@ class Calibration:
             "latency_ms": round(self.latency_ms, 3),
             "latency_jitter_ms": round(self.latency_jitter_ms, 3),
         }
+        if self.backlash is not None:
+            out["backlash"] = round(self.backlash, 4)
         for key, value in self.extra.items():
             out.setdefault(key, value)
         return out
@@ -81,6 +131,10 @@ def _drive_json(d: DriveCal) -> dict[str, Any]:
         out["move_s"] = round(d.move_s, 6)
     if d.jitter is not None:
         out["jitter"] = round(d.jitter, 4)
+    if d.steps_near is not None:
+        out["steps_near"] = round(d.steps_near, 4)
+    if d.steps_far is not None:
+        out["steps_far"] = round(d.steps_far, 4)
     return out
 
 
@@ -92,6 +146,7 @@ MAX_SIZE = 7              # Sony's manualfocus goes to 7
 MAX_SPEED = 100000.0      # steps per second
 MAX_LATENCY_MS = 5000.0   # one camera call
 MAX_NAME = 200
+MAX_STEP_CHANGE = 3.0     # a command's steps at one stop within 3x those at the other
 
 
 def _number(source: str, key: str, value: Any, *, positive: bool = True,
@@ -163,13 +218,29 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
         if jitter is not None:
             jitter = float(_number(source, f"{where}.jitter", jitter, positive=False,
                                    high=steps))
-        parsed.append(DriveCal(size, each, speed, move, jitter))
+        ends = []
+        for key in ("steps_near", "steps_far"):
+            value = item.get(key)
+            if value is not None:
+                value = float(_number(source, f"{where}.{key}", value, high=steps))
+                if not each / MAX_STEP_CHANGE <= value <= each * MAX_STEP_CHANGE:
+                    raise InputError(source, f"must be within {MAX_STEP_CHANGE:g}x the drive's "
+                                             f"steps ({each:g}), got {value!r}",
+                                     key=f"{where}.{key}")
+            ends.append(value)
+        near, far = ends
+        if far is not None and near is None:
+            near = each          # only the far end given: the near end is ``steps``
+        parsed.append(DriveCal(size, each, speed, move, jitter, near, far))
     sizes = [d.size for d in parsed]
     if len(set(sizes)) != len(sizes):
         raise InputError(source, f"sizes repeat: {sizes}", key="drive")
     if min(d.steps for d in parsed) > 1.0 + 1e-9:
         raise InputError(source, "one drive size must move 1 step (the unit of position)",
                          key="drive")
+    backlash = data.get("backlash")
+    if backlash is not None:
+        backlash = float(_number(source, "backlash", backlash, positive=False, high=steps / 2))
     latency = float(_number(source, "latency_ms", data.get("latency_ms", 0.0), positive=False,
                             high=MAX_LATENCY_MS))
     jitter = float(_number(source, "latency_jitter_ms", data.get("latency_jitter_ms", 0.0),
@@ -179,9 +250,9 @@ def parse_calibration(data: Any, source: str = "<calibration>") -> Calibration:
     if not isinstance(linear, bool):
         raise InputError(source, f"must be true or false, got {linear!r}",
                          key="focalposition_linear")
-    known = {"lens", "steps", "drive", "camera", "latency_ms", "latency_jitter_ms"}
+    known = {"lens", "steps", "drive", "camera", "latency_ms", "latency_jitter_ms", "backlash"}
     extra = {k: v for k, v in data.items() if k not in known}
-    return Calibration(lens, steps, tuple(parsed), camera, latency, jitter, extra)
+    return Calibration(lens, steps, tuple(parsed), camera, latency, jitter, extra, backlash)
 
 
 def load_calibration(path: str | Path) -> Calibration:

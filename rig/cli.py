@@ -92,14 +92,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                    f"got {value}")
     if args.duration < 0:
         raise InputError("--duration", f"must be >= 0 seconds, got {args.duration:g}")
-    plan = plan_move(args.from_, args.to, args.duration, cal.model())
+    model = cal.model()
+    # --reversed: the last move went the other way, so the play is not taken up yet.
+    plan = plan_move(args.from_, args.to, args.duration, model,
+                     slack=model.backlash if args.reversed else 0.0)
     if args.json:
         print(json.dumps(plan.to_json()))
     else:
         counts = ", ".join(f"{n} x size {k}" for k, n in plan.counts.items() if n) or "none"
         print(f"{plan.start} -> {plan.target}: {plan.duration_s:.3f} s "
               f"(asked {plan.target_s:.3f} s, fastest {plan.fastest_s:.3f} s); {counts}")
+        for line in _plan_notes(plan, model.backlash, args.reversed):
+            print(f"  {line}")
     return 0
+
+
+def _plan_notes(plan: Any, backlash: float, reversed_: bool) -> list[str]:
+    """What the plan does about the play and how exactly it lands, in words."""
+    from .planner import EXACT
+    notes = []
+    if plan.takeup:
+        notes.append(f"takes up {plan.slack:g} steps of play first: {plan.takeup} x size 1 in "
+                     f"{plan.takeup_s:.3f} s, then the pull")
+    elif plan.slack > 0:
+        notes.append(f"its first command takes up the last {plan.slack:.2f} step of play")
+    elif backlash > 0 and plan.distance and not reversed_:
+        notes.append(f"assumes the play ({backlash:g} steps) taken up toward {plan.target} "
+                     "already (rig does it while the lens waits; --reversed if not)")
+    if abs(plan.landing) > EXACT:
+        side = "short of" if plan.landing > 0 else "past"
+        notes.append(f"lands {abs(plan.landing):.2f} step {side} {plan.target} on average: "
+                     "no mix of these steps that meets the time lands nearer")
+    return notes
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -525,6 +549,8 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--to", type=int, required=True, metavar="B")
     plan.add_argument("--duration", type=float, default=0.0, metavar="T",
                       help="target seconds (0: as fast as possible)")
+    plan.add_argument("--reversed", action="store_true",
+                      help="the lens last moved the other way: take up its play first")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
 

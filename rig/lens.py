@@ -9,9 +9,18 @@ signals its stops; Fuji reports its position; Sony reports it coarsely.
 This layer turns that into what the rest of rig needs:
 
 **Position** in size-1 steps from the near stop.  It is dead reckoning from
-a known reference: each command adds its calibrated effective steps,
-clamped to the range (the stops clamp the real lens the same way).  Where
-the camera reports a position, that is read instead.  The position carries
+a known reference: each command adds its calibrated effective steps where
+the lens is (they vary along the range: ``LensModel.step_at``), less any
+play the motor takes up first, clamped to the range (the stops clamp the
+real lens the same way).  Where the camera reports a position, that is
+read instead.
+
+**Play** (backlash): on a reversal the motor turns ``backlash`` steps before
+the lens follows.  ``Lens.play`` says where the motor sits in it; homing
+leaves it taken up toward near.  A plan is made for the play as it is (the
+executor plans again from here if it was made for another), and between
+pulls :meth:`Lens.prepare` takes the play up toward the next one while the
+lens waits, so the pull itself starts at once.  The position carries
 an *uncertainty* (one standard deviation, in steps) that grows with every
 command by the variance calibration measured for its size, and slowly with
 time; homing or a reading resets it.  ``trusted`` says whether it is small
@@ -46,7 +55,7 @@ from .clock import Clock
 from .drives import (Capabilities, Drive, DriveRefused, FujiDrive, SonyDrive, StopReached,
                      detect)
 from .gpcontext import CameraContext
-from .planner import LensModel, Plan, plan_move
+from .planner import LensModel, Plan, Play, plan_move
 from .vision import fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
@@ -116,6 +125,7 @@ class Execution:
     # steps; None when the camera reports no position (Canon).
     before_correction: float | None = None
     after_correction: float | None = None
+    plan: Plan | None = None          # the plan that ran (made again from here if need be)
 
     @property
     def duration_error_s(self) -> float | None:
@@ -124,6 +134,7 @@ class Execution:
 
     def describe(self, plan: Plan, label: str) -> str:
         """One log line per transition, like the module's console log."""
+        plan = self.plan or plan
         if self.before_correction is None:
             position = ("position not measured (no feedback from this camera), "
                         f"expected off by {plan.landing:+.2f}")
@@ -171,6 +182,7 @@ class Lens:
         self.lens_name = ""
         self.manufacturer = ""
         self.position: float | None = None
+        self.play = Play()                     # where the motor sits in the lens's backlash
         self.model: LensModel | None = None
         self.jitter: dict[int, float] = {}     # steps, one sigma, per command of a size
         self.latency = RunningStats()
@@ -360,12 +372,14 @@ class Lens:
         d = model.drive(size)
         self._free_at = end if self.caps.blocking else end + d.period
         if self.position is None:
+            self.play = self.play.turn(direction, d.steps)[1]
             return
         if stopped:
             self.position = 0.0 if direction < 0 else float(model.steps)
+            self.play = model.play(direction)
             self._set_known()
             return
-        self.position = min(max(self.position + direction * d.steps, 0.0), float(model.steps))
+        self.position, self.play = model.move(self.position, size, direction, self.play)
         self._variance += self.jitter.get(size, 0.0) ** 2 + (d.steps ** 2 if unsure else 0.0)
 
     def wait_free(self) -> None:
@@ -490,10 +504,11 @@ class Lens:
             if reading is not None:
                 self.position = min(max(reading, 0.0), float(model.steps))
                 self.drive.target = self.drive.low + self.position
+                self.play = model.play(NEAR)
                 self._set_known()
                 return
         big = max(model.drives, key=lambda d: d.steps)
-        count = math.ceil(model.steps * 1.1 / big.steps) + 2
+        count = math.ceil(model.steps * 1.1 / min(big.steps, big.far)) + 2
         self.position = None
         for _ in range(count):
             self.wait_free()
@@ -502,11 +517,18 @@ class Lens:
                 break  # the camera said so
         self.wait_free()
         self.position = 0.0
+        self.play = model.play(NEAR)      # driven into the stop: the play is taken up toward near
         self._set_known()
 
     def execute(self, plan: Plan, t0: float,
                 stop: Callable[[], bool] | None = None) -> Execution:
-        """Send the plan's commands at their absolute deadlines ``t0 + t``."""
+        """Send the plan's commands at their absolute deadlines ``t0 + t``.
+
+        A plan made for another start or another play than the lens has now
+        is made again from here first (:meth:`fitted`; ready at once when
+        :meth:`prepare` made it while the lens waited).
+        """
+        plan = self.fitted(plan)
         lead = self.lead
         # Never squeeze a late start: shift the whole plan instead, so the
         # spacing the lens needs between commands is kept.
@@ -515,7 +537,7 @@ class Lens:
         if late_start > self.LATE_S:
             log.warning("transition starts %.1f ms late", 1000 * late_start)
             t0 += late_start
-        run = Execution(t0=t0, planned_s=plan.duration_s)
+        run = Execution(t0=t0, planned_s=plan.duration_s, plan=plan)
         model = self._need_model()
         blocking = self.caps.blocking
         # The plan spaces its deadlines by whole periods, which hold the guard
@@ -566,10 +588,78 @@ class Lens:
         if self.position is None:
             raise LensError("position unknown: home first")
         target = int(min(max(target, 0), model.steps))
-        plan = plan_move(round(self.position), target, duration, model)
+        plan = self.plan_from_here(target, duration, model=model)
         self.wait_free()
         run = self.execute(plan, self.clock.now() + self.lead)
         return run
+
+    # -- the play
+    def plan_from_here(self, target: float, duration: float = 0.0, easing: str = "linear",
+                       *, model: LensModel | None = None) -> Plan:
+        """The plan from where the lens is (to the fraction of a step), for the play as it sits.
+
+        Planned from the exact position, a pull lands on its target whatever
+        fraction of a step the last one left; :meth:`prepare` makes the same
+        plan, so a press finds it ready.
+        """
+        model = model or self._need_model()
+        if self.position is None:
+            raise LensError("position unknown: home first")
+        start = self.position
+        direction = (target > start) - (target < start)
+        return plan_move(start, target, duration, model, easing,
+                         self.play.slack(direction) if direction else 0.0)
+
+    def fitted(self, plan: Plan) -> Plan:
+        """``plan`` if it was made for the lens as it is, else the same move from here.
+
+        The core plans from whole positions and knows nothing of the play.
+        """
+        if self.position is None or self.model is None or not plan.direction:
+            return plan
+        if abs(self.position - plan.start) <= 1e-9 and \
+                abs(self.play.slack(plan.direction) - plan.slack) <= 1e-9:
+            return plan
+        return self.plan_from_here(plan.target, plan.target_s, plan.easing)
+
+    def take_up(self, direction: int, stop: Callable[[], bool] | None = None) -> int:
+        """Take up the play toward ``direction`` without moving the lens; commands sent.
+
+        Whole unit commands while the play lasts: each turns the motor and
+        leaves the lens where it is.  What is left (less than one step) the
+        next pull's first command takes up, and its plan counts it.
+        """
+        model = self._need_model()
+        if self.position is None or not direction:
+            return 0
+        unit = model.unit
+        sent = 0
+        while self.play.slack(direction) >= model.step_at(unit.size, self.position,
+                                                          direction) - 1e-9:
+            if stop is not None and stop():
+                break
+            self.wait_free()
+            self.send(unit.size, direction)
+            sent += 1
+        return sent
+
+    def prepare(self, target: float, duration: float = 0.0, easing: str = "linear",
+                stop: Callable[[], bool] | None = None) -> Plan | None:
+        """Get ready for the pull the operator will likely ask for next.
+
+        Takes up the play toward ``target`` (so the pull starts moving the
+        lens with its first command, on its curve) and plans the pull from
+        here, so that a press finds it ready.  ``stop`` cuts it short
+        between two commands (a press came).
+        """
+        if self.position is None or self.model is None:
+            return None
+        direction = (target > self.position) - (target < self.position)
+        if direction:
+            self.take_up(direction, stop)
+        if stop is not None and stop():
+            return None
+        return self.plan_from_here(target, duration, easing)
 
     def _need_model(self) -> LensModel:
         if self.model is None:

@@ -71,13 +71,15 @@ def list_profiles(store: Store) -> list[Entry]:
 
 
 def describe(cal: Calibration) -> str:
-    """Range, sizes and date, short enough for a phone's terminal."""
-    sizes = " / ".join(f"{d.steps:g}" for d in sorted(cal.drive, key=lambda d: d.size))
+    """Range, sizes (near-far where they vary), play and date, short enough for a phone."""
+    sizes = " / ".join(f"{d.steps:g}" if d.far == d.near else f"{d.near:g}-{d.far:g}"
+                       for d in sorted(cal.drive, key=lambda d: d.size))
     measured = cal.extra.get("measured")
     when = measured[:10] if isinstance(measured, str) and measured else "date unknown"
     from .distance import min_focus
     closest = min_focus(cal)
-    return f"{cal.steps} steps; sizes {sizes}; {when}" + (
+    play = f"; backlash {cal.backlash:g}" if cal.backlash else ""   # (None or 0: no play)
+    return f"{cal.steps} steps; sizes {sizes}{play}; {when}" + (
         f"; focuses from {closest:g} m" if closest else "")
 
 

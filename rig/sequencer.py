@@ -317,6 +317,9 @@ class Focus:
 class Move:
     transition: Transition
     plan: Plan
+    # The pull the operator will likely ask for next, (target, duration,
+    # easing): the lens takes up its play toward it while it waits.
+    then: tuple[int, float, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -403,8 +406,18 @@ def _move(state: State, kind: str, to_index: int, t: float, *,
     t0 = t + max(0.0, state.model.latency + state.settings.lead - first)
     tr = Transition(kind, from_index, to_index, state.position, point.position,
                     t0, plan.duration_s)
+    then = _next_pull(state, to_index) if state.mode == Mode.PLAY else None
     return (replace(state, activity=Activity.MOVING, transition=tr),
-            [Move(tr, plan)])
+            [Move(tr, plan, then)])
+
+
+def _next_pull(state: State, index: int) -> tuple[int, float, str] | None:
+    """In play, after point ``index``: SET pulls to the next point, or Q back to the first."""
+    points = state.points
+    if index + 1 < len(points):
+        p = points[index + 1]
+        return p.position, p.duration, p.easing
+    return (points[0].position, 0.0, "linear") if index > 0 else None
 
 
 def _save(state: State) -> list[Effect]:

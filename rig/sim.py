@@ -81,17 +81,16 @@ def known_calibration(profile: Profile) -> Any:
     For tests, previews and benchmarks that start from a known lens instead
     of calibrating one (minutes in real time).
     """
-    # TODO(lead, at the merge with `planner`): pass each size's steps_near /
-    # steps_far (profile.drive[k].steps / .steps_far or .steps) and the
-    # profile's backlash once rig/calibration.py's DriveCal and Calibration
-    # have them (contracts.md, "Calibration JSON").  Until then a profile
-    # with steps_far or backlash gets a calibration that knows neither.
     from .calibration import Calibration, DriveCal
     return Calibration(profile.lens, profile.steps,
-                       tuple(DriveCal(k, d.steps, d.speed)
+                       tuple(DriveCal(k, d.steps, d.speed,
+                                      steps_near=d.steps,
+                                      steps_far=d.steps_far if d.steps_far is not None
+                                      else d.steps)
                              for k, d in sorted(profile.drive.items())),
                        camera=profile.model, latency_ms=profile.latency_ms,
-                       latency_jitter_ms=profile.latency_jitter_ms)
+                       latency_jitter_ms=profile.latency_jitter_ms,
+                       backlash=profile.backlash)
 
 
 # ------------------------------------------------------------------ truth

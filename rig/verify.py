@@ -315,10 +315,12 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             continue
         if abs(steps) <= FINE:
             way = FAR if steps > 0 else NEAR
+            lens.take_up(way)          # a reversal: the play first (the lens waits)
+            before = lens.position
             for _ in range(abs(steps)):
                 lens.wait_free()
                 lens.send(1, way)
-            shift += steps
+            shift += round(lens.position - before)   # what they moved, less any play
         else:
             # Far off (a command lost): the planned move, then look afresh
             # around the new belief, either side (the look before may have

@@ -463,6 +463,8 @@ class LensWorker:
                 self._moved(lens)
             elif not self._interrupted():
                 self.post(Checked(round(lens.position or 0), self.clock.now(), lens.trusted))
+            if job.then is not None and not self._interrupted():
+                lens.prepare(*job.then, stop=self._interrupted)   # the play, the next plan
         elif isinstance(job, JogStart):
             self._jog(lens, job)
         elif isinstance(job, Nudge):

@@ -163,3 +163,36 @@ def test_config_easing_default(tmp_path):
     path.write_text('[ui]\neasing = "bouncy"\n')
     with pytest.raises(InputError, match="ui.easing"):
         load_config(path)
+
+
+def test_calibration_of_the_realistic_lens():
+    """steps_near/steps_far per drive and backlash; old files mean constant steps, no play."""
+    old = parse_calibration(GOOD_CAL)
+    assert not old.backlash and all(d.near == d.far == d.steps for d in old.drive)
+    assert "backlash" not in old.to_json()                 # an old file is saved as it was
+    assert old.model().backlash == 0 and not old.model().varies
+    data = {**GOOD_CAL, "backlash": 2.4,
+            "drive": [dict(d) for d in GOOD_CAL["drive"]]}
+    data["drive"][2].update(steps_near=26.0, steps_far=29.4)
+    data["drive"][1].update(steps_far=3.6)           # only the far end: near is ``steps``
+    cal = parse_calibration(data)
+    assert parse_calibration(cal.to_json()) == cal
+    out = cal.to_json()
+    assert out["backlash"] == 2.4 and out["drive"][2]["steps_far"] == 29.4
+    model = cal.model()
+    assert model.backlash == 2.4
+    assert model.drive(3).steps == 26.0 and model.drive(3).far == 29.4
+    assert model.drive(2).steps == GOOD_CAL["drive"][1]["steps"] and model.drive(2).far == 3.6
+    assert model.drive(3).period == pytest.approx(26 / 94.321)  # the spacing does not vary
+    assert model.step_at(3, 0, 1) > 26.0 and model.step_at(3, model.steps, -1) < 29.4
+
+
+def test_commands_are_never_spaced_closer_than_a_call():
+    """One camera call at a time: a motor faster than the calls (a Fuji's) is paced by them."""
+    fast = {**GOOD_CAL, "latency_ms": 25.0, "latency_jitter_ms": 2.0,
+            "drive": [{"size": 1, "steps": 1.0, "speed": 800.0},
+                      {"size": 2, "steps": 4.0, "speed": 800.0},
+                      {"size": 3, "steps": 26.0, "speed": 800.0}]}
+    model = parse_calibration(fast).model()
+    assert model.drive(1).period == pytest.approx(0.029)       # 25 ms + 2 sigma, not 1.25 ms
+    assert model.drive(3).period == pytest.approx(26 / 800)    # slower than a call: as measured

@@ -145,3 +145,75 @@ def test_the_transition_log_line_says_what_is_known():
     assert "no feedback from this camera" in line and "0 late" in line
     assert abs(run.duration_error_s) < 0.01 and f"{run.commands} commands" in line
     assert len(run.lateness) == run.commands
+
+
+# The realistic lens (issue 13): steps that vary along the range, and backlash.
+from rig.planner import Play  # noqa: E402
+
+REAL_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496),
+                             Drive(2, 4.0, 0.11, 4 / 48.733, steps_far=4.5),
+                             Drive(3, 26.0, 0.30, 26 / 94.321, steps_far=23.5)),
+                       latency=0.030, backlash=2.4)
+
+
+def test_the_position_counts_the_steps_where_the_lens_is_and_the_play():
+    lens, cam, clock = connected()
+    lens.model = REAL_MODEL
+    lens.home()
+    assert lens.position == 0 and lens.play == Play.taken_up(2.4, -1)  # homed: toward near
+    lens.wait_free()
+    lens.send(3, +1)                     # a reversal: the motor takes up the play first
+    first = REAL_MODEL.step_at(3, 0.0, +1) - 2.4
+    assert lens.position == pytest.approx(first) and lens.play.toward == +1
+    lens.wait_free()
+    lens.send(3, +1)
+    assert lens.position == pytest.approx(first + REAL_MODEL.step_at(3, first, +1))
+    here = lens.position
+    for _ in range(2):                   # back the other way: 2 of the 2.4 steps, no motion
+        lens.wait_free()
+        lens.send(1, -1)
+    assert lens.position == pytest.approx(here)
+    assert lens.play.slack(-1) == pytest.approx(0.4)
+    lens.wait_free()
+    lens.send(1, -1)
+    assert lens.position == pytest.approx(here - 0.6)
+
+
+def test_the_play_is_taken_up_before_the_next_pull_and_its_plan_is_ready():
+    lens, cam, clock = connected()
+    lens.model = REAL_MODEL
+    lens.home()
+    lens.move_to(300)                     # toward far: its own plan takes up the play first
+    assert lens.position == pytest.approx(300, abs=0.05) and lens.play.toward == +1
+    here, sent = lens.position, lens.commands
+    ready = lens.prepare(120, 5.0)        # the next pull goes back toward near
+    assert lens.commands - sent == 2      # floor(2.4) unit commands ...
+    assert lens.position == here          # ... that leave the lens where it is
+    assert lens.play.slack(-1) == pytest.approx(0.4)
+    assert ready is not None and ready.slack == pytest.approx(0.4) and ready.takeup == 0
+    # The core plans without knowing the play; the executor runs the prepared plan.
+    core = plan_move(300, 120, 5.0, REAL_MODEL)
+    assert core.slack == 0
+    clock.sleep(1.0)
+    run = lens.execute(core, clock.now() + 0.05)
+    assert run.plan is ready and run.planned_s == pytest.approx(5.0)
+    assert lens.position == pytest.approx(120, abs=0.05)
+    assert lens.play.toward == -1
+
+
+def test_a_pull_whose_play_was_not_taken_up_takes_it_up_first_on_time():
+    lens, cam, clock = connected(latency_jitter_ms=0.0)
+    lens.model = REAL_MODEL
+    lens.home()
+    for _ in range(20):  # let the latency estimate settle
+        lens.frame()
+    lens.move_to(250)
+    plan = plan_move(250, 100, 4.0, REAL_MODEL)     # made as if the play were taken up
+    clock.sleep(1.0)
+    first = len(cam.truth.segments)
+    t0 = clock.now() + 0.05
+    run = lens.execute(plan, t0)
+    assert run.plan is not plan and run.plan.takeup == 2 and run.plan.duration_s == 4.0
+    starts = [s.t0 - t0 for s in cam.truth.segments[first:]]
+    assert starts == pytest.approx([c.t for c in run.plan.commands], abs=0.002)
+    assert lens.position == pytest.approx(100, abs=0.05)

@@ -68,6 +68,15 @@ BAD = {
     "steps-too-few.json": ": steps: must be at least 10 steps end to end, got 5",
     "steps-too-many.json": ": steps: must be <= 100000, got 10000000",
     "steps-true.json": ": steps: must be a number, got True",
+    # The realistic lens (issue 13): steps at both stops, and the play.
+    "drive-steps-far-negative.json": ": drive[1].steps_far: must be > 0, got -4.0",
+    "drive-steps-near-as-text.json": ": drive[2].steps_near: must be a number, got '26'",
+    "drive-steps-far-absurd.json": ": drive[1].steps_far: must be within 3x the drive's steps "
+                                   "(4), got 40.0",
+    "drive-steps-near-nan.json": ": drive[2].steps_near: must be a number, got nan",
+    "backlash-negative.json": ": backlash: must be >= 0, got -1",
+    "backlash-as-text.json": ": backlash: must be a number, got '2 steps'",
+    "backlash-absurd.json": ": backlash: must be <= 260, got 400",
 }
 
 EF24 = {"lens": "Canon EF 24mm f/2.8 IS USM", "camera": "Canon EOS 5D Mark III", "steps": 407,
