@@ -57,9 +57,8 @@ def one(seed: int, lens: str, demo: bool) -> dict:
         base = []
         if demo and r["session"]:
             first = r["reports"][0]
-            cal = r["result"].calibration
-            stored = cal.stored() if hasattr(cal, "stored") else cal
-            base = compare_sessions(first, run_demo(p, stored, seed=p.seed + 1))
+            base = compare_sessions(first, run_demo(p, r["result"].calibration,
+                                                    seed=p.seed + 1))
     return {"seed": seed, "profile": p, "r": r, "base": base,
             "wall": time.perf_counter() - started}
 

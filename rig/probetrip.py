@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,63 +70,25 @@ def _relative(name: str, a: float, b: float, share: float) -> Check:
 # ------------------------------------------------------------ truth
 
 
-@dataclass(frozen=True)
-class TruthDrive:
-    size: int
-    steps: float
-    speed: float
-    move_s: float | None
-    jitter: float | None
-    steps_near: float
-    steps_far: float
-
-
-@dataclass(frozen=True)
-class TruthCalibration:
-    """What a perfect calibration would store for a profile (the planner branch's format).
-
-    For tests and benchmarks only: see the module's docstring.
-    """
-
-    lens: str
-    steps: int
-    drive: tuple[TruthDrive, ...]
-    camera: str
-    latency_ms: float
-    latency_jitter_ms: float
-    backlash: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out = self.stored().to_json()
-        out["backlash"] = self.backlash
-        for entry, d in zip(out["drive"], self.drive):
-            entry.update(steps_near=d.steps_near, steps_far=d.steps_far)
-        return out
-
-    def stored(self) -> Any:
-        """As rig's own Calibration (what this checkout's planner and store read)."""
-        from .calibration import Calibration, DriveCal
-        return Calibration(self.lens, self.steps,
-                           tuple(DriveCal(d.size, d.steps, d.speed, d.move_s, d.jitter)
-                                 for d in self.drive),
-                           self.camera, self.latency_ms, self.latency_jitter_ms,
-                           dict(self.extra))
-
-
-def truth_calibration(profile: Profile) -> TruthCalibration:
+def truth_calibration(profile: Profile) -> Any:
+    """What a perfect calibration would store for ``profile`` (for tests and benchmarks
+    only: see the module's docstring).  Like :func:`rig.sim.known_calibration`, with each
+    size's motion time and spread, and what the camera does with a request that reaches a
+    moving lens and its frame time, as the new calibration reports them."""
+    from .calibration import Calibration, DriveCal
     drives = []
     for size, spec in sorted(profile.drive.items()):
         far = spec.steps if spec.steps_far is None else spec.steps_far
         mean = 0.5 * (spec.steps + far)
         move = spec.steps / spec.speed
         # the sustained speed a calibration stores keeps a margin over the motion
-        drives.append(TruthDrive(size, mean, mean / (1.02 * move), move, spec.jitter,
-                                 spec.steps, far))
-    return TruthCalibration(profile.lens, profile.steps, tuple(drives), profile.model,
-                            profile.latency_ms, profile.latency_jitter_ms, profile.backlash,
-                            {"method": "the simulator's truth (not a calibration)",
-                             "busy": profile.busy, "frame_s": profile.preview_ms / 1000.0})
+        drives.append(DriveCal(size, mean, mean / (1.02 * move), move, spec.jitter,
+                               steps_near=spec.steps, steps_far=far))
+    return Calibration(profile.lens, profile.steps, tuple(drives), profile.model,
+                       profile.latency_ms, profile.latency_jitter_ms,
+                       {"method": "the simulator's truth (not a calibration)",
+                        "busy": profile.busy, "frame_s": profile.preview_ms / 1000.0},
+                       backlash=profile.backlash)
 
 
 def truth_calibrate(profile: Profile) -> Callable[..., Any]:
@@ -137,7 +99,7 @@ def truth_calibrate(profile: Profile) -> Callable[..., Any]:
     """
     def calibrate(lens: Lens, settings: Any, progress: Callable[..., None]) -> Any:
         cal = truth_calibration(profile)
-        lens.model = cal.stored().model()
+        lens.model = cal.model()
         lens.position = None
         lens.home()
         progress("done", 1.0)
@@ -250,9 +212,8 @@ def round_trip(profile: Profile, *, calibrate: Callable[..., Any] | None = None,
                            "overflows": body.truth.overflows, "session": []}
     if demo and result.calibration is not None:
         cal = result.calibration
-        stored = cal.stored() if hasattr(cal, "stored") else cal
-        first = run_demo(profile, stored)
-        second = run_demo(probed, stored, seed=profile.seed if seed_demo else None)
+        first = run_demo(profile, cal)
+        second = run_demo(probed, cal, seed=profile.seed if seed_demo else None)
         out["session"] = compare_sessions(first, second)
         out["reports"] = (first, second)
     return out
