@@ -375,3 +375,19 @@ def test_bad_arguments_are_one_line(capsys):
     assert "must be 0.01 to 1000 metres" in capsys.readouterr().err
     assert main(["probe", "--camera", "sim:canon-ef24", "--out", "/no/such/dir/x.toml"]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_rig_probe_on_libgphotos_virtual_camera_says_why_in_one_line(tmp_path):
+    """The real libgphoto2's virtual camera has no focus drive: one line, exit 1, no file."""
+    folder = tmp_path / "vcamera"
+    folder.mkdir()
+    Image.new("RGB", (64, 48), (180, 90, 40)).save(folder / "shot.jpg")
+    env = dict(os.environ, VCAMERADIR=str(folder), GPIOZERO_PIN_FACTORY="mock")
+    out = tmp_path / "p.toml"
+    done = subprocess.run([sys.executable, "-m", "rig.cli", "probe", "--camera", "usb",
+                           "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("rig: lens: ") and "cannot drive focus over USB" in lines[-1]
+    assert "Traceback" not in done.stderr and not out.exists()
