@@ -39,8 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rig.probetrip import (compare_profiles, compare_sessions, round_trip,  # noqa: E402
-                           run_demo, truth_calibrate)
+from rig.probetrip import compare_sessions, round_trip, run_demo, truth_calibrate  # noqa: E402
 from rig.zoo import profile as zoo_profile  # noqa: E402
 
 

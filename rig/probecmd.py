@@ -12,7 +12,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from .inputs import InputError
 from .lens import LensError
@@ -82,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from .config import find_config, load_config
     from .lens import Lens
     from .probe import error_text, probe
-    from .probefit import Stated, profile_text
+    from .probefit import Stated
+    from .probeprofile import profile_text
     from .probereport import summary_lines, write_report
     from .progress import ProgressLine
     from .simprofile import parse_profile

@@ -32,7 +32,8 @@ from typing import Any, Callable
 from .clock import VirtualClock
 from .lens import Lens
 from .probe import ProbeResult, ProbeSettings, probe
-from .probefit import Stated, profile_text
+from .probefit import Stated
+from .probeprofile import profile_text
 from .sim import Profile, SimBody
 from .simprofile import parse_profile
 

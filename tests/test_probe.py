@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import signal
 import subprocess
@@ -20,8 +19,8 @@ from rig.calibration import Calibration, DriveCal
 from rig.cli import main
 from rig.clock import VirtualClock
 from rig.lens import FAR, Lens
-from rig.probefit import (Figure, Missing, Stated, calibration_part, latency_part, name_optics,
-                          profile_text)
+from rig.probefit import Figure, Missing, calibration_part, latency_part, name_optics
+from rig.probeprofile import profile_text
 from rig.probeport import MAX_OUTSTANDING, Port, ProbeSettings
 from rig.probetrip import probe_simulated, truth_calibrate, truth_calibration
 from rig.probeview import blur_diameter, layers, noise_and_flicker, scale_between
