@@ -245,15 +245,15 @@ def _effective_aperture(w: _Writer, focal: float, blur: float, width: int, entry
     n = focal * focal / per_n
     said = f"; the lens name says f/{named.value:g}" if isinstance(named, Figure) else ""
     how = (f"effective: the picture blurs {blur:g} ± {entry.sigma or 0:g} px per dioptre "
-           f"(measured on the subject), which this f-number gives{said}")
+           "(measured on the subject), which this f-number gives")
     if 0.7 <= n <= 64:
-        w.put("optics.f_number", round_to(n, 3), how + " with the default 36 mm sensor")
+        w.put("optics.f_number", round_to(n, 3), how + " with the default 36 mm sensor" + said)
         w.comment("optics", "# sensor_width_mm: not measured (the camera does not say); the "
                             "default, 36 mm, goes with the effective f-number above")
         return
     n = min(max(n, 0.7), 64.0)
     width_mm = focal * focal / n * width / 1000.0 / blur
-    w.put("optics.f_number", n, how + ", at the end of the range the simulator takes")
+    w.put("optics.f_number", n, how + ", at the end of the range the simulator takes" + said)
     w.put("optics.sensor_width_mm", round_to(width_mm, 3),
           "not the sensor's width (the camera does not say): chosen with the f-number above "
           f"so that the simulator blurs {blur:g} px per dioptre, as the picture does")
