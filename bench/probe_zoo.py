@@ -44,7 +44,10 @@ from rig.zoo import profile as zoo_profile  # noqa: E402
 
 
 def new_calibration() -> bool:
-    return importlib.util.find_spec("rig.calview") is not None
+    """Whether rig calibrate uses the calibration that measures the realistic lens."""
+    import rig.calibrate
+    return (importlib.util.find_spec("rig.calview") is not None
+            and "calview" in Path(rig.calibrate.__file__).read_text())
 
 
 def one(seed: int, lens: str, demo: bool) -> dict:
