@@ -31,13 +31,15 @@ test: $(STAMP)
 
 # Plans against focus_sq, calibration over simulator seeds against the
 # previous calibrate, autofocus against the seed's full sweep, then play
-# timing with the web page streaming (about 10 minutes on 2 cores).
+# timing with the web page streaming, then rig probe's round trip over 20 zoo
+# lenses (about 18 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/calibration_seeds.py
 	$(BIN)/python bench/af.py
 	$(BIN)/python bench/web_timing.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/probe_zoo.py
 
 # Redraw the OLED reference pictures after a meant change to the screens
 # (then look at tests/golden/*.png and commit them).

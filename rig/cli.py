@@ -5,6 +5,7 @@
 ``rig simulate``   the app on the simulator, driven by a session script
 ``rig demo``       ``simulate`` with the default profile and demo script
 ``rig calibrate``  measure the connected lens and store its calibration
+``rig probe``      measure the camera and lens into a simulator profile and a report
 ``rig plan``       plan one transition from a calibration file
 ``rig screens``    every OLED screen as a PNG (the gallery)
 ``rig lenses``     list, export and import lens profiles (calibrations)
@@ -163,6 +164,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             print(f"  size {d.size}: {d.steps:g} steps, {d.speed:.2f} steps/s")
         print(f"saved to {path}")
     return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .probecmd import run
+    return run(args)
 
 
 def _summary(report: Any, *, check: bool) -> bool:
@@ -528,6 +534,14 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--state-dir")
     cal.add_argument("--config")
     cal.set_defaults(func=cmd_calibrate)
+
+    probe = sub.add_parser("probe", help="measure the camera and lens into a simulator profile",
+                           description="Measure the camera and lens that are plugged in and "
+                                       "write a simulator profile that behaves like them "
+                                       "(docs/hardware-test.md).")
+    from .probecmd import add_arguments
+    add_arguments(probe)
+    probe.set_defaults(func=cmd_probe)
 
     plan = sub.add_parser("plan", help="plan one transition")
     plan.add_argument("--lens", required=True, help="a calibration JSON file")
