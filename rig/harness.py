@@ -9,8 +9,10 @@ layer never sees it.
 Report (JSON)::
 
     {"lens": {calibration},
-     "transitions": [{"kind", "from", "to", "target_step", "true_step",
-                      "planned_s", "actual_s", "max_tracking_error_steps"}],
+     "transitions": [{"kind", "from", "to", "target_step", "true_step", "true_position",
+                      "planned_s", "actual_s", "max_tracking_error_steps", "commands",
+                      "late_commands", "counts", "expected_landing_steps", "t0",
+                      "executed_at"}],
      "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
                     "ok", "reason" (when not ok)}],
      "errors": []}
@@ -19,7 +21,16 @@ Report (JSON)::
 homing).  ``actual_s`` runs from the transition's start to the end of the
 lens's last motion, in the simulator's truth.  ``max_tracking_error_steps``
 is the largest distance between the true position and the straight line
-from the true start to the target over the planned duration.
+from the true start to the target over the planned duration.  ``counts``
+are the commands of each size the plan that ran holds (from where the lens
+was when it started), ``expected_landing_steps`` the landing error that plan
+expects; ``t0`` (the transition's start) and ``executed_at`` (when its last
+command's time was over, before any check) are virtual seconds.
+
+Outside the JSON, for benchmarks: :attr:`Report.presses` holds when each
+scripted ``press``/``hold`` began (virtual seconds, name), and
+:attr:`Report.motions` every motion of the lens in the simulator's truth
+(:class:`rig.sim.Segment`, with when its command was sent).
 
 :func:`simulate_boot` runs ``rig run``'s own entry point
 (:class:`rig.service.Service`) the same way: the camera appears after a
@@ -78,6 +89,8 @@ class Report:
     errors: list[str] = field(default_factory=list)
     virtual_s: float = 0.0
     frames: int = 0
+    presses: list[tuple[float, str]] = field(default_factory=list)
+    motions: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"lens": self.lens, "transitions": self.transitions,
@@ -113,17 +126,23 @@ class _Watcher:
             f = 1.0 if planned <= 0 else min(max((t - tr.t0) / planned, 0.0), 1.0)
             ideal = start_true + (tr.target - start_true) * f
             worst = max(worst, abs(x - ideal))
+        ran = run.plan
         self.report.transitions.append({
             "kind": tr.kind,
             "from": 0 if tr.from_index is None else tr.from_index + 1,
             "to": tr.to_index + 1,
             "target_step": tr.target,
             "true_step": truth.step(settled),
+            "true_position": round(truth.position(settled), 3),
             "planned_s": round(planned, 6),
             "actual_s": round(end - tr.t0, 6),
             "max_tracking_error_steps": round(worst, 3),
             "commands": run.commands,
             "late_commands": run.late,
+            "counts": {} if ran is None else {str(k): n for k, n in sorted(ran.counts.items())},
+            "expected_landing_steps": 0.0 if ran is None else round(ran.landing, 3),
+            "t0": round(tr.t0, 6),
+            "executed_at": round(run.ended, 6),
         })
 
     def focused(self, result: AFResult) -> None:
@@ -231,6 +250,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     sim = SimBody(profile, clock)
     store = Store(state_dir)
     report = Report()
+    sim.truth.log = report.motions
     watcher = _Watcher(sim, report)
     recorder = GifRecorder() if gif else None
     device = dummy(width=128, height=64, mode="1")
@@ -251,6 +271,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
         for action in actions:
             clock.sleep(action.delay)
             if action.kind in ("press", "hold"):
+                report.presses.append((clock.now(), action.name))
                 names, long = _buttons_for(bindings, action.name, action.line)
                 seconds = action.value if action.kind == "hold" else (
                     config.ui.hold_time + PRESS_S if long else PRESS_S)
