@@ -67,7 +67,7 @@ SHORT = {
     "info": "mode", "set": "store / next", "q": "add / to 1", "trash": "delete point",
     "up": "slower", "down": "faster", "left": "prev point", "right": "next point",
     "rate": "screen off/on", "af": "autofocus", "jog_near": "jog near", "jog_far": "jog far",
-    "ease": "curve", "help": "help",
+    "ease": "curve", "help": "help", "scene": "moving/still", "home": "home now",
 }
 
 
