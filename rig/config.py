@@ -198,7 +198,8 @@ class Config:
     def ui(self) -> Settings:
         detent = self.values["encoder"]["focus"]["detent_steps"]
         position = self.values["position"]
-        return Settings(detent_steps=detent, uncertain_steps=position["uncertain_steps"],
+        return Settings(detent_steps=detent, scene=position["scene"],
+                        uncertain_steps=position["uncertain_steps"],
                         rehome=position["rehome"], **self.values["ui"])
 
     @property

@@ -9,17 +9,24 @@ layer never sees it.
 Report (JSON)::
 
     {"lens": {calibration},
-     "transitions": [{"kind", "from", "to", "target_step", "true_step",
+     "transitions": [{"kind", "from", "to", "start_step", "target_step", "true_step",
                       "planned_s", "actual_s", "max_tracking_error_steps"}],
      "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
                     "ok", "reason" (when not ok)}],
+     "unasked_motions": [{"t0", "t1", "x0", "x1"}],
      "errors": []}
 
 ``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
-homing).  ``actual_s`` runs from the transition's start to the end of the
+homing); ``start_step`` is where the rig believed the lens was when it set
+out, 0 for a Q that went through the near stop first.  ``actual_s`` runs from the transition's start to the end of the
 lens's last motion, in the simulator's truth.  ``max_tracking_error_steps``
 is the largest distance between the true position and the straight line
 from the true start to the target over the planned duration.
+``unasked_motions`` are the lens's true motions in play mode (once the lens
+is ready: not the boot's calibration and homing) that no press
+asked for: outside every transition's execution (from its start to its
+last command's motion; a live-view correction after it counts as unasked)
+and outside a homing the operator asked for.
 
 :func:`simulate_boot` runs ``rig run``'s own entry point
 (:class:`rig.service.Service`) the same way: the camera appears after a
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,12 +84,14 @@ class Report:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     autofocus: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unasked_motions: list[dict[str, float]] = field(default_factory=list)
     virtual_s: float = 0.0
     frames: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"lens": self.lens, "transitions": self.transitions,
-                "autofocus": self.autofocus, "errors": self.errors}
+                "autofocus": self.autofocus, "unasked_motions": self.unasked_motions,
+                "errors": self.errors}
 
 
 class _Watcher:
@@ -93,6 +103,42 @@ class _Watcher:
         self.calibrating_until = 0.0
         self.learning: list[tuple[float, float]] = []
         self._first_segment = 0
+        self._started = 0.0
+        # When the lens was asked to move: each transition's execution, each
+        # homing; and when the rig stood in play (from the app's states).
+        self.asked: list[tuple[float, float]] = []
+        self.play: list[list[float]] = []
+        self._homing_since: float | None = None
+
+    def state(self, state: State) -> None:
+        """Each new state of the core (an app listener): play mode and homings."""
+        now = self.sim.clock.now()
+        # In play with a lens ready (not the boot's calibration and homing).
+        playing = state.mode == Mode.PLAY and state.model is not None
+        if playing and (not self.play or self.play[-1][1] < math.inf):
+            self.play.append([now, math.inf])
+        elif not playing and self.play and self.play[-1][1] == math.inf:
+            self.play[-1][1] = now
+        homing = state.activity == Activity.HOMING
+        if homing and self._homing_since is None:
+            self._homing_since = now
+        elif not homing and self._homing_since is not None:
+            self.asked.append((self._homing_since, now))
+            self._homing_since = None
+
+    def unasked(self) -> list[dict[str, float]]:
+        """The lens's true motions in play that nothing asked for (see the report)."""
+        out = []
+        for seg in self.sim.truth.segments:
+            if abs(seg.x1 - seg.x0) < 1e-6:
+                continue
+            if not any(a <= seg.t0 < b for a, b in self.play):
+                continue
+            if any(a - 1e-9 <= seg.t0 <= b + 1e-9 for a, b in self.asked):
+                continue
+            out.append({"t0": round(seg.t0, 6), "t1": round(seg.t1, 6),
+                        "x0": round(seg.x0, 3), "x1": round(seg.x1, 3)})
+        return out
 
     def calibrated(self, cal: Calibration) -> None:
         self.report.lens = cal.to_json()
@@ -100,10 +146,13 @@ class _Watcher:
 
     def transition_started(self, tr: Transition, plan: Plan) -> None:
         self._first_segment = self.sim.truth.added
+        self._started = self.sim.clock.now()
 
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
         truth = self.sim.truth
         segments = truth.since(self._first_segment)
+        self.asked.append((self._started, max([run.ended] + [
+            s.t1 for s in segments if s.t0 <= (run.arrival or run.ended)])))
         settled = max([truth.settled_at()] + [s.t1 for s in segments])
         end = max((s.t1 for s in segments), default=run.ended)
         start_true = truth.position(tr.t0 - 1e-9) if not segments else segments[0].x0
@@ -117,6 +166,7 @@ class _Watcher:
             "kind": tr.kind,
             "from": 0 if tr.from_index is None else tr.from_index + 1,
             "to": tr.to_index + 1,
+            "start_step": tr.start,
             "target_step": tr.target,
             "true_step": truth.step(settled),
             "planned_s": round(planned, 6),
@@ -141,6 +191,9 @@ class _Watcher:
 
     def learned(self, started: float, ended: float) -> None:
         self.learning.append((started, ended))
+
+    def homed(self, started: float, ended: float) -> None:
+        self.asked.append((started, ended))     # Q through the stop: the press asked for it
 
     def error(self, message: str) -> None:
         self.report.errors.append(message)
@@ -240,6 +293,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
               calibration_settings=CalibrationSettings(
                   settle_small_s=cal["settle_small_s"], settle_large_s=cal["settle_large_s"],
                   max_steps=cal["max_steps"], stall_window=cal["stall_window"]))
+    app.listeners.append(watcher.state)
     factory = MockFactory()
     # The simulated rig always has its focus wheel, on the configured pins.
     encoder = config["encoder"]["focus"]
@@ -274,6 +328,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     if app.state.activity == Activity.FAULT and not report.errors:
         report.errors.append(app.state.message)
     report.virtual_s = clock.now()
+    report.unasked_motions = watcher.unasked()
     if recorder is not None and gif is not None:
         until = watcher.calibrating_until
 

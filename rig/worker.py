@@ -98,6 +98,7 @@ class Observer(Protocol):
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: ...
     def focused(self, result: AFResult) -> None: ...
     def learned(self, started: float, ended: float) -> None: ...
+    def homed(self, started: float, ended: float) -> None: ...
     def error(self, message: str) -> None: ...
 
 
@@ -109,6 +110,7 @@ class NullObserver:
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: pass
     def focused(self, result: AFResult) -> None: pass
     def learned(self, started: float, ended: float) -> None: pass
+    def homed(self, started: float, ended: float) -> None: pass
     def error(self, message: str) -> None: pass
 
 
@@ -546,7 +548,9 @@ class LensWorker:
         """
         tr, plan = job.transition, job.plan
         was = lens.uncertainty
+        started = self.clock.now()
         lens.home()
+        self.observer.homed(started, self.clock.now())
         log.info("back to point %d through the near stop (position was +-%.1f steps)",
                  tr.to_index + 1, was)
         plan = lens.plan_from_here(tr.target, plan.target_s, plan.easing)
