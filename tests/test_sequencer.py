@@ -426,11 +426,11 @@ def test_a_moving_scene_enters_play_at_once_and_its_pulls_never_look():
 
 def test_the_scene_switches_from_the_buttons_and_still_learns_in_play():
     rig = Rig([Point(10), Point(300, 2.0)])
-    rig.feed(Edge("a", True, rig.t))            # a+centre: the scene function
+    rig.feed(Edge("a", True, rig.t))            # a+right: the scene function
     rig.advance(0.05)
-    effects = rig.feed(Edge("centre", True, rig.t))
+    effects = rig.feed(Edge("right", True, rig.t))
     rig.advance(0.1)
-    rig.feed(Edge("centre", False, rig.t))
+    rig.feed(Edge("right", False, rig.t))
     rig.feed(Edge("a", False, rig.t))
     assert rig.state.scene == "still" and rig.state.highlight.text == "scene still"
     assert effects == [Arm(300)]                # in play: the scene is learnt once free
