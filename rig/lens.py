@@ -659,6 +659,8 @@ class Lens:
             if stop is not None and stop():
                 break
             self.wait_free()
+            if stop is not None and stop():
+                break       # a press came while the last command's motion ended
             self.send(unit.size, direction)
             sent += 1
         return sent
