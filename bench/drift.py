@@ -7,12 +7,14 @@ transitions (SET, and Q back to point 1 after each pass).  For every arrival
 the report gives the simulator's true step and the target; this prints the
 distribution of |true_step - target_step| for:
 
-* checked: INFO into play first, so the rig learns the scene and checks
-  every arrival in the live view (rig.verify);
+* checked: ``[position] scene = "still"`` and INFO into play first, so the
+  rig learns the scene and checks every arrival in the live view
+  (rig.verify);
 * checked, 5 % dropped: the same, with 5 % of all drive commands silently
   lost from the first play transition on;
 * baseline, open loop: the same lens and presses, straight from boot into
-  play, so nothing is learnt and nothing checked (what counting alone does).
+  play, with ``scene = "moving"`` and ``rehome = false``: nothing learnt,
+  nothing checked, never through the stop (what counting alone does).
 
 It also prints the picture's resolution at each point: how many steps the
 lens must be off before the picture differs from the one on target by more
@@ -35,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rig.config import load_config  # noqa: E402
 from rig.harness import simulate  # noqa: E402
 from rig.script import parse_script  # noqa: E402
 from rig.sequencer import Point  # noqa: E402
@@ -131,8 +134,11 @@ def run(profile: Profile, transitions: int, checked: bool, drop: float) -> Resul
         store = Store(state)
         store.save_sequence(POINTS, profile.lens)
         started = time.perf_counter()
+        config = Path(tmp) / "rig.toml"
+        config.write_text('[position]\nscene = "still"\n' if checked else
+                          '[position]\nscene = "moving"\nrehome = false\n')
         report = simulate(profile, parse_script(script(transitions, checked, drop), "<drift>"),
-                          state_dir=state)
+                          state_dir=state, config=load_config(config))
         wall = time.perf_counter() - started
         scenes = list((state / "scenes").glob("*.npz"))
         res: dict[int, int] = {}

@@ -31,9 +31,9 @@ this machine is shared):
   median, p95 and max, steps, and the share that ends on the target's step;
 * the share of play pulls whose motion ends within 3 % of the planned
   duration;
-* lens motions during play that no press asked for: motions in the
-  simulator's log whose drive command was sent outside every press's pull
-  or Q (from the press to the end of the last command's time);
+* lens motions during play that no press asked for (the harness's
+  ``unasked_motions``: true motions outside every pull's and Q's execution
+  and outside a homing a press asked for);
 * the Qs that went through the near stop: how many ended farther from
   point 1 than 3 sigma of what the commands from the stop to point 1 can
   spread (sigma from the calibration's spread of each size, plus the
@@ -85,31 +85,11 @@ RUNS = 3                         # runs of the sequence in each take
 BEYOND_3_SIGMA = math.erfc(3.0 / math.sqrt(2.0))   # P(|N(0,1)| > 3) = 0.0027
 SHARE = 0.03                     # a pull on time: within 3 % of its planned duration
 
-# The two ways, side by side on the same takes.  ``config``: laid over the
-# defaults; ``skip_learning``: a button right after INFO into play, so that
-# code without [position] (which always learns the scene and checks every
-# arrival) still runs as counting alone: nothing learnt, nothing checked.
+# The two ways, side by side on the same takes: TOML laid over the defaults.
 SHIPPED = "rig as shipped"
 COUNTING = "counting alone"
-
-
-@dataclasses.dataclass(frozen=True)
-class Way:
-    name: str
-    config: str            # TOML laid over the defaults ("" for none)
-    skip_learning: bool = False
-
-
-def ways() -> tuple[Way, Way]:
-    """The rig as shipped, and counting alone, as this code can set them up."""
-    counting = Way(COUNTING, '[position]\nscene = "moving"\nrehome = false\n')
-    try:
-        _config(counting.config)
-    except InputError:
-        # No [position] yet: counting alone is entering play without learning
-        # the scene (nothing checked, and this code never homes in play).
-        counting = Way(COUNTING, "", skip_learning=True)
-    return Way(SHIPPED, ""), counting
+WAYS = {SHIPPED: "",
+        COUNTING: '[position]\nscene = "moving"\nrehome = false\n'}
 
 
 def _config(overlay: str) -> Config:
@@ -249,7 +229,7 @@ def make_take(profile: Profile, seed: int, runs: int = RUNS) -> Take:
             _duration(rng, lines)
         lines.append("+0 wait idle")
         here = x
-    lines += ["+1 press info", "@play", "+0 wait idle",       # edit -> play
+    lines += ["+1 press info", "+0 wait idle",                # edit -> play
               "+0.5 press q", "+0 wait idle"]                # to point 1
     done: list[str] = []
     for run in range(runs):
@@ -276,28 +256,6 @@ def make_take(profile: Profile, seed: int, runs: int = RUNS) -> Take:
     return Take(seed, "\n".join(lines) + "\n", tuple(points))
 
 
-def _homing_s(profile: Profile) -> float:
-    """About how long the rig takes to home this lens by count (rig.lens.Lens.home), generously."""
-    if not profile.drive:
-        return 20.0
-    big = max(profile.drive.values(), key=lambda d: d.steps)
-    count = math.ceil(profile.steps * 1.1 / big.steps) + 2
-    return 1.5 * count * (big.steps / big.speed + 2.0 * profile.latency_ms / 1000.0)
-
-
-def script_for(take: Take, way: Way, profile: Profile) -> str:
-    """The take's script for one way: ``@play`` is where INFO into play was pressed.
-
-    ``skip_learning``: UP (which does nothing in play) every 0.38 s until
-    well after the homing that precedes the learning is over; the first
-    press into the learning ends it before it has learnt anything of use.
-    """
-    skip = ""
-    if way.skip_learning:
-        skip = "+0.3 press up\n" * math.ceil((_homing_s(profile) + 3.0) / 0.38)
-    return take.script.replace("@play\n", skip)
-
-
 # ------------------------------------------------------------------ measure
 
 
@@ -309,7 +267,6 @@ class Result:
     on_time: int = 0
     unasked: int = 0                   # lens motions no press asked for
     unasked_steps: float = 0.0
-    unasked_commands: int = 0          # drive commands (moving the lens or not) outside presses
     via_stop: int = 0                  # Qs that went through the near stop
     beyond: int = 0                    # ... and ended beyond 3 sigma of their spread
     expected_beyond: float = 0.0       # what a normal distribution expects beyond 3 sigma
@@ -326,58 +283,45 @@ def _spreads(lens: dict[str, Any]) -> dict[str, float]:
     return {str(d["size"]): float(d.get("jitter") or 0.0) for d in lens.get("drive", [])}
 
 
-def measure(report: Any, play_from: float) -> Result:
-    """The figures of one take, from the report and the simulator's log."""
+def measure(report: Any) -> Result:
+    """The figures of one take, from its report.
+
+    Every transition of a take is in play (rehearsing stores points with
+    the wheel, which makes none); ``unasked_motions`` are the harness's.
+    """
     r = Result(problems=list(report.errors), virtual_s=report.virtual_s)
-    presses = sorted(t for t, _ in report.presses)
-    moves = [m for m in report.transitions if m["t0"] >= play_from]
-    windows = []
-    for m in moves:
-        before = [t for t in presses if t <= m["t0"] + 1e-9]
-        # the report's times are rounded to the microsecond
-        windows.append((before[-1] if before else m["t0"], m["executed_at"] + 2e-6))
-    asked = [(a, b) for a, b in windows]
-    for m, (start, end) in zip(moves, windows):
-        r.errors.append(abs(m["true_position"] - m["target_step"]))
+    spreads = _spreads(report.lens)
+    for m in report.transitions:
+        off = abs(m["true_position"] - m["target_step"])
+        r.errors.append(off)
         r.exact += m["true_step"] == m["target_step"]
         if m["kind"] == "play" and m["planned_s"] > 0:
             r.pulls += 1
             r.on_time += abs(m["actual_s"] - m["planned_s"]) <= SHARE * m["planned_s"]
-        if m["kind"] == "asap" and m["to"] == 1:
-            touched = any(start <= s.sent <= end and min(s.x0, s.x1) <= 1e-9
-                          for s in report.motions)
-            if touched:
-                spreads = _spreads(report.lens)
-                sigma = math.sqrt(sum(n * spreads.get(k, 0.0) ** 2
-                                      for k, n in m["counts"].items()))
-                allowed = 3.0 * sigma + abs(m["expected_landing_steps"]) + 1e-6
-                r.via_stop += 1
-                r.beyond += abs(m["true_position"] - m["target_step"]) > allowed
-                r.expected_beyond += BEYOND_3_SIGMA if sigma > 0 else 0.0
-    for s in report.motions:
-        if s.sent < play_from or any(a <= s.sent <= b for a, b in asked):
-            continue
-        r.unasked_commands += 1
-        if abs(s.x1 - s.x0) > 1e-6:
-            r.unasked += 1
-            r.unasked_steps += abs(s.x1 - s.x0)
+        if m["kind"] == "asap" and m["to"] == 1 and m["from"] > 0 and m["start_step"] == 0:
+            # a Q through the near stop: its plan runs from the stop to point 1
+            sigma = math.sqrt(sum(n * spreads.get(k, 0.0) ** 2 for k, n in m["counts"].items()))
+            r.via_stop += 1
+            r.beyond += off > 3.0 * sigma + abs(m["expected_landing_steps"]) + 1e-6
+            r.expected_beyond += BEYOND_3_SIGMA if sigma > 0 else 0.0
+    for motion in report.unasked_motions:
+        r.unasked += 1
+        r.unasked_steps += abs(motion["x1"] - motion["x0"])
     return r
 
 
-def run_take(job: tuple[str, Profile, Take, Way, str]) -> tuple[str, str, Result]:
+def run_take(job: tuple[str, Profile, Take, str, str]) -> tuple[str, str, Result]:
+    """One take, one way: (profile's name, way, figures)."""
     name, profile, take, way, calibration = job
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rig-take-", dir=_scratch()) as tmp:
         state = Path(tmp) / "state"
         Store(state).save_calibration(parse_calibration(json.loads(calibration)))
-        actions = parse_script(script_for(take, way, profile), f"<take {take.seed}>")
-        report = simulate(profile, actions, state_dir=state, config=_config(way.config))
-    # Play starts with the first press after INFO into play (the Q to point 1).
-    infos = [t for t, n in report.presses if n == "info"]
-    after = [t for t, n in report.presses if infos and t > infos[-1] and n != "up"]
-    result = measure(report, after[0] if after else math.inf)
+        actions = parse_script(take.script, f"<take {take.seed}>")
+        report = simulate(profile, actions, state_dir=state, config=_config(WAYS[way]))
+    result = measure(report)
     result.wall_s = time.perf_counter() - started
-    return name, way.name, result
+    return name, way, result
 
 
 # ------------------------------------------------------------------ report
@@ -432,8 +376,7 @@ def totals(results: dict[tuple[str, str], Result], names: list[str], exact: set[
               f"of {moves_ex} moves exact; play pulls within 3 % of plan "
               f"{100 * sum(r.on_time for r in rs) / max(pulls, 1):.1f} % of {pulls}; "
               f"unasked lens motions in play {sum(r.unasked for r in rs)} "
-              f"({sum(r.unasked_steps for r in rs):.0f} steps; drive commands outside presses "
-              f"{sum(r.unasked_commands for r in rs)}); "
+              f"({sum(r.unasked_steps for r in rs):.0f} steps); "
               f"Qs through the stop {sum(r.via_stop for r in rs)}, beyond 3σ "
               f"{sum(r.beyond for r in rs)} (a normal distribution expects "
               f"{sum(r.expected_beyond for r in rs):.2f})")
@@ -458,13 +401,10 @@ def main() -> None:
     if not lenses:
         sys.exit("no profile matches --profiles")
     names = list(lenses)
-    way_pair = ways()
-    way_names = (way_pair[0].name, way_pair[1].name)
-    counting = ('[position] scene = "moving", rehome = false' if way_pair[1].config else
-                "no [position] in this code: INFO into play with the learning skipped")
+    way_names = (SHIPPED, COUNTING)
     print(f"Takes on the simulator: {max(args.takes, len(names))} takes (seeds {args.seed}..), "
           f"{len(names)} profiles, each take run {SHIPPED!r} (the defaults) and {COUNTING!r} "
-          f"({counting})")
+          f"([position] scene = \"moving\", rehome = false)")
     with multiprocessing.Pool(args.jobs) as pool:
         cals = dict(zip(names, pool.map(calibration_of, [lenses[n] for n in names])))
         measured = [n for n, c in cals.items() if c[1] != "the simulator's truth"]
@@ -475,7 +415,7 @@ def main() -> None:
         for i in range(max(args.takes, len(names))):
             name = names[i % len(names)]
             take = make_take(lenses[name], args.seed + i)
-            for way in way_pair:
+            for way in way_names:
                 jobs.append((name, lenses[name], take, way, cal_json[name]))
         results = {(n, w): Result() for n in names for w in way_names}
         wall = 0.0

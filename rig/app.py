@@ -25,6 +25,7 @@ from typing import Any, Callable
 from .calibrate import CalibrationSettings
 from .clock import EMPTY, Channel, Clock, Task
 from .display import DisplayLoop, View
+from .lens import Trust
 from .liveview import LiveFeed
 from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode, Move, Notice,
                         Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
@@ -65,7 +66,8 @@ class App:
                                  observer=self.observer,
                                  settings=calibration_settings or CalibrationSettings(),
                                  live=self.live, playing=lambda: self.state.mode == Mode.PLAY,
-                                 keepalive_s=keepalive_s)
+                                 keepalive_s=keepalive_s,
+                                 trust=Trust(uncertain_steps=state.settings.uncertain_steps))
         # Called from the core thread with each new state, after its effects
         # (a saved sequence is on disk by then): the web page's updates.
         self.listeners: list[Callable[[State], None]] = []

@@ -379,7 +379,7 @@ class _Search:
             if lens.at_stop == direction:
                 break   # the camera said so
         lens.wait_free()
-        lens.fix_position(0.0 if direction == NEAR else float(self.range), sigma=0.0)
+        lens.stopped_at(direction)   # driven into a stop: exactly there, as homing
         self.moves += 1
 
     # -- 1. coarse

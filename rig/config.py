@@ -18,7 +18,7 @@ from typing import Any
 from .controls import BUTTONS, FUNCTIONS, BindingError, Bindings, make_bindings
 from .inputs import EachTable, Field, InputError, Table, TomlDoc, load_toml, validate
 from .planner import EASINGS
-from .sequencer import Settings
+from .sequencer import SCENES, Settings
 
 __all__ = ["Config", "load_config", "find_config", "DEFAULTS", "SCHEMA", "SYSTEM_CONFIG",
            "SYSTEM_STATE"]
@@ -137,6 +137,11 @@ SCHEMA = Table({
         "jog_coarse": Field(int, min=1, max=3),
         "easing": Field(str, choices=EASINGS),
     }),
+    "position": Table({
+        "scene": Field(str, choices=SCENES),
+        "uncertain_steps": Field(float, above=0, max=1000),
+        "rehome": Field(bool),
+    }),
     "web": Table({
         "enabled": Field(bool),
         "host": Field(str, check=_host),
@@ -192,7 +197,15 @@ class Config:
     @property
     def ui(self) -> Settings:
         detent = self.values["encoder"]["focus"]["detent_steps"]
-        return Settings(detent_steps=detent, **self.values["ui"])
+        position = self.values["position"]
+        return Settings(detent_steps=detent, scene=position["scene"],
+                        uncertain_steps=position["uncertain_steps"],
+                        rehome=position["rehome"], **self.values["ui"])
+
+    @property
+    def scene(self) -> str:
+        """The scene the rig boots with ("moving" or "still"); the operator switches it."""
+        return str(self.values["position"]["scene"])
 
     def state_dir(self, *, simulated: bool = False) -> Path:
         """Where calibrations and the sequence go.
@@ -366,4 +379,11 @@ def summary(config: Config) -> list[str]:
                        f"{display['driver']} at 0x{display['i2c_address']:02X} on "
                        f"/dev/i2c-{display['i2c_port']}"),
         "web      " + web_line(web),
+        "position " + _position_line(config["position"]),
     ]
+
+
+def _position_line(position: dict[str, Any]) -> str:
+    rehome = (f"Q in play homes first above ±{position['uncertain_steps']:g} steps"
+              if position["rehome"] else "Q never homes")
+    return f"scene {position['scene']}; {rehome}"

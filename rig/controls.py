@@ -57,7 +57,7 @@ BUTTONS = ("up", "down", "left", "right", "centre", "a", "b", "thumb", "wheel")
 
 #: Every function a gesture can do: the ten of the focus_sq module, then rig's own.
 FUNCTIONS = ("info", "set", "q", "trash", "up", "down", "left", "right", "rate", "af",
-             "jog_near", "jog_far", "ease", "help")
+             "jog_near", "jog_far", "ease", "help", "scene", "home")
 
 REPEATS = frozenset({"up", "down"})            # act again and again while held
 HOLDS = frozenset({"jog_near", "jog_far"})     # last as long as the button is held
@@ -71,6 +71,7 @@ WHAT = {
     "rate": "screen off / on", "af": "autofocus",
     "jog_near": "jog near (then coarse)", "jog_far": "jog far (then coarse)",
     "ease": "straight / eased curve", "help": "this help",
+    "scene": "scene moving / still", "home": "home now (into the stop)",
 }
 
 

@@ -67,7 +67,7 @@ SHORT = {
     "info": "mode", "set": "store / next", "q": "add / to 1", "trash": "delete point",
     "up": "slower", "down": "faster", "left": "prev point", "right": "next point",
     "rate": "screen off/on", "af": "autofocus", "jog_near": "jog near", "jog_far": "jog far",
-    "ease": "curve", "help": "help",
+    "ease": "curve", "help": "help", "scene": "moving/still", "home": "home now",
 }
 
 
@@ -234,6 +234,10 @@ def _header(c: _Canvas, view: View, middle: str = "") -> None:
         c.text((2, 1), tag)
     if middle:
         c.text((w + 6, 1), middle)
+    elif s.mode != Mode.INACTIVE:
+        # The scene ([position] scene): "still" checks arrivals in the live view.
+        flash = s.highlight is not None and s.highlight.what == "scene"
+        c.text((w + 6, 3), s.scene, "small", invert=flash)
     if s.mode != Mode.INACTIVE:
         count = f"{s.index + 1}/{len(s.points)}" if s.points else "0/0"
         hl = s.highlight
@@ -444,6 +448,11 @@ def _countdown(c: _Canvas, view: View) -> None:
     _bar(c, s, _lens_position(view), tr.target)
 
 
+def uncertain(s: State) -> bool:
+    """The position's uncertainty is above ``[position] uncertain_steps``: the OLED shows it."""
+    return s.uncertainty > s.settings.uncertain_steps
+
+
 def _point_screen(c: _Canvas, view: View) -> None:
     s = view.state
     hl = s.highlight
@@ -460,6 +469,8 @@ def _point_screen(c: _Canvas, view: View) -> None:
         c.text((1, y), hl.text[:21], invert=True)
     elif s.message:
         c.text((0, y), s.message[:21])
+    elif uncertain(s) and math.isfinite(s.uncertainty):
+        c.text((1, y), f"lens \u00b1{s.uncertainty:.0f} steps", invert=True, bold=True)
     elif not s.trusted:
         c.text((1, y), "lens position ?", invert=True, bold=True)
     else:

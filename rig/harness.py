@@ -9,28 +9,29 @@ layer never sees it.
 Report (JSON)::
 
     {"lens": {calibration},
-     "transitions": [{"kind", "from", "to", "target_step", "true_step", "true_position",
-                      "planned_s", "actual_s", "max_tracking_error_steps", "commands",
-                      "late_commands", "counts", "expected_landing_steps", "t0",
-                      "executed_at"}],
+     "transitions": [{"kind", "from", "to", "start_step", "target_step", "true_step",
+                      "true_position", "planned_s", "actual_s", "max_tracking_error_steps",
+                      "commands", "late_commands", "counts", "expected_landing_steps"}],
      "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
                     "ok", "reason" (when not ok)}],
+     "unasked_motions": [{"t0", "t1", "x0", "x1"}],
      "errors": []}
 
 ``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
-homing).  ``actual_s`` runs from the transition's start to the end of the
-lens's last motion, in the simulator's truth.  ``max_tracking_error_steps``
+homing); ``start_step`` is where the rig believed the lens was when it set
+out, 0 for a Q that went through the near stop first.  ``actual_s`` runs from the transition's start to the end of the
+lens's last motion, in the simulator's truth, and ``true_position`` is
+where it settled, to the fraction of a step.  ``max_tracking_error_steps``
 is the largest distance between the true position and the straight line
 from the true start to the target over the planned duration.  ``counts``
-are the commands of each size the plan that ran holds (from where the lens
-was when it started), ``expected_landing_steps`` the landing error that plan
-expects; ``t0`` (the transition's start) and ``executed_at`` (when its last
-command's time was over, before any check) are virtual seconds.
-
-Outside the JSON, for benchmarks: :attr:`Report.presses` holds when each
-scripted ``press``/``hold`` began (virtual seconds, name), and
-:attr:`Report.motions` every motion of the lens in the simulator's truth
-(:class:`rig.sim.Segment`, with when its command was sent).
+are the commands of each size of the plan that ran (from where the lens
+was when it set out: from the stop after a Q through it), and
+``expected_landing_steps`` the landing error that plan expects.
+``unasked_motions`` are the lens's true motions in play mode (once the lens
+is ready: not the boot's calibration and homing) that no press
+asked for: outside every transition's execution (from its start to its
+last command's motion; a live-view correction after it counts as unasked)
+and outside a homing the operator asked for.
 
 :func:`simulate_boot` runs ``rig run``'s own entry point
 (:class:`rig.service.Service`) the same way: the camera appears after a
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,14 +89,14 @@ class Report:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     autofocus: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unasked_motions: list[dict[str, float]] = field(default_factory=list)
     virtual_s: float = 0.0
     frames: int = 0
-    presses: list[tuple[float, str]] = field(default_factory=list)
-    motions: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"lens": self.lens, "transitions": self.transitions,
-                "autofocus": self.autofocus, "errors": self.errors}
+                "autofocus": self.autofocus, "unasked_motions": self.unasked_motions,
+                "errors": self.errors}
 
 
 class _Watcher:
@@ -106,6 +108,42 @@ class _Watcher:
         self.calibrating_until = 0.0
         self.learning: list[tuple[float, float]] = []
         self._first_segment = 0
+        self._started = 0.0
+        # When the lens was asked to move: each transition's execution, each
+        # homing; and when the rig stood in play (from the app's states).
+        self.asked: list[tuple[float, float]] = []
+        self.play: list[list[float]] = []
+        self._homing_since: float | None = None
+
+    def state(self, state: State) -> None:
+        """Each new state of the core (an app listener): play mode and homings."""
+        now = self.sim.clock.now()
+        # In play with a lens ready (not the boot's calibration and homing).
+        playing = state.mode == Mode.PLAY and state.model is not None
+        if playing and (not self.play or self.play[-1][1] < math.inf):
+            self.play.append([now, math.inf])
+        elif not playing and self.play and self.play[-1][1] == math.inf:
+            self.play[-1][1] = now
+        homing = state.activity == Activity.HOMING
+        if homing and self._homing_since is None:
+            self._homing_since = now
+        elif not homing and self._homing_since is not None:
+            self.asked.append((self._homing_since, now))
+            self._homing_since = None
+
+    def unasked(self) -> list[dict[str, float]]:
+        """The lens's true motions in play that nothing asked for (see the report)."""
+        out = []
+        for seg in self.sim.truth.segments:
+            if abs(seg.x1 - seg.x0) < 1e-6:
+                continue
+            if not any(a <= seg.t0 < b for a, b in self.play):
+                continue
+            if any(a - 1e-9 <= seg.t0 <= b + 1e-9 for a, b in self.asked):
+                continue
+            out.append({"t0": round(seg.t0, 6), "t1": round(seg.t1, 6),
+                        "x0": round(seg.x0, 3), "x1": round(seg.x1, 3)})
+        return out
 
     def calibrated(self, cal: Calibration) -> None:
         self.report.lens = cal.to_json()
@@ -113,10 +151,13 @@ class _Watcher:
 
     def transition_started(self, tr: Transition, plan: Plan) -> None:
         self._first_segment = self.sim.truth.added
+        self._started = self.sim.clock.now()
 
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
         truth = self.sim.truth
         segments = truth.since(self._first_segment)
+        self.asked.append((self._started, max([run.ended] + [
+            s.t1 for s in segments if s.t0 <= (run.arrival or run.ended)])))
         settled = max([truth.settled_at()] + [s.t1 for s in segments])
         end = max((s.t1 for s in segments), default=run.ended)
         start_true = truth.position(tr.t0 - 1e-9) if not segments else segments[0].x0
@@ -131,6 +172,7 @@ class _Watcher:
             "kind": tr.kind,
             "from": 0 if tr.from_index is None else tr.from_index + 1,
             "to": tr.to_index + 1,
+            "start_step": tr.start,
             "target_step": tr.target,
             "true_step": truth.step(settled),
             "true_position": round(truth.position(settled), 3),
@@ -141,8 +183,6 @@ class _Watcher:
             "late_commands": run.late,
             "counts": {} if ran is None else {str(k): n for k, n in sorted(ran.counts.items())},
             "expected_landing_steps": 0.0 if ran is None else round(ran.landing, 3),
-            "t0": round(tr.t0, 6),
-            "executed_at": round(run.ended, 6),
         })
 
     def focused(self, result: AFResult) -> None:
@@ -160,6 +200,9 @@ class _Watcher:
 
     def learned(self, started: float, ended: float) -> None:
         self.learning.append((started, ended))
+
+    def homed(self, started: float, ended: float) -> None:
+        self.asked.append((started, ended))     # Q through the stop: the press asked for it
 
     def error(self, message: str) -> None:
         self.report.errors.append(message)
@@ -250,7 +293,6 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     sim = SimBody(profile, clock)
     store = Store(state_dir)
     report = Report()
-    sim.truth.log = report.motions
     watcher = _Watcher(sim, report)
     recorder = GifRecorder() if gif else None
     device = dummy(width=128, height=64, mode="1")
@@ -260,6 +302,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
               calibration_settings=CalibrationSettings(
                   settle_small_s=cal["settle_small_s"], settle_large_s=cal["settle_large_s"],
                   max_steps=cal["max_steps"], stall_window=cal["stall_window"]))
+    app.listeners.append(watcher.state)
     factory = MockFactory()
     # The simulated rig always has its focus wheel, on the configured pins.
     encoder = config["encoder"]["focus"]
@@ -271,7 +314,6 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
         for action in actions:
             clock.sleep(action.delay)
             if action.kind in ("press", "hold"):
-                report.presses.append((clock.now(), action.name))
                 names, long = _buttons_for(bindings, action.name, action.line)
                 seconds = action.value if action.kind == "hold" else (
                     config.ui.hold_time + PRESS_S if long else PRESS_S)
@@ -295,6 +337,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
     if app.state.activity == Activity.FAULT and not report.errors:
         report.errors.append(app.state.message)
     report.virtual_s = clock.now()
+    report.unasked_motions = watcher.unasked()
     if recorder is not None and gif is not None:
         until = watcher.calibrating_until
 

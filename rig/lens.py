@@ -21,10 +21,13 @@ leaves it taken up toward near.  A plan is made for the play as it is (the
 executor plans again from here if it was made for another), and between
 pulls :meth:`Lens.prepare` takes the play up toward the next one while the
 lens waits, so the pull itself starts at once.  The position carries
-an *uncertainty* (one standard deviation, in steps) that grows with every
-command by the variance calibration measured for its size, and slowly with
-time; homing or a reading resets it.  ``trusted`` says whether it is small
-enough to rely on (``docs/cameras.md``).
+an *uncertainty* (one standard deviation, in steps), kept by the position
+model (:mod:`rig.position`, one :class:`~rig.position.Tracked` value): it
+grows with every command by the variance calibration measured for its size,
+by a command's whole size when it may have been lost, and slowly with time;
+only a stop (homing) or a reading to the step zeroes it.  ``trusted`` says
+whether it is small enough to rely on (``[position] uncertain_steps``,
+``docs/cameras.md``).
 
 **Homing** finds the reference after power-on, by what the camera offers:
 
@@ -56,6 +59,7 @@ from .drives import (Capabilities, Drive, DriveRefused, FujiDrive, SonyDrive, St
                      detect)
 from .gpcontext import CameraContext
 from .planner import LensModel, Plan, Play, plan_move
+from .position import Tracked
 from .vision import fingerprint, shows_detail
 
 log = logging.getLogger(__name__)
@@ -165,7 +169,8 @@ class Trust:
     """How far the position may be trusted (uncertainty in steps, one sigma)."""
 
     drift_per_hour: float = 1.0     # variance added per hour of use (steps^2)
-    bound: float = 3.0              # trusted while 2 sigma stays within this many steps
+    uncertain_steps: float = 4.0    # trusted while one sigma stays within this ([position])
+    lost_share: float = 0.0         # the share of commands the camera may lose (0..1)
 
 
 class Lens:
@@ -181,14 +186,12 @@ class Lens:
         self.camera_model = ""
         self.lens_name = ""
         self.manufacturer = ""
-        self.position: float | None = None
+        self.trust = trust or Trust()
+        self.track = Tracked(drift_per_hour=self.trust.drift_per_hour, since=clock.now())
         self.play = Play()                     # where the motor sits in the lens's backlash
         self.model: LensModel | None = None
         self.jitter: dict[int, float] = {}     # steps, one sigma, per command of a size
         self.latency = RunningStats()
-        self.trust = trust or Trust()
-        self._variance = math.inf
-        self._since = clock.now()
         self._free_at = -math.inf
         self.commands = 0
         self.frames = 0
@@ -200,6 +203,19 @@ class Lens:
         self.liveview_switched_on = False      # live view was off and rig turned it on
         # Called with every frame taken, whatever for (rig.liveview shows them).
         self.on_frame: Callable[[bytes], None] | None = None
+
+    @property
+    def position(self) -> float | None:
+        """The tracked position, steps from the near stop (None until homed)."""
+        return self.track.position
+
+    @position.setter
+    def position(self, value: float | None) -> None:
+        # Only "forget it" is allowed from outside: a position comes from a
+        # stop (home), a reading or the picture (fix_position), never by hand.
+        if value is not None:
+            raise ValueError("a position comes from homing or fix_position, not by hand")
+        self.track = self.track.forgotten()
 
     @property
     def caps(self) -> Capabilities:
@@ -375,12 +391,13 @@ class Lens:
             self.play = self.play.turn(direction, d.steps)[1]
             return
         if stopped:
-            self.position = 0.0 if direction < 0 else float(model.steps)
             self.play = model.play(direction)
-            self._set_known()
+            self.track = self.track.at_stop(0.0 if direction < 0 else float(model.steps), end)
             return
-        self.position, self.play = model.move(self.position, size, direction, self.play)
-        self._variance += self.jitter.get(size, 0.0) ** 2 + (d.steps ** 2 if unsure else 0.0)
+        position, self.play = model.move(self.position, size, direction, self.play)
+        lost = 1.0 if unsure else self.trust.lost_share
+        self.track = self.track.moved(position, self.jitter.get(size, 0.0), steps=d.steps,
+                                      lost=lost)
 
     def wait_free(self) -> None:
         """Sleep until the model says the last command's motion is over."""
@@ -398,30 +415,34 @@ class Lens:
 
     # -- trust
     def fix_position(self, position: float, sigma: float) -> None:
-        """Where something other than counting (a reading, the picture) puts the lens."""
+        """Where something other than counting (a coarse reading, the picture) puts the lens.
+
+        Never surer than :data:`rig.position.PICTURE_FLOOR`: only a stop
+        (:meth:`stopped_at`) zeroes the uncertainty.
+        """
         assert self.model is not None
-        self.position = min(max(float(position), 0.0), float(self.model.steps))
-        self._set_known(sigma)
+        position = min(max(float(position), 0.0), float(self.model.steps))
+        self.track = self.track.placed(position, sigma, self.clock.now())
+
+    def stopped_at(self, direction: int = NEAR) -> None:
+        """The lens was driven into a stop: exactly there, the play taken up toward it."""
+        model = self._need_model()
+        self.play = model.play(NEAR if direction < 0 else FAR)
+        self.track = self.track.at_stop(0.0 if direction < 0 else float(model.steps),
+                                        self.clock.now())
 
     def doubt(self, sigma: float = 10.0) -> None:
         """A check could not place the lens: widen its spread to at least ``sigma``."""
-        self._variance = max(self._variance, sigma * sigma)
-
-    def _set_known(self, sigma: float = 0.0) -> None:
-        self._variance = sigma * sigma
-        self._since = self.clock.now()
+        self.track = self.track.doubted(sigma)
 
     @property
     def uncertainty(self) -> float:
         """One standard deviation of the position, in steps (inf before homing)."""
-        if self.position is None:
-            return math.inf
-        hours = max(0.0, self.clock.now() - self._since) / 3600.0
-        return math.sqrt(self._variance + self.trust.drift_per_hour * hours)
+        return self.track.sigma(self.clock.now())
 
     @property
     def trusted(self) -> bool:
-        return 2.0 * self.uncertainty <= self.trust.bound
+        return self.uncertainty <= self.trust.uncertain_steps
 
     def read_position(self) -> float | None:
         """The camera's own reading, in steps, where it gives one."""
@@ -483,7 +504,8 @@ class Lens:
                 reading = self.read_position()
                 after = None if reading is None else reading - target
             if after is not None and abs(after) < 0.5:
-                self.fix_position(target, sigma=0.0)
+                # Read to the step: as good as a stop.
+                self.track = self.track.at_stop(float(target), self.clock.now())
             return before, after
         unit = self._need_model().steps / 100.0     # Sony: one focalposition unit
         if abs(before) > unit + 0.5:
@@ -502,10 +524,10 @@ class Lens:
         if caps.feedback == "absolute" and isinstance(self.drive, FujiDrive):
             reading = self.read_position()
             if reading is not None:
-                self.position = min(max(reading, 0.0), float(model.steps))
-                self.drive.target = self.drive.low + self.position
+                here = min(max(reading, 0.0), float(model.steps))
+                self.track = self.track.at_stop(here, self.clock.now())   # read to the step
+                self.drive.target = self.drive.low + here
                 self.play = model.play(NEAR)
-                self._set_known()
                 return
         big = max(model.drives, key=lambda d: d.steps)
         count = math.ceil(model.steps * 1.1 / min(big.steps, big.far)) + 2
@@ -516,9 +538,7 @@ class Lens:
             if self.at_stop == NEAR:
                 break  # the camera said so
         self.wait_free()
-        self.position = 0.0
-        self.play = model.play(NEAR)      # driven into the stop: the play is taken up toward near
-        self._set_known()
+        self.stopped_at(NEAR)      # driven into the stop: 0, the play taken up toward near
 
     def execute(self, plan: Plan, t0: float,
                 stop: Callable[[], bool] | None = None) -> Execution:
@@ -639,6 +659,8 @@ class Lens:
             if stop is not None and stop():
                 break
             self.wait_free()
+            if stop is not None and stop():
+                break       # a press came while the last command's motion ended
             self.send(unit.size, direction)
             sent += 1
         return sent

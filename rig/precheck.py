@@ -121,7 +121,9 @@ def _calibrated(lens: Lens) -> DriveTest:
     if watch.reading:
         lens.home()
     else:
-        lens.position = 0.0
+        # One command more back than out: the near stop clamps the lens to 0,
+        # and the motor's play is taken up toward near, exactly as homing leaves it.
+        lens.stopped_at(NEAR)
     return DriveTest(MOVED if moved else UNSEEN if blind else STILL, watch.how, detail)
 
 

@@ -18,7 +18,13 @@ The behaviour follows the focus_sq module (``docs/operating.md``):
   EASE switches the current point's transition between a straight line and
   ease-in-out.
 * Play: SET runs the transition to the next point with its duration; Q goes
-  back to point 1 as fast as possible.
+  back to point 1 as fast as possible, through the near stop first when the
+  position's uncertainty is above ``uncertain_steps`` (``[position]
+  rehome``).
+* The scene (``[position] scene``): "moving", the default, where nothing
+  the live view shows moves the lens; "still", where the worker checks each
+  arrival against the scene learnt on entering play.  SCENE switches it,
+  HOME homes on demand (any mode, the lens at rest).
 * RATE turns the screen off and on, in every mode; HELP shows the controls
   card until any button is pressed.
 
@@ -46,12 +52,15 @@ __all__ = [
     "Turn", "Tick", "Ready", "Progress", "Moved", "Checked", "Focused", "Fault", "Notice",
     "Move", "JogStart", "JogStop", "Nudge", "Autofocus", "SetRegion", "WebPage", "SaveSequence", "Screen",
     "Home",
-    "Arm", "Skip",
+    "Arm", "Skip", "SCENES", "SetScene", "Rehome",
     "AddPoint", "RemovePoint", "SetDuration", "SetEasing", "GoTo", "SetMode", "Jog", "Focus",
     "step", "next_deadline", "achievable", "initial_state", "refusal",
 ]
 
 INPUTS = FUNCTIONS[:10]   # the ten functions of the focus_sq module
+# "moving": nothing the live view shows moves the lens in play; "still": the
+# live view checks each arrival against the scene learnt (docs/operating.md).
+SCENES = ("moving", "still")
 ENCODERS = ("focus",)
 
 
@@ -94,6 +103,9 @@ class Settings(Timing):
     jog_coarse: int = 3           # drive size while jogging coarse
     lead: float = 0.002           # start a transition this long after the press (plus latency)
     easing: str = "linear"        # the trajectory of new points
+    scene: str = "moving"         # the scene at boot ([position] scene); SCENE switches it
+    uncertain_steps: float = 4.0  # one sigma above which the OLED shows it and Q homes first
+    rehome: bool = True           # Q in play goes through the near stop when uncertain
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,8 @@ class State:
     progress: tuple[str, float] | None = None
     nudge: int = 0          # encoder steps waiting for the nudge in flight to end
     trusted: bool = True    # the lens position is known well enough to rely on
+    uncertainty: float = 0.0   # the position's one sigma, in steps (the lens says)
+    scene: str = "moving"   # "moving" or "still" (SCENES): what the live view may do
     rehomed: bool = False   # homed again for this doubt already: do not loop
     arm: bool = False       # into play while busy: check the scene once the lens is free
     distance_m: float | None = None
@@ -149,8 +163,9 @@ class State:
 
 def initial_state(points: tuple[Point, ...] = (), settings: Settings | None = None,
                   bindings: Bindings | None = None) -> State:
-    return State(settings=settings or Settings(), points=tuple(points),
-                 keys=Keys(bindings or Bindings()))
+    settings = settings or Settings()
+    return State(settings=settings, points=tuple(points), keys=Keys(bindings or Bindings()),
+                 scene=settings.scene)
 
 
 # ------------------------------------------------------------------ events
@@ -174,6 +189,7 @@ class Ready:
     model: LensModel
     position: int
     t: float
+    uncertainty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,7 @@ class Moved:
     t: float
     trusted: bool = True
     checking: bool = False
+    uncertainty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +221,7 @@ class Checked:
     position: int
     t: float
     trusted: bool = True
+    uncertainty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -213,6 +231,7 @@ class Focused:
     reason: str
     t: float
     trusted: bool = True
+    uncertainty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -298,6 +317,19 @@ class SetMode:
 
 
 @dataclass(frozen=True)
+class SetScene:
+    """The scene is "moving" or "still" from now on (SCENES; the web page checks it)."""
+    scene: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Rehome:
+    """Home now, then back to where the lens was (the HOME function)."""
+    t: float
+
+
+@dataclass(frozen=True)
 class Jog:
     """Move the lens by ``steps`` (the focus wheel's nudge, any size)."""
     steps: int
@@ -320,6 +352,12 @@ class Move:
     # The pull the operator will likely ask for next, (target, duration,
     # easing): the lens takes up its play toward it while it waits.
     then: tuple[int, float, str] | None = None
+    # "still" scene: check the arrival in the live view (and correct it);
+    # "moving": never (only a camera's own reading, where it gives one).
+    look: bool = False
+    # Home into the near stop first, then make the move from there (Q in
+    # play while the position is uncertain).
+    home_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -392,11 +430,12 @@ def _flash(state: State, what: str, t: float, text: str = "") -> State:
 
 
 def _move(state: State, kind: str, to_index: int, t: float, *,
-          from_index: int | None) -> tuple[State, list[Effect]]:
+          from_index: int | None, home_first: bool = False) -> tuple[State, list[Effect]]:
     assert state.model is not None and state.position is not None
     point = state.points[to_index]
     duration, easing = (point.duration, point.easing) if kind == "play" else (0.0, "linear")
-    plan = plan_move(state.position, point.position, duration, state.model, easing)
+    start = 0 if home_first else state.position
+    plan = plan_move(start, point.position, duration, state.model, easing)
     # The first command goes out ``lead`` after the press and takes effect a
     # latency later; the plan may want it a little after the curve starts
     # (commands[0].t), so the curve starts that much earlier rather than the
@@ -404,11 +443,10 @@ def _move(state: State, kind: str, to_index: int, t: float, *,
     # before the press itself.)
     first = plan.commands[0].t if plan.commands else 0.0
     t0 = t + max(0.0, state.model.latency + state.settings.lead - first)
-    tr = Transition(kind, from_index, to_index, state.position, point.position,
-                    t0, plan.duration_s)
+    tr = Transition(kind, from_index, to_index, start, point.position, t0, plan.duration_s)
     then = _next_pull(state, to_index) if state.mode == Mode.PLAY else None
     return (replace(state, activity=Activity.MOVING, transition=tr),
-            [Move(tr, plan, then)])
+            [Move(tr, plan, then, look=state.scene == "still", home_first=home_first)])
 
 
 def _next_pull(state: State, index: int) -> tuple[int, float, str] | None:
@@ -518,6 +556,10 @@ def _on_do(state: State, ev: Do) -> tuple[State, list[Effect]]:
     if name == "rate":
         on = not state.screen_on
         return replace(state, screen_on=on), [Screen(on)]
+    if name == "scene":
+        return _set_scene(state, SCENES[1 - SCENES.index(state.scene)], t)
+    if name == "home":
+        return _rehome(state, t)
     if name == "info":
         return _enter_mode(state, state.mode.next(), t)
     if state.mode == Mode.EDIT:
@@ -530,6 +572,22 @@ def _on_do(state: State, ev: Do) -> tuple[State, list[Effect]]:
 def _enter_mode(state: State, mode: Mode, t: float) -> tuple[State, list[Effect]]:
     state = _flash(replace(state, mode=mode, arm=mode == Mode.PLAY), "mode", t)
     return _check_trust(state) if mode != Mode.PLAY else _arm(state)
+
+
+def _set_scene(state: State, scene: str, t: float) -> tuple[State, list[Effect]]:
+    """Moving or still from now on; into "still" in play, the scene is learnt once free."""
+    if scene == state.scene:
+        return _flash(state, "scene", t, f"scene {scene}"), []
+    state = _flash(replace(state, scene=scene, arm=scene == "still" and state.mode == Mode.PLAY),
+                   "scene", t, f"scene {scene}")
+    return _arm(state)
+
+
+def _rehome(state: State, t: float) -> tuple[State, list[Effect]]:
+    """Home on demand, then back to where the lens was: any mode, the lens at rest."""
+    if not _idle(state) or state.jogging:
+        return _flash(state, "busy", t, "wait"), []
+    return replace(state, activity=Activity.HOMING, progress=("homing", 0.0)), [Home()]
 
 
 def _remove_point(state: State, index: int, t: float) -> tuple[State, list[Effect]]:
@@ -602,7 +660,11 @@ def _play_do(state: State, name: str, t: float) -> tuple[State, list[Effect]]:
         if state.index + 1 >= len(state.points):
             return _flash(state, "busy", t, "last point"), []
         return _move(state, "play", state.index + 1, t, from_index=state.index)
-    return _move(state, "asap", 0, t, from_index=state.index)
+    # Back to point 1: through the near stop first when the position is in
+    # doubt, between takes, where it costs nothing.
+    s = state.settings
+    home_first = s.rehome and state.uncertainty > s.uncertain_steps
+    return _move(state, "asap", 0, t, from_index=state.index, home_first=home_first)
 
 
 def _on_hold(state: State, ev: Hold) -> tuple[State, list[Effect]]:
@@ -651,7 +713,8 @@ def _on_tick(state: State, ev: Tick) -> tuple[State, list[Effect]]:
 def _on_ready(state: State, ev: Ready) -> tuple[State, list[Effect]]:
     """Homed: at boot go to point 1; after a lost camera, back to the current point."""
     state = replace(state, model=ev.model, position=ev.position, activity=Activity.IDLE,
-                    progress=None, message="", transition=None, trusted=True)
+                    progress=None, message="", transition=None, trusted=True,
+                    uncertainty=ev.uncertainty)
     if state.points:
         index = min(state.index, len(state.points) - 1)
         state = replace(state, index=index)
@@ -665,8 +728,8 @@ def _arm(state: State) -> tuple[State, list[Effect]]:
             and not state.jogging):
         return state, []
     state = replace(state, arm=False)
-    if not state.points:
-        return state, []
+    if not state.points or state.scene != "still":
+        return state, []   # a moving scene: nothing to learn, the takes start at once
     farthest = max(p.position for p in state.points)
     return (replace(state, activity=Activity.LEARNING, progress=("checking", 0.0)),
             [Arm(farthest)])
@@ -704,7 +767,8 @@ def _on_moved(state: State, ev: Moved) -> tuple[State, list[Effect]]:
         index = state.transition.to_index
     # While the arrival is checked, the trust stays as it was until the check says.
     state = replace(state, position=ev.position, index=index, transition=None,
-                    trusted=state.trusted if ev.checking else ev.trusted)
+                    trusted=state.trusted if ev.checking else ev.trusted,
+                    uncertainty=state.uncertainty if ev.checking else ev.uncertainty)
     if ev.checking:
         return replace(state, activity=Activity.IDLE, progress=None), []
     if state.nudge:
@@ -719,14 +783,16 @@ def _on_checked(state: State, ev: Checked) -> tuple[State, list[Effect]]:
     """The check's verdict, unless the lens has been given something else meanwhile."""
     if state.transition is not None or state.activity != Activity.IDLE:
         return state, []
-    state = replace(state, position=ev.position, trusted=ev.trusted)
+    state = replace(state, position=ev.position, trusted=ev.trusted,
+                    uncertainty=ev.uncertainty)
     state, effects = _check_trust(state)
     return (state, effects) if effects else _arm(state)
 
 
 def _on_focused(state: State, ev: Focused) -> tuple[State, list[Effect]]:
     state = replace(state, position=ev.position, activity=Activity.IDLE,
-                    message="" if ev.ok else ev.reason, trusted=ev.trusted)
+                    message="" if ev.ok else ev.reason, trusted=ev.trusted,
+                    uncertainty=ev.uncertainty)
     return _flash(state, "position" if ev.ok else "busy", ev.t,
                   "" if ev.ok else "AF failed"), []
 
@@ -765,6 +831,14 @@ def refusal(state: State, ev: Any) -> str | None:
     """Why the core would refuse ``ev`` (a web edit) in ``state``, or None."""
     if isinstance(ev, (SetMode, SetRegion)):
         return None
+    if isinstance(ev, SetScene):
+        if ev.scene not in SCENES:
+            return f"scene must be one of {', '.join(SCENES)}, got {ev.scene!r}"
+        return None
+    if isinstance(ev, Rehome):
+        if not _idle(state) or state.jogging:
+            return f"the lens is busy ({state.activity.value}): try again when it stops"
+        return None
     if state.mode != Mode.EDIT:
         return f"switch to edit mode first (the rig is in {state.mode.value} mode)"
     index = getattr(ev, "index", None)
@@ -791,6 +865,10 @@ def _on_web(state: State, ev: Any) -> tuple[State, list[Effect]]:
     t = ev.t
     if isinstance(ev, SetMode):
         return (state, []) if ev.mode == state.mode else _enter_mode(state, ev.mode, t)
+    if isinstance(ev, SetScene):
+        return _set_scene(state, ev.scene, t)
+    if isinstance(ev, Rehome):
+        return _rehome(state, t)
     if isinstance(ev, AddPoint):
         return _add_point(state, t)
     if isinstance(ev, RemovePoint):
@@ -826,4 +904,5 @@ _HANDLERS = {
     WebPage: _on_web_page,
     AddPoint: _on_web, RemovePoint: _on_web, SetDuration: _on_web, SetEasing: _on_web,
     GoTo: _on_web, SetMode: _on_web, Jog: _on_web, Focus: _on_web,
+    SetScene: _on_web, Rehome: _on_web,
 }

@@ -98,17 +98,12 @@ def known_calibration(profile: Profile) -> Any:
 
 @dataclass
 class Segment:
-    """The lens moving linearly from x0 at t0 to x1 at t1 (truth).
-
-    ``sent``: when the drive command that made it took effect (its call
-    returned); the motion may start later (queued, or the gear's play).
-    """
+    """The lens moving linearly from x0 at t0 to x1 at t1 (truth)."""
 
     t0: float
     t1: float
     x0: float
     x1: float
-    sent: float = math.nan
 
     def at(self, t: float) -> float:
         if t >= self.t1 or self.t1 <= self.t0:
@@ -136,9 +131,6 @@ class Truth:
     _t0s: list[float] = field(default_factory=list, repr=False)
     # Where the subject is sharp, now (the body's scene moves it in time).
     subject_now: Callable[[], float] | None = field(default=None, repr=False)
-    # Every segment ever added, when a harness keeps one (``segments`` keeps
-    # only the latest): the motions a benchmark attributes to what asked for them.
-    log: list[Segment] | None = field(default=None, repr=False)
 
     @property
     def subject(self) -> float:
@@ -158,8 +150,6 @@ class Truth:
         self.segments.append(segment)
         self._t0s.append(segment.t0)
         self.added += 1
-        if self.log is not None:
-            self.log.append(segment)
         if len(self.segments) > 2 * self.KEEP:
             del self.segments[:self.KEEP]
             del self._t0s[:self.KEEP]
@@ -476,7 +466,7 @@ class SimBody:
         return len(self._ends)
 
     def _turn(self, t: float, x0: float, direction: int, steps: float,
-              rate: float, sent: float) -> tuple[float, float, float]:
+              rate: float) -> tuple[float, float, float]:
         """The motor turns ``steps`` toward ``direction`` from t at ``rate`` steps/s.
 
         The lens waits while the motor takes up the gear's play (backlash on a
@@ -496,13 +486,13 @@ class SimBody:
         x1 = min(max(x0 + direction * moved, 0.0), float(truth.steps))
         start = t + taken / rate
         end = start + abs(x1 - x0) / rate
-        truth.add(Segment(start, end, x0, x1, sent))
+        truth.add(Segment(start, end, x0, x1))
         return end, x1, x0 + direction * moved
 
     def move_relative(self, spec: DriveSpec, direction: int) -> None:
         """A Near/Far (or Sony) command taking effect now: motion continues afterwards."""
         truth = self.truth
-        t = sent = self.clock.now()
+        t = self.clock.now()
         if self._lost():
             return
         waiting = self.outstanding(t)
@@ -527,9 +517,9 @@ class SimBody:
         rate = spec.speed if mean == spec.steps else spec.speed * mean / spec.steps
         motor_s = steps / rate
         if steps > 0:
-            self._turn(t, x0, direction, steps, rate, sent)
+            self._turn(t, x0, direction, steps, rate)
         else:
-            truth.add(Segment(t, t, x0, x0, sent))
+            truth.add(Segment(t, t, x0, x0))
         truth.busy_until = t + motor_s
         self._ends.append(truth.busy_until)
 
@@ -543,10 +533,10 @@ class SimBody:
         steps = self.slipped(self._draw_steps(abs(units), opts["jitter"]))
         x0 = truth.position(t)
         if steps > 0:
-            end, x1, wanted = self._turn(t, x0, 1 if units > 0 else -1, steps, opts["speed"], t)
+            end, x1, wanted = self._turn(t, x0, 1 if units > 0 else -1, steps, opts["speed"])
         else:
             end, x1, wanted = t, x0, x0
-            truth.add(Segment(t, t, x0, x0, t))
+            truth.add(Segment(t, t, x0, x0))
         truth.busy_until = end
         return end, x1 != wanted
 
@@ -560,7 +550,7 @@ class SimBody:
         x0 = truth.position(t)
         x1 = min(max(float(round(target)), 0.0), float(truth.steps))
         end = t + abs(x1 - x0) / self.profile.options["speed"]
-        truth.add(Segment(t, end, x0, x1, t))
+        truth.add(Segment(t, end, x0, x1))
         truth.busy_until = end
 
     # -- the live view

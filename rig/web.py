@@ -69,8 +69,9 @@ from aiohttp import WSMsgType, web
 
 from .autofocus import check_roi
 from .planner import EASINGS
-from .sequencer import (AddPoint, Focus, GoTo, Jog, Mode, RemovePoint, SetDuration, SetEasing,
-                        SetMode, SetRegion, State, achievable, refusal)
+from .sequencer import (SCENES, AddPoint, Focus, GoTo, Jog, Mode, Rehome, RemovePoint,
+                        SetDuration, SetEasing, SetMode, SetRegion, SetScene, State, achievable,
+                        refusal)
 from .distance import estimate
 from .store import atomic_write_bytes
 
@@ -165,6 +166,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "duration": {"index": _INT, "seconds": _NUM},
     "easing": {"index": _INT, "easing": _STR},
     "goto": {"index": _INT},
+    "scene": {"scene": _STR},
+    "home": {},
 }
 
 
@@ -225,6 +228,13 @@ def parse_message(text: str | bytes, state: State, t: float) -> tuple[Any, Any]:
         except ValueError as exc:
             raise MessageError(str(exc)) from None
         event = SetRegion(region, t)
+    elif kind == "scene":
+        if v["scene"] not in SCENES:
+            raise MessageError(f"'scene' must be one of {', '.join(SCENES)}, got "
+                               f"{json.dumps(v['scene'])[:40]}")
+        event = SetScene(v["scene"], t)
+    elif kind == "home":
+        event = Rehome(t)
     elif kind == "af":
         event = Focus(t)
     elif kind == "jog":
@@ -285,6 +295,10 @@ def state_json(state: State, now: float, min_focus_m: float | None = None) -> di
         "min_focus_m": min_focus_m,
         "steps": steps,
         "trusted": state.trusted,
+        "uncertainty": None if not math.isfinite(state.uncertainty)
+        else round(state.uncertainty, 1),
+        "uncertain": state.uncertainty > state.settings.uncertain_steps,
+        "scene": state.scene,
         "points": points,
         "transition": transition,
         "af_region": list(state.af_region) if state.af_region else None,

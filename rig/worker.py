@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any, Callable, Protocol
 
 import gphoto2 as gp
@@ -38,7 +39,7 @@ from .calibration import Calibration
 from .clock import EMPTY, Clock
 from .drives import NikonDrive, SonyDrive
 from .inputs import InputError
-from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen
+from .lens import Cancelled, Execution, Lens, LensError, LiveViewFrozen, Trust
 from .liveview import LiveFeed
 from .planner import Plan, plan_move
 from .precheck import STILL, UNSEEN, drive_test
@@ -97,6 +98,7 @@ class Observer(Protocol):
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: ...
     def focused(self, result: AFResult) -> None: ...
     def learned(self, started: float, ended: float) -> None: ...
+    def homed(self, started: float, ended: float) -> None: ...
     def error(self, message: str) -> None: ...
 
 
@@ -108,6 +110,7 @@ class NullObserver:
     def transition_ended(self, tr: Transition, run: Execution, position: float) -> None: pass
     def focused(self, result: AFResult) -> None: pass
     def learned(self, started: float, ended: float) -> None: pass
+    def homed(self, started: float, ended: float) -> None: pass
     def error(self, message: str) -> None: pass
 
 
@@ -135,7 +138,7 @@ class LensWorker:
                  post: Callable[[Any], None], *, observer: Observer,
                  settings: CalibrationSettings, live: LiveFeed | None = None,
                  playing: Callable[[], bool] = lambda: False,
-                 keepalive_s: float = KEEPALIVE_S) -> None:
+                 keepalive_s: float = KEEPALIVE_S, trust: Trust | None = None) -> None:
         self.clock = clock
         self.open_camera = open_camera
         self.store = store
@@ -143,6 +146,7 @@ class LensWorker:
         self.observer = observer
         self.settings = settings
         self.keepalive_s = keepalive_s
+        self.trust = trust or Trust()
         self.inbox = clock.channel()
         self.lens: Lens | None = None
         self.calibration: Calibration | None = None
@@ -240,7 +244,7 @@ class LensWorker:
         if not quiet:
             self.post(Progress(Activity.CONNECTING, "camera", 0.0, self.clock.now()))
         while not self.cancelled:
-            lens = Lens(self.open_camera(), self.clock)
+            lens = Lens(self.open_camera(), self.clock, self.trust)
             lens.on_frame = self._publish
             lens.cancelled = self.cancelled
             try:
@@ -304,7 +308,8 @@ class LensWorker:
             raise
         assert lens.model is not None
         self._reported = ""
-        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
+        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now(),
+                        lens.uncertainty))
 
     def _recall_scene(self, lens: Lens) -> None:
         """The scene saved for this camera and lens, if a look at the stop agrees."""
@@ -423,20 +428,24 @@ class LensWorker:
                 message = str(exc)
         assert lens.model is not None
         self._reported = ""
-        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now()))
+        self.post(Ready(lens.model, round(lens.position or 0), self.clock.now(),
+                        lens.uncertainty))
 
     def _interrupted(self) -> bool:
         """A new job waits: checks and learning give way to it."""
         return len(self.inbox) > 0
 
-    def _check(self, lens: Lens, target: int, start: int | None) -> tuple[float | None, float | None]:
+    def _check(self, lens: Lens, target: int, start: int | None,
+               look: bool = True) -> tuple[float | None, float | None]:
         """Where the lens landed, and where it is after correcting: camera, then picture.
 
         Fuji reads exact positions: that is the check.  Sony's coarse
-        reading catches a lost move; the picture then settles the last steps.
+        reading catches a lost move; the picture then settles the last steps,
+        but only where the scene is still (``look``): in a moving scene a
+        subject that moved looks just like a lens that is off.
         """
         before, after = lens.checked(target)
-        if lens.reads_exact_position or self.scene is None:
+        if lens.reads_exact_position or self.scene is None or not look:
             return before, after
         check = check_arrival(lens, self.scene, target, start, self._interrupted)
         if not check.verified and check.reason != "interrupted":
@@ -445,24 +454,28 @@ class LensWorker:
 
     def _do(self, lens: Lens, job: Any) -> None:
         if isinstance(job, Move):
-            tr = job.transition
-            self.observer.transition_started(tr, job.plan)
-            plan = self._from_here(lens, job.plan)
+            tr, plan = job.transition, job.plan
+            if job.home_first:
+                tr, plan = self._through_stop(lens, job)
+            self.observer.transition_started(tr, plan)
+            plan = self._from_here(lens, plan)
             run = lens.execute(plan, tr.t0)
-            checks = lens.caps.feedback == "absolute" or self.scene is not None
+            checks = lens.caps.feedback == "absolute" or (job.look and self.scene is not None)
             if checks:
                 # The lens has stopped: the core takes the next press while the
                 # arrival is checked, and a job that comes cuts the check short
                 # (between two camera calls), so a press never waits for it.
                 self._moved(lens, checking=True)
-            run.before_correction, run.after_correction = self._check(lens, tr.target, tr.start)
+            run.before_correction, run.after_correction = self._check(lens, tr.target, tr.start,
+                                                                      job.look)
             source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
             log.info(run.describe(plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
             self.observer.transition_ended(tr, run, lens.position or 0.0)
             if not checks:
                 self._moved(lens)
             elif not self._interrupted():
-                self.post(Checked(round(lens.position or 0), self.clock.now(), lens.trusted))
+                self.post(Checked(round(lens.position or 0), self.clock.now(), lens.trusted,
+                                  lens.uncertainty))
             if job.then is not None and not self._interrupted():
                 lens.prepare(*job.then, stop=self._interrupted)   # the play, the next plan
         elif isinstance(job, JogStart):
@@ -487,7 +500,7 @@ class LensWorker:
             self.last_af, self.af_count = result, self.af_count + 1
             self.observer.focused(result)
             self.post(Focused(result.position, result.ok, result.reason, self.clock.now(),
-                              lens.trusted))
+                              lens.trusted, lens.uncertainty))
         elif isinstance(job, (JogStop, Skip)):
             pass  # the jog (or the learning) already ended
 
@@ -524,7 +537,26 @@ class LensWorker:
         self._moved(lens)
 
     def _moved(self, lens: Lens, checking: bool = False) -> None:
-        self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted, checking))
+        self.post(Moved(round(lens.position or 0), self.clock.now(), lens.trusted, checking,
+                        lens.uncertainty))
+
+    def _through_stop(self, lens: Lens, job: Move) -> tuple[Transition, Plan]:
+        """Home into the near stop, then the move from there (Q while in doubt).
+
+        The stop zeroes the position's uncertainty; the move to point 1
+        starts once the lens is free, on a plan made from 0.
+        """
+        tr, plan = job.transition, job.plan
+        was = lens.uncertainty
+        started = self.clock.now()
+        lens.home()
+        self.observer.homed(started, self.clock.now())
+        log.info("back to point %d through the near stop (position was +-%.1f steps)",
+                 tr.to_index + 1, was)
+        plan = lens.plan_from_here(tr.target, plan.target_s, plan.easing)
+        first = plan.commands[0].t if plan.commands else 0.0
+        t0 = max(self.clock.now(), lens.free_at) + max(0.0, lens.lead - first)
+        return replace(tr, start=0, t0=t0, duration=plan.duration_s), plan
 
     def _from_here(self, lens: Lens, plan: Plan) -> Plan:
         """The plan again from where the lens is, if a cut-short check moved it."""

@@ -61,7 +61,8 @@ def test_a_good_config_prints_a_short_summary(tmp_path, capsys):
     assert "encoder GPIO19 + GPIO26, 1 step(s) a detent" in out
     assert "display ssd1306 at 0x3C on /dev/i2c-1 web http://" in out
     assert out.endswith(":8080/ (every network; add the token: rig doctor prints it); "
-                        "live view 8 frames/s (2 in play)")
+                        "live view 8 frames/s (2 in play) "
+                        "position scene moving; Q in play homes first above ±4 steps")
 
 
 def test_changes_are_written_as_toml_and_the_page_as_a_phone_opens_it(tmp_path, capsys,

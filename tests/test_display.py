@@ -116,7 +116,7 @@ def test_the_help_screen_shows_the_configured_gestures(tmp_path):
     config = load_config()
     state = replace(BASE, keys=replace(BASE.keys, bindings=config.bindings), help_since=0.0)
     words = " ".join(screen_text(View(state, 0.0)))
-    assert words.startswith("HELP any key: close 1/3 thumb store / next")
+    assert words.startswith("HELP any key: close 1/4 thumb store / next")
     mine = tmp_path / "rig.toml"
     mine.write_text('[functions]\nhelp = ["a+centre"]\nease = ["wheel long"]\n')
     rows = help_rows(load_config(mine).bindings)

@@ -179,7 +179,7 @@ def test_bad_inputs_give_one_clear_message(tmp_path, capsys):
     assert code == 2 and len(err) == 1
     assert err[0] == (f"rig: error: {bad_script}:2: unknown input 'shutter' (functions: info, "
                       "set, q, trash, up, down, left, right, rate, af, jog_near, jog_far, ease, "
-                      "help; buttons: up, down, left, right, centre, a, b, thumb, wheel)")
+                      "help, scene, home; buttons: up, down, left, right, centre, a, b, thumb, wheel)")
 
     bad_cal = tmp_path / "cal.json"
     bad_cal.write_text('{"lens": "L", "steps": 407, "drive": [{"size": 1, "steps": 1}]}')

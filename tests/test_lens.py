@@ -217,3 +217,35 @@ def test_a_pull_whose_play_was_not_taken_up_takes_it_up_first_on_time():
     starts = [s.t0 - t0 for s in cam.truth.segments[first:]]
     assert starts == pytest.approx([c.t for c in run.plan.commands], abs=0.002)
     assert lens.position == pytest.approx(100, abs=0.05)
+
+
+def test_a_press_during_the_take_up_stops_it_before_the_next_command():
+    """The stop is asked again once the last command's motion has ended, before the next."""
+    lens, cam, clock = connected()
+    lens.model = REAL_MODEL
+    lens.home()
+    lens.move_to(300)
+    sent = lens.commands
+    asked: list[float] = []
+
+    def stop():
+        asked.append(clock.now())
+        return len(asked) > 1      # a press lands while the move's last motion ends
+    assert lens.take_up(-1, stop) == 0 and lens.commands == sent
+    assert asked[1] >= lens.free_at       # asked again after waiting for the lens
+
+
+def test_homing_zeroes_the_uncertainty_and_commands_spread_it_by_their_calibrated_size():
+    lens, cam, clock = connected()
+    lens.model = REAL_MODEL
+    lens.jitter = {1: 0.0, 2: 0.4, 3: 2.0}
+    lens.home()
+    assert lens.uncertainty == 0.0 and lens.trusted
+    for _ in range(4):
+        lens.wait_free()
+        lens.send(3, +1)
+    assert lens.uncertainty == pytest.approx(2.0 * 2, rel=1e-3)   # 2.0 * sqrt(4)
+    lens.fix_position(lens.position, sigma=0.0)          # the picture: never zero
+    assert lens.uncertainty == pytest.approx(0.5, rel=1e-3)
+    lens.home()
+    assert lens.uncertainty == 0.0

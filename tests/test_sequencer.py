@@ -4,7 +4,7 @@ import pytest
 
 from rig.config import load_config
 from rig.planner import Drive, LensModel
-from rig.sequencer import (Activity, AddPoint, Autofocus, Do, Edge, Fault, Focus, GoTo, Hold,
+from rig.sequencer import (Activity, AddPoint, Arm, Autofocus, Home, Rehome, SetScene, Do, Edge, Fault, Focus, GoTo, Hold,
                            Jog, JogStart, JogStop, Mode, Move, Moved, Nudge, Point, Ready,
                            RemovePoint, SaveSequence, Screen, SetDuration, SetEasing, SetMode,
                            SetRegion, Skip, State, Tick, Turn, achievable, initial_state,
@@ -407,3 +407,95 @@ def test_a_jog_ended_by_a_lost_camera_does_not_go_coarse():
     before = len(rig.effects)
     rig.advance(2.0)                           # past coarse_time, still held
     assert rig.effects[before:] == [] and rig.state.activity == Activity.FAULT
+
+
+# ---------------------------------------------------------- the scene (issue 12)
+
+
+def test_a_moving_scene_enters_play_at_once_and_its_pulls_never_look():
+    rig = Rig([Point(10), Point(300, 2.0)])
+    assert rig.state.scene == "moving"
+    rig.press("info")
+    rig.press("info")
+    rig.press("info")                           # play again: nothing to learn
+    assert rig.state.mode == Mode.PLAY and rig.state.activity == Activity.IDLE
+    assert not [e for e in rig.effects if isinstance(e, Arm)]
+    (move,) = rig.press("set")
+    assert not move.look and not move.home_first
+
+
+def test_the_scene_switches_from_the_buttons_and_still_learns_in_play():
+    rig = Rig([Point(10), Point(300, 2.0)])
+    rig.feed(Edge("a", True, rig.t))            # a+right: the scene function
+    rig.advance(0.05)
+    effects = rig.feed(Edge("right", True, rig.t))
+    rig.advance(0.1)
+    rig.feed(Edge("right", False, rig.t))
+    rig.feed(Edge("a", False, rig.t))
+    assert rig.state.scene == "still" and rig.state.highlight.text == "scene still"
+    assert effects == [Arm(300)]                # in play: the scene is learnt once free
+    assert rig.state.activity == Activity.LEARNING
+    rig.feed(Moved(10, rig.t))
+    (move,) = rig.press("set")
+    assert move.look                            # still: the arrival is checked
+    rig.finish()
+    rig.press("scene")
+    assert rig.state.scene == "moving"
+    (move,) = rig.press("q")
+    assert not move.look
+
+
+def test_the_scene_switches_from_the_web_and_a_bad_one_is_refused():
+    rig = Rig([Point(10), Point(300)])
+    assert refusal(rig.state, SetScene("dolly", 0.0)) == \
+        "scene must be one of moving, still, got 'dolly'"
+    assert rig.feed(SetScene("dolly", rig.t)) == [] and rig.state.scene == "moving"
+    rig.feed(SetScene("still", rig.t))
+    assert rig.state.scene == "still"
+
+
+def _uncertain(rig, sigma):
+    rig.state = State(**{**rig.state.__dict__, "uncertainty": sigma})
+
+
+def test_q_in_play_goes_through_the_stop_only_when_the_position_is_uncertain():
+    rig = Rig([Point(10), Point(300, 2.0)])
+    rig.press("set")
+    rig.finish()
+    _uncertain(rig, 3.9)                        # within uncertain_steps (4): straight back
+    (move,) = rig.press("q")
+    assert not move.home_first and move.transition.start == 300
+    rig.finish()
+    rig.press("set")
+    rig.finish()
+    _uncertain(rig, 7.0)
+    (move,) = rig.press("q")
+    assert move.home_first and move.transition.start == 0 and move.plan.start == 0
+    assert move.transition.target == 10 and move.transition.kind == "asap"
+    rig.finish()
+    _uncertain(rig, 7.0)
+    (move,) = rig.press("set")                  # a pull never homes: only Q, between takes
+    assert not move.home_first
+
+
+def test_rehome_false_never_goes_through_the_stop():
+    from dataclasses import replace as dc_replace
+    rig = Rig([Point(10), Point(300, 2.0)])
+    rig.state = dc_replace(rig.state, settings=dc_replace(rig.state.settings, rehome=False))
+    rig.press("set")
+    rig.finish()
+    _uncertain(rig, 50.0)
+    (move,) = rig.press("q")
+    assert not move.home_first
+
+
+def test_home_on_demand_from_a_gesture_or_the_web_once_the_lens_is_free():
+    rig = Rig([Point(10), Point(300, 2.0)])
+    rig.press("set")
+    assert rig.press("home") == [] and rig.state.highlight.text == "wait"   # mid-pull
+    assert refusal(rig.state, Rehome(rig.t)).startswith("the lens is busy")
+    rig.finish()
+    assert rig.press("home") == [Home()] and rig.state.activity == Activity.HOMING
+    rig.feed(Moved(300, rig.t, uncertainty=0.0))
+    assert rig.state.activity == Activity.IDLE and rig.state.index == 1
+    assert rig.feed(Rehome(rig.t)) == [Home()]

@@ -30,7 +30,7 @@ from rig.buttons import Buttons
 from rig.clock import MonotonicClock
 from rig.config import load_config
 from rig.planner import Drive, LensModel
-from rig.sequencer import Mode, Moved, Point, Ready, Settings, initial_state
+from rig.sequencer import Home, Mode, Moved, Point, Ready, Settings, initial_state
 from rig.store import Store
 from rig.web import SHARED, make_app, token_for, token_path
 from rig.worker import Stop
@@ -405,3 +405,24 @@ def test_a_new_token_has_no_look_alike_letters_and_an_old_one_is_kept(tmp_path):
     old.mkdir()
     token_path(old).write_text("k3Vq9-xW2pLr_7HnT0aZc4Ye\n")   # made by an earlier rig
     assert token_for(old) == "k3Vq9-xW2pLr_7HnT0aZc4Ye"
+
+
+async def test_the_scene_and_home_from_the_page(client, rig):
+    """The scene switch and a homing on demand, as the page's buttons send them."""
+    ws = await socket_to(client)
+    state = (await receive(ws, "state"))["state"]
+    assert state["scene"] == "moving" and state["uncertain"] is False
+    await ws.send_json({"type": "scene", "scene": "still", "id": 1})
+    assert await receive(ws, "ok") == {"type": "ok", "id": 1}
+    while state["scene"] != "still":
+        state = (await receive(ws, "state"))["state"]
+    await ws.send_json({"type": "home", "id": 2})
+    assert await receive(ws, "ok") == {"type": "ok", "id": 2}
+    while state["activity"] != "homing":        # (busy now: the core is not idle)
+        state = (await receive(ws, "state"))["state"]
+    assert isinstance(rig.app.worker.inbox.get_nowait(), Home)
+    # Busy homing: a second one is refused with the reason.
+    await ws.send_json({"type": "home", "id": 3})
+    assert await receive(ws, "error") == {
+        "type": "error", "id": 3, "error": "the lens is busy (homing): try again when it stops"}
+    await ws.close()
