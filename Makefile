@@ -31,8 +31,10 @@ test: $(STAMP)
 
 # Plans against focus_sq, calibration over simulator seeds against the
 # previous calibrate, autofocus against the seed's full sweep, then play
-# timing with the web page streaming, then rig probe's round trip over 20 zoo
-# lenses (about 18 minutes on 2 cores).
+# timing with the web page streaming, thumb -> lens latency, rig probe's
+# round trip over 20 zoo lenses, and 120 takes in a moving scene on every
+# profile, the rig as shipped against counting alone (about 28 minutes on
+# 2 cores).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/calibration_seeds.py
@@ -40,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/web_timing.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/probe_zoo.py
+	$(BIN)/python bench/takes.py
 
 # Redraw the OLED reference pictures after a meant change to the screens
 # (then look at tests/golden/*.png and commit them).

@@ -30,3 +30,32 @@ def test_replay_interleaves_and_sleeps():
     kinds = [k for k, _ in replay]
     assert kinds.count("3") == 9 and kinds.count("2") == 41 and kinds.count("1") == 2
     assert kinds.count("sleep") == 6 and all(s == 0.01 for k, s in replay if k == "sleep")
+
+
+def test_takes_bench_prints_its_figures_for_both_ways():
+    """bench/takes.py on one take of the jittery lens: every figure, for both ways."""
+    import re
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "bench" / "takes.py"), "--takes", "1",
+                          "--seed", "3", "--jobs", "1", "--profiles", "canon-ef24-jittery"],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    number = r"(\d+\.\d+|nan)"
+    rows = {}
+    for way in ("rig as shipped", "counting alone"):
+        m = re.search(rf"{way}\s+(\d+)\s+{number}%\s+{number}\s+{number}\s+{number}\s+"
+                      rf"(\S+)\s+(\S+)\s+{number}%\s+(\d+)\s+(\d+)\s+(\d+)\s+{number}", text)
+        assert m, f"no row for {way}:\n{text}"
+        rows[way] = m.groups()
+        assert int(m.group(1)) >= 4 * 3                # a take: 4+ points, 3 runs
+        median, p95, worst = (float(m.group(i)) for i in (3, 4, 5))
+        assert 0 <= median <= p95 <= worst
+    assert rows["counting alone"][5:7] == ("1.00", "1.00")   # the baseline against itself
+    assert int(rows["counting alone"][9]) == 0               # counting never goes via the stop
+    for way in ("rig as shipped", "counting alone"):
+        assert re.search(rf"^{way}: repeat-exact lenses .* play pulls within 3 % of plan "
+                         rf"\d+\.\d % of \d+; unasked lens motions in play \d+ .*"
+                         rf"Qs through the stop \d+, beyond 3σ \d+ \(a normal distribution "
+                         rf"expects \d+\.\d\d\)$", text, re.M), text
