@@ -31,7 +31,7 @@ from .sequencer import (Activity, Arm, Autofocus, Home, JogStart, JogStop, Mode,
                         Nudge, SaveSequence, Screen, Skip, State, Tick, achievable,
                         next_deadline, step)
 from .store import Store
-from .worker import KEEPALIVE_S, LensWorker, NullObserver, Observer, Stop
+from .worker import KEEPALIVE_S, LensStatus, LensWorker, NullObserver, Observer, Stop
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,15 @@ class App:
     def view(self) -> View:
         return View(self.state, self.clock.now(), min_focus_m=self.min_focus_m())
 
+    @property
+    def lens_status(self) -> LensStatus:
+        """The lens worker's last published status (a frozen snapshot: any thread)."""
+        return self.worker.status
+
     def min_focus_m(self) -> float | None:
         """The closest focusing distance of the lens in use (for distance estimates)."""
         from .distance import min_focus
-        return min_focus(getattr(self.worker, "calibration", None))
+        return min_focus(self.lens_status.calibration)
 
     def post(self, event: Any) -> None:
         self.events.put(event)
@@ -116,10 +121,13 @@ class App:
                 self._barriers.append(event.reply)
             else:
                 before = self.state
-                self.state, effects = step(self.state, event)
+                state, effects = step(before, event)
                 for effect in effects:
                     self._carry_out(effect)
-                if self.state is not before:
+                # Published once its effects have run: a point the display,
+                # the page or App.state show is on disk by then.
+                self.state = state
+                if state is not before:
                     self.display.poke()
                 self._plan_ahead()
                 for listener in self.listeners:
@@ -147,8 +155,7 @@ class App:
         if isinstance(effect, (Move, JogStart, JogStop, Nudge, Autofocus, Home, Arm, Skip)):
             self.worker.inbox.put(effect)
         elif isinstance(effect, SaveSequence):
-            lens = self.worker.lens.lens_name if self.worker.lens else ""
-            self.store.save_sequence(effect.points, lens)
+            self.store.save_sequence(effect.points, self.lens_status.lens)
         elif isinstance(effect, Screen):
             self.screen_on = effect.on     # the display loop switches the panel (poked)
         else:

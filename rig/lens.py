@@ -170,7 +170,6 @@ class Trust:
 
     drift_per_hour: float = 1.0     # variance added per hour of use (steps^2)
     uncertain_steps: float = 4.0    # trusted while one sigma stays within this ([position])
-    lost_share: float = 0.0         # the share of commands the camera may lose (0..1)
 
 
 class Lens:
@@ -395,7 +394,7 @@ class Lens:
             self.track = self.track.at_stop(0.0 if direction < 0 else float(model.steps), end)
             return
         position, self.play = model.move(self.position, size, direction, self.play)
-        lost = 1.0 if unsure else self.trust.lost_share
+        lost = 1.0 if unsure else 0.0    # an I/O error on the call: moved or not
         self.track = self.track.moved(position, self.jitter.get(size, 0.0), steps=d.steps,
                                       lost=lost)
 

@@ -528,10 +528,10 @@ def _snapshot(shared: _Shared) -> dict[str, Any]:
     min_focus = getattr(hub, "min_focus_m", None)
     data = state_json(shared.published or hub.state, hub.clock.now(),
                       min_focus() if callable(min_focus) else None)
-    worker = getattr(hub, "worker", None)
-    data["af"] = af_json(getattr(worker, "last_af", None))
-    data["af_count"] = getattr(worker, "af_count", 0)
-    cal = getattr(worker, "calibration", None)
+    status = getattr(hub, "lens_status", None)   # the worker's frozen snapshot
+    data["af"] = af_json(getattr(status, "last_af", None))
+    data["af_count"] = getattr(status, "af_count", 0)
+    cal = getattr(status, "calibration", None)
     data["calibration"] = None if cal is None else {"lens": cal.lens, "camera": cal.camera,
                                                     "steps": cal.steps}
     data["watchers"] = hub.live.watchers
@@ -601,10 +601,10 @@ async def _state(request: web.Request) -> web.StreamResponse:
 
 def _chart_handler(attribute: str, chart: Callable[[Any], dict[str, Any] | None],
                    missing: str) -> Callable[[web.Request], Any]:
-    """GET /plot/NAME.json: the worker's ``attribute`` as chart data, or 404."""
+    """GET /plot/NAME.json: the lens status's ``attribute`` as chart data, or 404."""
     async def handler(request: web.Request) -> web.StreamResponse:
         shared = request.app[SHARED]
-        data = chart(getattr(getattr(shared.hub, "worker", None), attribute, None))
+        data = chart(getattr(getattr(shared.hub, "lens_status", None), attribute, None))
         if data is None:
             return _refuse(404, missing)
         return web.json_response(data, headers={"Cache-Control": "no-store"})
@@ -613,7 +613,7 @@ def _chart_handler(attribute: str, chart: Callable[[Any], dict[str, Any] | None]
 
 def make_app(hub: Any, token: str) -> web.Application:
     """The aiohttp application for ``hub`` (an :class:`rig.app.App`: ``state``,
-    ``post``, ``clock``, ``live``, ``listeners``, ``worker``)."""
+    ``post``, ``clock``, ``live``, ``listeners``, ``lens_status``)."""
     app = web.Application(middlewares=[_access], client_max_size=MAX_MESSAGE)
     app.router.add_get("/", _page)
     app.router.add_get("/live.mjpg", _mjpeg)

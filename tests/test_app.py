@@ -44,3 +44,35 @@ def test_a_stop_during_calibration_is_prompt_and_saves_nothing_half_done(tmp_pat
     assert clock.now() - asked < 1.5
     assert not (tmp_path / "lenses").exists()      # no calibration half written
     assert store.sequence_path.read_bytes() == saved
+
+
+def test_a_point_shows_only_once_it_is_saved_and_the_lens_status_is_a_frozen_snapshot(tmp_path):
+    """App.state is published after its effects ran; other threads read LensStatus."""
+    import dataclasses
+
+    import pytest
+
+    from rig.sequencer import AddPoint, Mode, SetMode
+    from rig.worker import LensStatus
+    app, sim, clock, store = make(tmp_path)
+    seen = []
+    save = store.save_sequence
+
+    def saving(points, lens):
+        seen.append((len(app.state.points), len(points)))   # what App.state shows meanwhile
+        save(points, lens)
+    store.save_sequence = saving
+    app.start()
+    assert app.wait_idle(until=clock.now() + 3600)
+    status = app.lens_status
+    assert isinstance(status, LensStatus) and status.lens == sim.profile.lens
+    assert status.calibration is not None and status.position == 0 and status.trusted
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.position = 5
+    app.post(SetMode(Mode.EDIT, clock.now()))
+    app.post(AddPoint(clock.now()))
+    assert app.wait_idle(until=clock.now() + 60)
+    assert seen == [(0, 1)]                     # not shown before it was on disk
+    assert len(app.state.points) == 1 and store.sequence_path.exists()
+    assert app.lens_status is status or app.lens_status.lens == status.lens
+    app.stop()

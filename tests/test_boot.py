@@ -84,7 +84,7 @@ def test_boots_from_no_camera_to_play_on_point_1(tmp_path, calibration):
     assert all(f.state.mode == Mode.PLAY for f in frames)
     assert run.in_play_at is not None and run.in_play_at - run.camera_at < 60
     last = frames[-1]
-    assert last.words[:3] == ["PLAY", "1/3", "»2"] and "point 120" in last.words
+    assert last.words[:4] == ["PLAY", "moving", "1/3", "»2"] and "point 120" in last.words
     final = run.state
     assert (final.mode, final.activity, final.index, final.position) == \
         (Mode.PLAY, Activity.IDLE, 0, 120)
@@ -107,5 +107,5 @@ def test_with_no_sequence_yet_it_says_what_to_do(tmp_path, calibration):
     assert (final.mode, final.activity, final.points, final.position) == \
         (Mode.PLAY, Activity.IDLE, (), 0)
     words = run.frames[-1].words
-    assert words[:3] == ["PLAY", "0/0", "no points yet"]
+    assert words[:4] == ["PLAY", "moving", "0/0", "no points yet"]
     assert "A twice: edit mode" in words   # how to get to recording points
