@@ -170,7 +170,7 @@ def calibration_of(profile: Profile) -> tuple[Calibration, str]:
 @dataclasses.dataclass(frozen=True)
 class Take:
     seed: int
-    script: str            # the session script, without the way's part
+    script: str            # the session script (the same for both ways)
     points: tuple[int, ...]
 
 
