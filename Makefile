@@ -33,7 +33,7 @@ test: $(STAMP)
 # previous calibrate, autofocus against the seed's full sweep, then play
 # timing with the web page streaming, thumb -> lens latency, rig probe's
 # round trip over 20 zoo lenses, and 120 takes in a moving scene on every
-# profile, the rig as shipped against counting alone (about 28 minutes on
+# profile, the rig as shipped against counting alone (about 24 minutes on
 # 2 cores).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
