@@ -47,7 +47,7 @@ from .clock import EMPTY, Clock
 from .inputs import InputError
 from .lens import Cancelled, Lens, LensError, Trust
 from .liveview import LiveFeed
-from .sequencer import Activity, Arm, Autofocus, Home, JogStart, JogStop, Move, Nudge, Skip
+from .sequencer import Arm, Autofocus, Home, JogStart, JogStop, Move, Nudge, Skip
 from .store import Store
 from .workjobs import Commands
 from .worklink import (FIX_RETRY_S, IDLE_LOOK_S, KEEPALIVE_PLAY_S, KEEPALIVE_S, LOST, RETRY_S,

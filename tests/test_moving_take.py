@@ -8,12 +8,15 @@ moved when no press asked.
 """
 
 import dataclasses
+import math
 import shutil
 
 import pytest
 
 from rig.config import load_config
+from rig.calibration import parse_calibration
 from rig.harness import simulate
+from rig.planner import plan_move
 from rig.script import parse_script
 from rig.sim import DEFAULT_PROFILE, DriveSpec, load_profile
 
@@ -161,6 +164,15 @@ def test_on_a_jittery_lens_the_rig_is_no_worse_than_counting_alone(tmp_path,
 
     def errors(report):
         return sorted(abs(t["true_step"] - t["target_step"]) for t in _takes(report))
+    # After each Q through the stop: within 3 sigma of what the commands from
+    # the stop to point 1 can spread (the calibrated jitter of each).
+    cal = parse_calibration(rig["lens"])
+    jitter = {d.size: d.jitter or 0.0 for d in cal.drive}
+    for t in _takes(rig):
+        if t["kind"] == "asap" and t["start_step"] == 0:
+            plan = plan_move(0, t["target_step"], 0.0, cal.model())
+            sigma = math.sqrt(sum(jitter[c.size] ** 2 for c in plan.commands))
+            assert abs(t["true_step"] - t["target_step"]) <= 3 * sigma + 0.5, (t, sigma)
     ours, alone = errors(rig), errors(counting)
     assert len(ours) == len(alone) >= 24
     assert max(ours) <= max(alone)
