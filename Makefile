@@ -32,7 +32,10 @@ test: $(STAMP)
 # Plans against focus_sq, calibration over simulator seeds against the
 # previous calibrate, autofocus against the seed's full sweep, then play
 # timing with the web page streaming, then rig probe's round trip over 20 zoo
-# lenses (about 18 minutes on 2 cores).
+# lenses (about 18 minutes on 2 cores), then rig calibrate on 100 zoo lenses
+# judged against the simulator's truth, beside main 0095f88's calibration
+# (bench/lens_zoo.py: about 30 minutes while calibrations refuse early, more
+# once they run to the end).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/calibration_seeds.py
@@ -40,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/web_timing.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/probe_zoo.py
+	$(BIN)/python bench/lens_zoo.py
 
 # Redraw the OLED reference pictures after a meant change to the screens
 # (then look at tests/golden/*.png and commit them).
