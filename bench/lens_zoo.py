@@ -57,10 +57,11 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
+import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -315,8 +316,15 @@ def _plain(cause: Any) -> str | None:
     return str(getattr(cause, "value", cause))
 
 
+_RUNNING: set[subprocess.Popen] = set()     # the calibrations under way (to stop them)
+_LOCK = threading.Lock()
+_STOP = threading.Event()
+
+
 def run_one(tree: Path, profile: Path, timeout: float) -> dict[str, Any]:
     """One calibration in its own process, rig/ from ``tree``."""
+    if _STOP.is_set():
+        return {"status": "stopped"}
     with tempfile.TemporaryDirectory(prefix="lens_zoo-") as tmp:
         out = Path(tmp) / "result.json"
         env = dict(os.environ, PYTHONPATH=str(tree), XDG_STATE_HOME=str(Path(tmp) / "xdg"))
@@ -324,18 +332,40 @@ def run_one(tree: Path, profile: Path, timeout: float) -> dict[str, Any]:
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(profile),
                    str(Path(tmp) / "state"), str(out)]
         started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, cwd=tmp, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with _LOCK:
+            _RUNNING.add(child)
         try:
-            done = subprocess.run(command, env=env, cwd=tmp, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=timeout)
+            _, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
             return {"status": "hang", "wall_s": time.perf_counter() - started}
+        finally:
+            with _LOCK:
+                _RUNNING.discard(child)
         wall = time.perf_counter() - started
+        if _STOP.is_set() and child.returncode != 0:
+            return {"status": "stopped"}
         if not out.exists():
             return {"status": "traceback", "wall_s": wall,
-                    "error": (done.stderr or f"the worker exited {done.returncode}")[-3000:]}
+                    "error": (stderr or f"the worker exited {child.returncode}")[-3000:]}
         result = json.loads(out.read_text())
         result["wall_s"] = wall
         return result
+
+
+def stop_all() -> None:
+    """Stop every calibration under way (Ctrl-C, SIGTERM): the report covers those done."""
+    _STOP.set()
+    with _LOCK:
+        for child in list(_RUNNING):
+            child.kill()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------------ the two trees
@@ -491,24 +521,43 @@ def main(argv: list[str] | None = None) -> int:
               + "  ".join(f"{name:<34}" for name in trees), flush=True)
         verdicts: dict[str, list[Verdict]] = {name: [] for name in trees}
         outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {(name, seed): pool.submit(run_one, trees[name],
-                                                 tmpdir / f"zoo-{seed}.toml", args.timeout)
-                       for seed in seeds for name in runs}
+        signal.signal(signal.SIGINT, _interrupt)     # also when started in the background
+        signal.signal(signal.SIGTERM, _interrupt)
+        pool = ThreadPoolExecutor(max_workers=args.jobs)
+        futures = {(name, seed): pool.submit(run_one, trees[name],
+                                             tmpdir / f"zoo-{seed}.toml", args.timeout)
+                   for seed in seeds for name in runs}
+        done = 0
+        try:
             for i, seed in enumerate(seeds, start=1):
                 values = setups[seed]
                 truth = truth_of(values)
+                results = [futures[("now" if same else name, seed)].result() for name in trees]
                 cells = []
-                for name in trees:
-                    outcome = futures[("now" if same else name, seed)].result()
+                for name, outcome in zip(trees, results):
                     v = judge(outcome, truth)
                     verdicts[name].append(v)
                     outcomes[name].append(outcome)
                     t = f"{v.virtual_s / 60:.1f} min" if v.virtual_s is not None else "-"
                     cells.append(f"{_short(v)[:22]:<22} {t:>7} {outcome.get('wall_s', 0):>3.0f}s")
+                done = i
                 lens = values["lens"].split(" #")[0].replace("Zoo ", "")
                 print(f"[{i:>3}/{len(seeds)}]{seed:>6} {lens:<28} {values['steps']:>5} "
                       f"{values['busy']:<5}  " + "  ".join(cells), flush=True)
+        except KeyboardInterrupt:
+            stop_all()
+            print(f"\nstopped after {done} of {len(seeds)} set-ups: the report covers those "
+                  f"(seeds {seeds[0]}..{seeds[0] + done - 1})", flush=True)
+            for name in trees:
+                del verdicts[name][done:], outcomes[name][done:]
+            seeds = seeds[:done]
+        finally:
+            if done < len(seeds):             # anything else went wrong: leave nothing running
+                stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+        stopped = _STOP.is_set()
+        if not seeds:
+            return 130
     steps = [int(setups[s]["steps"]) for s in seeds]
     print()
     print(table({name: summary(v, steps) for name, v in verdicts.items()}))
@@ -531,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
             if o.get("status") == "traceback" and not (same and name != "now"):
                 print(f"\n--- traceback, {name}, seed {seed}\n{o.get('error', '').rstrip()}")
     print(f"\n(lens_zoo took {time.perf_counter() - started:.0f} s)")
-    return 0
+    return 130 if stopped else 0
 
 
 if __name__ == "__main__":
