@@ -445,10 +445,15 @@ def summary(verdicts: list[Verdict], steps: list[int]) -> list[tuple[str, str]]:
 
 
 def table(columns: dict[str, list[tuple[str, str]]]) -> str:
+    """The versions' figures side by side, one row per figure."""
     names = list(columns)
-    figures = [f for f, _ in columns[names[0]]]
-    for name in names[1:]:
-        figures += [f for f, _ in columns[name] if f not in figures]
+    figures: list[str] = []
+    for name in names:                    # a figure only one column has goes after its neighbour
+        before = -1
+        for f, _ in columns[name]:
+            if f not in figures:
+                figures.insert(before + 1, f)
+            before = figures.index(f)
     values = {name: dict(rows) for name, rows in columns.items()}
     width = max(len(f) for f in figures) + 2
     cells = [max(len(n), *(len(values[n].get(f, "-")) for f in figures)) + 2 for n in names]

@@ -156,3 +156,11 @@ def test_lens_zoo_prints_its_report_side_by_side():
                    "tracebacks", "hangs (timeout)", "time saved, median / p90",
                    "lenses <= 1000 steps", "failures, now"):
         assert figure in text, figure
+
+
+def test_zoo_table_keeps_a_figure_only_one_version_has_among_its_neighbours():
+    text = lens_zoo.table({"previous": [("refused", "2"), ("  mf", "2"), ("tracebacks", "0")],
+                           "now": [("refused", "1"), ("  check", "1"), ("tracebacks", "0")]})
+    rows = [line.split()[0] for line in text.splitlines()[1:]]
+    assert rows == ["refused", "check", "mf", "tracebacks"]
+    assert text.splitlines()[2].split() == ["check", "-", "1"]
