@@ -20,6 +20,7 @@ Every method leaves the lens homed at position 0.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import statistics
@@ -29,12 +30,14 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
+from .calestimate import Arrival, arrival_misses, arrival_spread, arrival_tolerance
 from .calibration import Calibration, DriveCal
 from .drives import FujiDrive, NikonDrive, StopReached
-from .lens import FAR, NEAR, SPACING_GUARD, Lens, LensError
-from .vision import Encoder, distance, fingerprint, focus_measure, grey, low_rank, shows_detail
+from .lens import FAR, NEAR, SPACING_GUARD, Cancelled, Lens, LensError
+from .vision import (Encoder, distance, focus_measure, grey, low_rank, shows_detail,
+                     steady_fingerprint)
 
-__all__ = ["calibrate", "CalibrationSettings", "CalibrationError"]
+__all__ = ["calibrate", "CalibrationSettings", "CalibrationError", "CAUSES"]
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +59,43 @@ class CalibrationSettings:
     margin: float = 0.015          # spacing = motion time * (1 + margin) + jitter guard
 
 
+# Why a calibration refused: the fixed set of causes (docs/calibration.md).
+CAUSES = {
+    "mf": "the lens does not move when driven (lens switch on MF, or a mode that "
+          "does not let the host drive focus)",
+    "detail": "the picture shows too little detail to measure the lens by",
+    "scene": "the picture changed while the lens stood still (the scene or the camera moved)",
+    "camera": "the camera stopped answering, or failed a call",
+    "timing": "drive commands could not be timed: none ran reliably at any spacing",
+    "precision": "the measurements were too noisy, or disagreed with each other",
+    "check": "the result, checked by driving the lens, disagreed with what it predicts",
+    "interrupted": "stopped by the operator (Ctrl-C) or by the rig",
+    "internal": "a fault in the calibration itself",
+}
+
+
 class CalibrationError(LensError):
-    pass
+    """Calibration refused: ``cause`` is one of :data:`CAUSES`, the message says what
+    was observed.  ``candidate`` is the calibration a failed check refused, if any;
+    ``code`` the gphoto2 error behind a ``"camera"`` refusal."""
+
+    def __init__(self, message: str, cause: str, *, code: int | None = None,
+                 candidate: Calibration | None = None) -> None:
+        if cause not in CAUSES:
+            raise ValueError(f"unknown calibration cause {cause!r}")
+        super().__init__(message)
+        self.cause = cause
+        self.code = code
+        self.candidate = candidate
 
 
 Progress = Callable[[str, float], None]
 
+QUEUE_TRAIN = 3         # commands per train on a camera that queues (Canon: 3 outstanding
+                        # at most; Magic Lantern: "with 5, it crashes")
+QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest motion
+TEST_COMMANDS = 3       # largest commands out (and back) that show the lens moves
+MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
 LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
 MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
@@ -139,13 +173,14 @@ class _LiveView:
         self.runs: dict[int, int] = {}             # runs made to measure each size
         self.placement_var = 0.1                   # squared steps (build_encoder measures it)
         self.readings: list[tuple[int, float]] = []  # (sweep step, focalposition): Sony
+        self.busy = "queue"     # until measured, as if the camera queued (the safe guess)
 
     # -- helpers
     def shot(self) -> bytes:
         return self.lens.frame()
 
     def fp(self) -> np.ndarray:
-        return fingerprint(self.shot())
+        return steady_fingerprint(self.shot())
 
     def step(self, size: int, direction: int, settle: float) -> None:
         self.lens.send(size, direction)
@@ -185,7 +220,7 @@ class _LiveView:
         else:
             raise CalibrationError(
                 "could not find the near stop: the picture kept changing. "
-                "Keep the camera and the scene still while calibrating")
+                "Keep the camera and the scene still while calibrating", "scene")
         for _ in range(2):
             self.step(self.big, NEAR, self.s.settle_large_s)
 
@@ -201,11 +236,13 @@ class _LiveView:
             c += 1
             if c > self.s.max_steps:
                 raise CalibrationError(
-                    f"no far stop within {self.s.max_steps} steps: is the scene still?")
+                    f"the picture kept changing over {self.s.max_steps} size-1 steps from the "
+                    "near stop, longer than any lens: keep the scene and the camera still",
+                    "scene")
             self.step(1, FAR, self.s.settle_small_s)
             self.read(c)
             jpeg = self.shot()
-            table.append(fingerprint(jpeg))
+            table.append(steady_fingerprint(jpeg))
             sharp.append(focus_measure(grey(jpeg, 160)))
             self.progress("sweep", min(0.99, c / 1000))
             if c >= window and all(self.still(table[c], table[c - k])
@@ -235,20 +272,40 @@ class _LiveView:
         only placed without ambiguity when the search stays on one side.
         """
         if first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
-            # Still from the first size-1 step on, yet the picture has detail.
+            # Still from the first size-1 step on, yet the picture has detail:
+            # the lens does not move, or size-1 steps change this picture too
+            # little to see.  Larger commands tell which.
+            if self.moves_when_driven():
+                raise CalibrationError(
+                    f"the first {first_still} size-1 steps from the near stop did not change "
+                    f"the picture beyond its noise, though size-{self.big} commands do: too "
+                    "little detail in focus there to follow single steps. Point the camera "
+                    "at a detailed still object within a couple of metres", "precision")
             raise CalibrationError(
-                "the lens does not move when driven: set the lens switch to AF "
-                "(and the camera to a mode that lets the host drive focus)")
+                f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{self.big} "
+                "commands left the picture as it was: set the lens switch to AF (and the "
+                "camera to a mode that lets the host drive focus)", "mf")
         estimate = max(10, first_still - self.s.stall_window)
         focus = np.convolve(sharp[: estimate + 1], np.ones(5) / 5, mode="same")
         self.subject = int(np.argmax(focus))
         contrast = float(focus.max() / max(float(np.median(focus)), 1e-6))
         if contrast < 1.5:
             raise CalibrationError(
-                "the live view shows too little detail to calibrate: point the camera "
-                "at a still, detailed scene with something in focus range")
+                f"the live view shows too little detail to calibrate: the sharpest frame of "
+                f"the sweep is only {contrast:.2f} times as sharp as the median one. Point the "
+                "camera at a still, detailed object within a couple of metres", "detail")
         self.far_side = (estimate - self.subject) >= self.subject
         self.range_estimate = estimate
+
+    def moves_when_driven(self) -> bool:
+        """Whether the largest commands change the picture: out and back, a frame each."""
+        before = self.fp()
+        for direction in (FAR, NEAR):
+            for _ in range(TEST_COMMANDS):
+                self.step(self.big, direction, self.s.settle_large_s)
+                if distance(self.fp(), before) > MOVED_NOISE * self.noise:
+                    return True
+        return False
 
     def find_far_stop(self, table: list[np.ndarray], first_still: int) -> int:
         """Step back K size-1 steps and align them with the table: gives R exactly.
@@ -281,7 +338,8 @@ class _LiveView:
             if cost < best_cost:
                 best, best_cost = r, cost
         if best is None:
-            raise CalibrationError("could not place the far stop")
+            raise CalibrationError("could not place the far stop: the way back from it "
+                                   "matched no stretch of the sweep", "precision")
         self.range = best
         self.here = float(best - back)
         self.record = (record, [best - j for j in range(1, back + 1)])
@@ -333,8 +391,8 @@ class _LiveView:
             if len(shots) >= 4 and all(self.still(shots[-1], shots[-k]) for k in (2, 3, 4)):
                 break
         else:
-            raise CalibrationError("the picture kept changing: keep the camera and the "
-                                   "scene still while calibrating")
+            raise CalibrationError("driving into a stop, the picture kept changing: keep "
+                                   "the camera and the scene still while calibrating", "scene")
         self.step(self.big, direction, self.s.settle_large_s)
         self.here = float(self.range if direction == FAR else 0)
 
@@ -382,8 +440,9 @@ class _LiveView:
         self.jitter[size] = round(sigma, 3)
         self.runs[size] = len(runs)
         if value * commands < 3 and first * len(runs[0].frames) < 3:
-            raise CalibrationError(f"size {size} commands barely move the lens: set the lens "
-                                   "switch to AF and keep live view on")
+            raise CalibrationError(f"size {size} commands moved the lens by {value * commands:.1f} "
+                                   f"steps in {commands} commands, though size-1 steps move it",
+                                   "precision")
         value = _snap(value, self.s.snap)
         self.jitter_steps[size] = value
         return value
@@ -559,6 +618,107 @@ class _LiveView:
         """The lens position placed on the table, averaged over a few frames."""
         return sum(self.locate(lo, hi) for _ in range(frames)) / frames
 
+    def bound(self, size: int) -> float:
+        """The longest one command of ``size`` may move: what the settled steps wait."""
+        return self.s.settle_small_s if size == self.sizes[0] else self.s.settle_large_s
+
+    def drain(self, size: int, returns: list[float]) -> None:
+        """On a camera that queues: wait until every command of a train has surely run."""
+        if self.busy == "queue" and returns:
+            self.clock.sleep_until(returns[0] + len(returns) * self.bound(size) + QUEUE_GUARD_S)
+
+    def busy_mode(self, steps: dict[int, float]) -> str:
+        """What the camera does with a command that reaches a moving lens.
+
+        Two of the largest commands back to back, next to the sharp point:
+        the lens moves two of them when the second queued behind the first,
+        one when it was dropped; a -110 answer says refused.  Never more
+        than two requests outstanding.
+        """
+        self.progress("busy test", 0.0)
+        e = steps[self.big]
+        lo, hi = self.zone(2 * e + 8)
+        window = (max(lo - e - 4, self.side_lo), min(hi + e + 4, self.side_hi))
+        start = lo if abs(self.here - lo) <= abs(self.here - hi) else hi
+        self.goto(start, steps)
+        direction = FAR if start < (lo + hi) / 2 else NEAR
+        for _ in range(6):          # the play taken up toward the test
+            self.step(1, direction, self.s.settle_small_s)
+        before = self.fix(*window, frames=ANCHOR_FRAMES)
+        refused, returns = self.send_train(self.big, direction, 2, 0.0)
+        self.clock.sleep_until(returns[0] + 2 * self.bound(self.big) + QUEUE_GUARD_S)
+        after = self.fix(*window, frames=ANCHOR_FRAMES)
+        self.here = after
+        moved = (after - before) * direction
+        mode = "error" if refused else "queue" if moved > 1.5 * e - 3 else "drop"
+        log.info("a command sent to a moving lens: %s (two moved the lens %.1f steps, one "
+                 "moves %.1f)", mode, moved, e)
+        return mode
+
+    # -- verification: the calibration drives the lens; the picture says where it ended
+    def verify(self, calibration: Calibration) -> list[Arrival]:
+        """Planned moves from both stops with the new calibration, each arrival placed.
+
+        The lens is homed (on the near stop).  A fastest move into the working
+        zone next to the sharp point, a second one further on (other sizes),
+        then into the far stop by counted commands and a move back into the
+        zone: the near stop, the steps of every size, the backlash and the
+        range must all be right for each arrival to land where the
+        calibration's own model says (within the commands' spread and the
+        placement's).
+        """
+        lens = self.lens
+        model = lens.model
+        assert model is not None
+        self.progress("check", 0.0)
+        lo, hi = self.zone(40.0)
+        first = int(round(0.5 * (lo + hi)))
+        second = int(round(min(max(first + (13 if self.far_side else -13), self.side_lo + 3),
+                               self.side_hi - 3)))
+        third = int(round(min(max(first + (7 if self.far_side else -7), self.side_lo + 3),
+                              self.side_hi - 3)))
+        arrivals = [self._arrive("near stop", first)]
+        self.progress("check", 0.3)
+        arrivals.append(self._arrive("previous arrival", second))
+        self.progress("check", 0.5)
+        self._into_far_stop()
+        self.progress("check", 0.7)
+        arrivals.append(self._arrive("far stop", third))
+        self.progress("check", 1.0)
+        return arrivals
+
+    def _arrive(self, origin: str, target: int) -> Arrival:
+        lens = self.lens
+        run = lens.move_to(target)
+        lens.wait_free()
+        self.clock.sleep(self.s.settle_large_s)
+        predicted = float(lens.position if lens.position is not None else target)
+        plan = run.plan
+        counts = dict(plan.counts) if plan is not None else {}
+        spread = arrival_spread(counts, self.jitter, self.placement_var)
+        reach = arrival_tolerance(spread) + 8.0
+        lo = max(predicted - reach, self.side_lo)
+        hi = min(predicted + reach, self.side_hi)
+        placed = self.fix(lo, hi, frames=ANCHOR_FRAMES) if hi > lo else math.nan
+        arrival = Arrival(origin, target, predicted, placed, spread)
+        log.info("calibration check: %s", arrival.describe())
+        return arrival
+
+    def _into_far_stop(self) -> None:
+        """Into the far stop by counted commands of the largest size, as homing does."""
+        lens = self.lens
+        model = lens.model
+        assert model is not None
+        big = max(model.drives, key=lambda d: d.steps)
+        count = math.ceil(model.steps * 1.1 / min(big.steps, big.far)) + 2
+        lens.position = None
+        for _ in range(count):
+            lens.wait_free()
+            lens.send(big.size, FAR)
+        lens.wait_free()
+        lens.fix_position(float(model.steps), 0.0)
+        lens.play = model.play(FAR)
+
     def send_train(self, size: int, direction: int, count: int,
                    spacing: float) -> tuple[int, list[float]]:
         """``count`` commands ``spacing`` apart; returns (refused, return times)."""
@@ -635,6 +795,11 @@ class _LiveView:
         sigma = self.jitter.get(size, 0.0)
         if sigma > 0:
             count = max(2, min(count, int((e / (3 * sigma)) ** 2)))
+        if self.busy == "queue":
+            # Never more requests outstanding than the camera takes: a train of
+            # QUEUE_TRAIN has at most QUEUE_TRAIN - 1 before its last, and every
+            # train drains before the next command (drain()).
+            count = min(count, QUEUE_TRAIN)
         wander = 3 * sigma * math.sqrt(count)
         span = count * e
         lo_zone, hi_zone = self.zone(span + e + 4)
@@ -645,14 +810,15 @@ class _LiveView:
         arrive = {"A": -toward_b, "B": toward_b}
         safe = max(self.s.settle_large_s, 4 * self.s.settle_small_s)
         looks = {"A": self.neighbourhood(window, arrive["A"])}
-        self.send_train(size, toward_b, count, safe)
+        self.drain(size, self.send_train(size, toward_b, count, safe)[1])
         self.clock.sleep(safe)
         # Steps short of where the mean step puts B.
         off = (looks["A"][0] + toward_b * span - self.fix(*window, frames=ANCHOR_FRAMES)) * toward_b
         if abs(off) > max(1.5, 0.3 * e, wander):
             raise CalibrationError(
-                f"size {size} commands do not add up even when sent slowly: "
-                "keep the scene and the camera still while calibrating")
+                f"size {size} commands do not add up even when sent slowly: {count} of them "
+                f"ended {off:+.1f} steps off where the measured step puts them",
+                "precision")
         if sigma > 0:
             # This train's own spread would stay in every later shortfall
             # (they are read against B): put B where the mean step says.
@@ -681,8 +847,9 @@ class _LiveView:
                 for _ in range(abs(off)):
                     self.step(1, arrive[anchor] if off > 0 else -arrive[anchor],
                               self.s.settle_small_s)
-            raise CalibrationError("lost the lens during the speed measurement: "
-                                   "keep the scene and the camera still")
+            raise CalibrationError(f"lost the lens during the speed measurement of size {size}: "
+                                   "twelve tries could not bring it back onto its anchor "
+                                   "(the picture placed it elsewhere each time)", "precision")
 
         # Jittery commands: one train's end wanders too much to show a lost
         # command, so a spacing is judged on the mean shortfall of several,
@@ -700,6 +867,7 @@ class _LiveView:
                 self.clock.sleep_until(returns[-1] + spacing)
                 early = self.locate(*window)
                 self.clock.sleep(max(0.5, count * spacing))
+                self.drain(size, returns)
                 final = self.fix(*window, frames=2)
                 gaps += [b - a for a, b in zip(returns, returns[1:])] or [spacing]
                 shortfalls.append(short_of(target, final))
@@ -722,7 +890,7 @@ class _LiveView:
             hi *= 2
             if hi > 8.0:
                 raise CalibrationError(
-                    f"size {size} commands never all executed, even 8 s apart")
+                    f"size {size} commands never all executed, even 8 s apart", "timing")
         lo = 0.0
         for r in range(self.s.bisect_rounds):
             self.progress(f"size {size} speed", r / self.s.bisect_rounds)
@@ -739,8 +907,10 @@ class _LiveView:
             # The camera queues commands sent too soon (they only lag).  A
             # passing train may hide up to LAG_STEPS of lag: that, spread over
             # the train, is the margin.
+            # A train of ``count`` passes while its lag stays under LAG_STEPS,
+            # so the motion is at most gap / (1 - LAG_STEPS / (e count)).
             move = min(t.mean_gap for t in passed)
-            margin = LAG_STEPS / (e * count)
+            margin = 1.0 / (1.0 - min(LAG_STEPS / (e * count), 0.5)) - 1.0
         else:
             # The camera drops or refuses commands sent too soon.
             move = _motion_time(evidence, e, sigma)
@@ -752,7 +922,8 @@ class _LiveView:
             if ok(spacing) and ok(spacing):
                 return move, spacing
             spacing *= 1.1
-        raise CalibrationError(f"size {size} commands do not run reliably at any spacing")
+        raise CalibrationError(f"size {size} commands do not run reliably at any spacing",
+                               "timing")
 
 
 def _motion_time(trains: list[tuple[list[float], float]], steps: float, sigma: float) -> float:
@@ -902,12 +1073,14 @@ def _checked_sweep(cal: _LiveView, first: _Sweep) -> tuple[_Sweep, dict[str, obj
         f"the live view puts the far stop {first.range}, then {second.range} steps from the "
         f"near stop, but the camera's focus position (0-100) disagrees on {share:.0%}, then "
         f"{share2:.0%} of the way (by up to {max(most, most2):.0f} units), {why}. Keep the "
-        "camera and the scene still and calibrate again")
+        "camera and the scene still and calibrate again", "precision")
 
 
 def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, float],
             periods: dict[int, float], jitter: dict[int, float], range_steps: int,
-            started: float, progress: Progress, **extra: object) -> Calibration:
+            started: float, progress: Progress,
+            verify: Callable[[Calibration], list[Arrival]] | None = None,
+            **extra: object) -> Calibration:
     sizes = lens.caps.sizes
     calibration = Calibration(
         lens=lens.lens_name,
@@ -925,7 +1098,24 @@ def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, f
     lens.jitter = {d.size: d.jitter or 0.0 for d in calibration.drive}
     progress("homing", 0.0)
     lens.home()
-    return calibration
+    if verify is None:
+        return calibration
+    arrivals = verify(calibration)
+    misses = arrival_misses(arrivals)
+    if misses:
+        lens.model = None
+        lens.position = None
+        raise CalibrationError(
+            "check: driven with what it measured, the lens did not arrive where the "
+            "calibration predicts: " + "; ".join(a.describe() for a in misses)
+            + ". Nothing was saved", "check", candidate=calibration)
+    progress("homing", 0.0)
+    lens.home()
+    checked = [{"from": a.origin, "target": a.target, "off": round(a.off, 2),
+                "allowed": round(a.tolerance, 2)} for a in arrivals]
+    return dataclasses.replace(calibration, extra={**calibration.extra, "check": checked,
+                                                    "duration_s": round(lens.clock.now()
+                                                                        - started, 1)})
 
 
 def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
@@ -949,11 +1139,12 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     for i, size in enumerate(sorted(cal.sizes[1:], reverse=True)):
         cal.into_stop(NEAR if i == 0 or cal.here > 0 else FAR)
         steps[size] = cal.effective(size)
+    cal.busy = cal.busy_mode(steps)
     moves, periods = {}, {}
     for size in sorted(cal.sizes, reverse=True):
         moves[size], periods[size] = cal.period(size, steps, lens.latency.std)
     return _finish(lens, "liveview", steps, moves, periods, cal.jitter, cal.range, started,
-                   progress, subject_step=cal.subject, encoder_rank=cal.rank,
+                   progress, verify=cal.verify, subject_step=cal.subject, encoder_rank=cal.rank,
                    runs={str(k): v for k, v in sorted(cal.runs.items())}, **checked,
                    **curves)
 
@@ -988,7 +1179,7 @@ def _calibrate_counting(lens: Lens, settings: CalibrationSettings,
             unit *= 2
             if unit > 4096:
                 raise CalibrationError("the lens refuses every step size: is it a "
-                                       "focus-by-wire lens on AF?") from None
+                                       "focus-by-wire lens on AF?", "mf") from None
     drive.unit = unit
     durations: dict[int, list[float]] = {k: [] for k in sizes}
     limit = settings.max_steps + 10
@@ -1004,7 +1195,8 @@ def _calibrate_counting(lens: Lens, settings: CalibrationSettings,
             durations[size].append(lens.clock.now() - t)
             done += 1
             if count is None and done >= limit:
-                raise CalibrationError(f"no stop within {limit} steps: is the lens on AF?")
+                raise CalibrationError(f"no stop within {limit} steps: is the lens on AF?",
+                                       "mf")
         return done
 
     progress("near stop", 0.0)
@@ -1013,7 +1205,7 @@ def _calibrate_counting(lens: Lens, settings: CalibrationSettings,
     range_steps = run(sizes[0], FAR, None)
     if range_steps < 10:
         raise CalibrationError("the lens barely moved between its stops: set the lens "
-                               "switch to AF")
+                               "switch to AF", "mf")
     steps = {sizes[0]: 1.0}
     here = FAR
     for size in sorted(sizes[1:], reverse=True):
@@ -1055,7 +1247,8 @@ def _calibrate_reading(lens: Lens, settings: CalibrationSettings,
     def read() -> float:
         value = lens.read_position()
         if value is None:
-            raise CalibrationError("the camera stopped reporting its focus position")
+            raise CalibrationError("the camera stopped reporting its focus position",
+                                   "camera")
         return value
 
     def settle(timeout: float = 60.0) -> float:
@@ -1066,7 +1259,8 @@ def _calibrate_reading(lens: Lens, settings: CalibrationSettings,
             if now == last:
                 return now
             last = now
-        raise CalibrationError("the focus position never settled: is the lens on AF?")
+        raise CalibrationError("the focus position the camera reports never settled",
+                               "camera")
 
     progress("near end", 0.0)
     drive.go(drive.low)
@@ -1081,11 +1275,12 @@ def _calibrate_reading(lens: Lens, settings: CalibrationSettings,
         if len(samples) > 3 and samples[-1][1] == samples[-2][1] == samples[-3][1]:
             break
         if clock.now() - t0 > 120:
-            raise CalibrationError("the lens never reached the far end")
+            raise CalibrationError("the lens never reached the far end: is the lens on AF?",
+                                   "mf")
     high = samples[-1][1]
     range_steps = int(round(high - low))
     if range_steps < 10:
-        raise CalibrationError("the lens did not move: set the lens switch to AF")
+        raise CalibrationError("the lens did not move: set the lens switch to AF", "mf")
     moving = [(t, x) for t, x in samples if low + 2 < x < high - 2]
     if len(moving) >= 2:
         speed = float(np.polyfit([t for t, _ in moving], [x for _, x in moving], 1)[0])
@@ -1134,8 +1329,33 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
     progress = progress or (lambda phase, fraction: None)
     lens.model = None
     lens.position = None
-    if isinstance(lens.drive, FujiDrive) and lens.caps.feedback == "absolute":
-        return _calibrate_reading(lens, settings, progress)
-    if lens.caps.stop == "error":
-        return _calibrate_counting(lens, settings, progress)
-    return _calibrate_liveview(lens, settings, progress)
+    try:
+        if isinstance(lens.drive, FujiDrive) and lens.caps.feedback == "absolute":
+            return _calibrate_reading(lens, settings, progress)
+        if lens.caps.stop == "error":
+            return _calibrate_counting(lens, settings, progress)
+        return _calibrate_liveview(lens, settings, progress)
+    except (CalibrationError, Cancelled, KeyboardInterrupt):
+        lens.model = None          # nothing measured is kept
+        lens.position = None
+        raise
+    except Exception as exc:   # noqa: BLE001 - every failure becomes a refusal with its cause
+        lens.model = None
+        lens.position = None
+        raise _refusal(exc) from exc
+
+
+def _refusal(exc: Exception) -> CalibrationError:
+    """What an exception from the camera or from calibration itself means, as a refusal."""
+    if isinstance(exc, gp.GPhoto2Error):
+        return CalibrationError(
+            f"the camera stopped answering during calibration ({exc.code}: "
+            f"{getattr(exc, 'string', '') or 'gphoto2 error'}); nothing was saved. "
+            "Check the cable, switch the camera off and on, and calibrate again",
+            "camera", code=exc.code)
+    if isinstance(exc, LensError):
+        return CalibrationError(f"{exc}; nothing was saved", "camera")
+    log.error("calibration failed on a fault of its own", exc_info=exc)
+    return CalibrationError(
+        f"calibration failed on a fault of its own ({type(exc).__name__}: {exc}); nothing "
+        "was saved. Please report it with the log", "internal")

@@ -129,7 +129,7 @@ def _plan_notes(plan: Any, backlash: float, reversed_: bool) -> list[str]:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock, VirtualClock
     from .config import load_config
-    from .calibrate import calibrate
+    from .calibrate import CalibrationError, calibrate
     from .lens import Lens
     from .progress import ProgressLine
     from .store import Store
@@ -145,11 +145,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = calibrate(lens, _calibration_settings(config), line.update)
     except KeyboardInterrupt:
         line.stop()
-        print("rig: calibration stopped (Ctrl-C): nothing was saved, the saved lens profiles "
-              "are as they were; the lens stays where it stopped", file=sys.stderr)
+        print("rig: calibration stopped (Ctrl-C, cause: interrupted): nothing was saved, the "
+              "saved lens profiles are as they were; the lens stays where it stopped",
+              file=sys.stderr)
         return 130
+    except CalibrationError as exc:
+        line.stop()
+        print(f"rig: calibration refused (cause: {exc.cause}): {exc}", file=sys.stderr)
+        return 1
     finally:
-        lens.close()
+        try:
+            lens.close()
+        except KeyboardInterrupt:
+            pass
     line.done()
     store = Store(args.state_dir or config.state_dir())
     path = store.save_calibration(cal, stamp=True)

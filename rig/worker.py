@@ -33,7 +33,7 @@ from typing import Any, Callable, Protocol
 import gphoto2 as gp
 
 from .autofocus import DEFAULT_ROI, AFResult, autofocus
-from .calibrate import CalibrationSettings, calibrate
+from .calibrate import CalibrationError, CalibrationSettings, calibrate
 from .calibration import Calibration
 from .clock import EMPTY, Clock
 from .drives import NikonDrive, SonyDrive
@@ -300,6 +300,10 @@ class LensWorker:
             self._recall_scene(lens)
         except gp.GPhoto2Error as exc:
             if exc.code in LOST:
+                raise CameraLost(exc) from None
+            raise
+        except CalibrationError as exc:
+            if exc.code in LOST:         # the camera went away while calibrating
                 raise CameraLost(exc) from None
             raise
         assert lens.model is not None
