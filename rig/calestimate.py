@@ -39,7 +39,9 @@ def backlash(legs: Sequence[tuple[int, float]], *, snap: float = 0.3) -> float:
     """
     if not legs:
         raise ValueError("no legs to measure the backlash on")
-    lost = np.array([n - abs(moved) for n, moved in legs], dtype=float)
+    lost = np.sort(np.array([n - abs(moved) for n, moved in legs], dtype=float))
+    if len(lost) >= 5:
+        lost = lost[1:-1]       # one odd placement either way must not pull the mean
     value = max(0.0, float(np.mean(lost)))
     return 0.0 if value < snap else value
 
