@@ -82,6 +82,7 @@ class Arrival:
     predicted: float            # the calibration's own position after the move
     placed: float               # where the picture placed the lens
     spread: float               # expected spread of predicted - placed, one sigma, steps
+    commands: str = ""          # what was sent, e.g. "9 size-3 commands"
 
     @property
     def off(self) -> float:
@@ -92,7 +93,8 @@ class Arrival:
         return arrival_tolerance(self.spread)
 
     def describe(self) -> str:
-        return (f"from the {self.origin} to {self.target}, the picture puts the lens at "
+        what = f"{self.commands} " if self.commands else ""
+        return (f"{what}from the {self.origin} to {self.target}: the picture puts the lens at "
                 f"{self.placed:.1f}, {self.off:+.1f} steps from where the calibration "
                 f"predicts it ({self.predicted:.1f}; allowed {self.tolerance:.1f})")
 

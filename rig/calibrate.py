@@ -784,50 +784,75 @@ class _LiveView:
 
     # -- verification: the calibration drives the lens; the picture says where it ended
     def verify(self, calibration: Calibration) -> list[Arrival]:
-        """Planned moves from both stops with the new calibration, each arrival placed.
+        """Counted commands of every size from both stops, each arrival placed.
 
-        The lens is homed (on the near stop).  A fastest move into the working
-        zone next to the sharp point, a second one further on (other sizes),
-        then into the far stop by counted commands and a move back into the
-        zone: the near stop, the steps of every size, the backlash and the
-        range must all be right for each arrival to land where the
-        calibration's own model says (within the commands' spread and the
-        placement's).
+        The lens is homed (on the near stop).  The largest size from there
+        into the working zone next to the sharp point, then each smaller
+        size on from there (the smallest after a reversal, so the play
+        counts), then into the far stop by counted commands and the largest
+        size back into the zone: the near stop, the steps of every size
+        where they are used, the backlash and the range must all be right
+        for each arrival to land where the calibration's own model says
+        (within the commands' spread and the placement's).  Commands are
+        spaced as the calibration says (a camera that queues: as the settled
+        steps were), so a spacing too short loses commands and shows too.
         """
         lens = self.lens
         model = lens.model
         assert model is not None
         self.progress("check", 0.0)
         lo, hi = self.zone(40.0)
-        first = int(round(0.5 * (lo + hi)))
-        second = int(round(min(max(first + (13 if self.far_side else -13), self.side_lo + 3),
-                               self.side_hi - 3)))
-        third = int(round(min(max(first + (7 if self.far_side else -7), self.side_lo + 3),
-                              self.side_hi - 3)))
-        arrivals = [self._arrive("near stop", first)]
-        self.progress("check", 0.3)
-        arrivals.append(self._arrive("previous arrival", second))
-        self.progress("check", 0.5)
+        inward = NEAR if self.far_side else FAR        # toward the sharp point
+        arrivals = [self._arrive("near stop", self.big, FAR, 0.5 * (lo + hi))]
+        smaller = sorted((k for k in self.sizes if k != self.big), reverse=True)
+        for i, size in enumerate(smaller):
+            self.progress("check", 0.2 + 0.4 * i / max(len(smaller), 1))
+            direction = -inward if i % 2 == 0 else inward
+            span = 12.0 if size != self.sizes[0] else 5.0
+            target = float(lens.position) + direction * span
+            arrivals.append(self._arrive("previous arrival", size, direction, target,
+                                         base=arrivals[-1].placed))
+        self.progress("check", 0.6)
         self._into_far_stop()
-        self.progress("check", 0.7)
-        arrivals.append(self._arrive("far stop", third))
+        self.progress("check", 0.8)
+        arrivals.append(self._arrive("far stop", self.big, NEAR, 0.5 * (lo + hi) - 5.0))
         self.progress("check", 1.0)
         return arrivals
 
-    def _arrive(self, origin: str, target: int) -> Arrival:
+    def _arrive(self, origin: str, size: int, direction: int, goal: float,
+                base: float | None = None) -> Arrival:
+        """Commands of ``size`` toward ``goal`` (as many as the model says reach it), placed.
+
+        From a stop the prediction is the model's position; from the
+        previous arrival (``base``, where it was placed) it is that plus the
+        model's move, so each arrival judges its own commands.
+        """
         lens = self.lens
-        run = lens.move_to(target)
+        model = lens.model
+        assert model is not None and lens.position is not None
+        count, x, play = 0, float(lens.position), lens.play
+        start = x
+        while (goal - x) * direction > 0 and count < 1000:
+            nxt, play = model.move(x, size, direction, play)
+            if abs(nxt - goal) > abs(x - goal):
+                break
+            x, count = nxt, count + 1
+        count = max(count, 1)
+        for _ in range(count):
+            lens.wait_free()
+            lens.send(size, direction)
         lens.wait_free()
         self.clock.sleep(self.s.settle_large_s)
-        predicted = float(lens.position if lens.position is not None else target)
-        plan = run.plan
-        counts = dict(plan.counts) if plan is not None else {}
-        spread = arrival_spread(counts, self.jitter, self.placement_var)
+        predicted = float(lens.position)
+        if base is not None and math.isfinite(base):
+            predicted = base + predicted - start
+        spread = arrival_spread({size: count}, self.jitter, self.placement_var)
         reach = arrival_tolerance(spread) + 8.0
         lo = max(predicted - reach, self.side_lo)
         hi = min(predicted + reach, self.side_hi)
         placed = self.fix(lo, hi, frames=ANCHOR_FRAMES) if hi > lo else math.nan
-        arrival = Arrival(origin, target, predicted, placed, spread)
+        arrival = Arrival(origin, int(round(predicted)), predicted, placed, spread,
+                          f"{count} size-{size} command{'s' if count > 1 else ''}")
         log.info("calibration check: %s", arrival.describe())
         return arrival
 
@@ -1276,7 +1301,7 @@ def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, f
     progress("homing", 0.0)
     lens.home()
     lens.model = calibration.model()
-    checked = [{"from": a.origin, "target": a.target, "off": round(a.off, 2),
+    checked = [{"from": a.origin, "sent": a.commands, "target": a.target, "off": round(a.off, 2),
                 "allowed": round(a.tolerance, 2)} for a in arrivals]
     return dataclasses.replace(calibration, extra={**calibration.extra, "check": checked,
                                                     "duration_s": round(lens.clock.now()

@@ -145,9 +145,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = calibrate(lens, _calibration_settings(config), line.update)
     except KeyboardInterrupt:
         line.stop()
-        print("rig: calibration stopped (Ctrl-C, cause: interrupted): nothing was saved, the "
-              "saved lens profiles are as they were; the lens stays where it stopped",
-              file=sys.stderr)
+        print("rig: calibration stopped (Ctrl-C): nothing was saved, the saved lens profiles "
+              "are as they were; the lens stays where it stopped", file=sys.stderr)
         return 130
     except CalibrationError as exc:
         line.stop()
