@@ -129,6 +129,7 @@ def _plan_notes(plan: Any, backlash: float, reversed_: bool) -> list[str]:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock, VirtualClock
     from .config import load_config
+    import gphoto2 as gp
     from .calibrate import CalibrationError, calibrate
     from .lens import Lens
     from .progress import ProgressLine
@@ -139,7 +140,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
     camera = _camera_opener(spec, clock)()
     lens = Lens(camera, clock)
-    lens.connect()
+    try:
+        lens.connect()
+    except gp.GPhoto2Error as exc:
+        print(f"rig: calibration refused (cause: camera): the camera did not answer "
+              f"({exc.code}: {getattr(exc, 'string', '') or 'gphoto2 error'}); nothing was "
+              "saved", file=sys.stderr)
+        return 1
     line = ProgressLine(sys.stderr, quiet=args.json)
     try:
         cal = calibrate(lens, _calibration_settings(config), line.update)
