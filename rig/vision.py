@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["fingerprint", "steady_fingerprint", "grey", "crop", "focus_measure", "broad_measure", "distance",
-           "shows_detail", "FLAT", "Encoder", "Fix", "low_rank", "Roi"]
+__all__ = ["fingerprint", "steady_fingerprint", "grey", "crop", "focus_measure", "broad_measure",
+           "distance", "shows_detail", "FLAT", "Encoder", "Fix", "low_rank", "Roi"]
 
 FINGERPRINT_WIDTH = 80
 
