@@ -129,7 +129,8 @@ def _plan_notes(plan: Any, backlash: float, reversed_: bool) -> list[str]:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .clock import MonotonicClock, VirtualClock
     from .config import load_config
-    from .calibrate import calibrate
+    import gphoto2 as gp
+    from .calibrate import CalibrationError, calibrate
     from .lens import Lens
     from .progress import ProgressLine
     from .store import Store
@@ -139,7 +140,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     clock = VirtualClock() if spec.startswith("sim:") else MonotonicClock()
     camera = _camera_opener(spec, clock)()
     lens = Lens(camera, clock)
-    lens.connect()
+    try:
+        lens.connect()
+    except gp.GPhoto2Error as exc:
+        print(f"rig: calibration refused (cause: camera): the camera did not answer "
+              f"({exc.code}: {getattr(exc, 'string', '') or 'gphoto2 error'}); nothing was "
+              "saved", file=sys.stderr)
+        return 1
     line = ProgressLine(sys.stderr, quiet=args.json)
     try:
         cal = calibrate(lens, _calibration_settings(config), line.update)
@@ -148,8 +155,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print("rig: calibration stopped (Ctrl-C): nothing was saved, the saved lens profiles "
               "are as they were; the lens stays where it stopped", file=sys.stderr)
         return 130
+    except CalibrationError as exc:
+        line.stop()
+        print(f"rig: calibration refused (cause: {exc.cause}): {exc}", file=sys.stderr)
+        return 1
     finally:
-        lens.close()
+        try:
+            lens.close()
+        except KeyboardInterrupt:
+            pass
     line.done()
     store = Store(args.state_dir or config.state_dir())
     path = store.save_calibration(cal, stamp=True)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["fingerprint", "grey", "crop", "focus_measure", "broad_measure", "distance",
-           "shows_detail", "FLAT", "Encoder", "Fix", "low_rank", "Roi"]
+__all__ = ["fingerprint", "steady_fingerprint", "grey", "crop", "focus_measure", "broad_measure",
+           "distance", "shows_detail", "FLAT", "Encoder", "Fix", "low_rank", "Roi"]
 
 FINGERPRINT_WIDTH = 80
 
@@ -57,6 +57,25 @@ def fingerprint(jpeg: bytes | memoryview, width: int = FINGERPRINT_WIDTH) -> np.
     img = img.resize((width, height), Image.BOX)
     arr = np.asarray(img, dtype=np.float32).ravel()
     return arr - arr.mean()
+
+
+STEADY_MEAN = 128.0   # the mean grey a steady fingerprint is scaled to
+
+
+def steady_fingerprint(jpeg: bytes | memoryview, width: int = FINGERPRINT_WIDTH) -> np.ndarray:
+    """A fingerprint with the frame's brightness gain taken out (flicker, exposure).
+
+    Flicker scales a whole frame's brightness, and with it every grey level
+    of its fingerprint; focus barely changes a frame's mean.  Scaled so the
+    frame's mean is ``STEADY_MEAN``, two frames of one focus position agree
+    whatever the light did between them.
+    """
+    img = _open(jpeg, width)
+    height = max(1, round(img.height * width / img.width))
+    img = img.resize((width, height), Image.BOX)
+    arr = np.asarray(img, dtype=np.float32).ravel()
+    mean = float(arr.mean())
+    return (arr - mean) * np.float32(STEADY_MEAN / max(mean, 1.0))
 
 
 FLAT = 3.0   # a fingerprint varying less than this (grey levels) shows nothing

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import gphoto2 as gp
 
-from .calibrate import CalibrationSettings, calibrate
+from .calibrate import CalibrationError, CalibrationSettings, calibrate
 from .calibration import Calibration
 from .clock import EMPTY
 from .drives import NikonDrive, SonyDrive
@@ -202,6 +202,10 @@ class Link:
             self.scenes.recall(lens)
         except gp.GPhoto2Error as exc:
             if exc.code in LOST:
+                raise CameraLost(exc) from None
+            raise
+        except CalibrationError as exc:
+            if exc.code in LOST:         # the camera went away while calibrating
                 raise CameraLost(exc) from None
             raise
         self.ready(lens)

@@ -341,7 +341,7 @@ def test_rig_probe_writes_a_profile_and_a_report(tmp_path, capsys):
     assert p.steps == 407 and p.busy == "drop"
     data = json.loads(report.read_text())
     assert data["figures"]["steps"]["value"] == 407
-    assert "backlash" in data["missing"]
+    assert data["figures"]["backlash"]["value"] == 0      # calibration measures it now
     for name in data["plots"].values():
         assert Image.open(tmp_path / name).size[0] == 720
     assert {a["figure"] for a in data["agreement"]} >= {"latency_ms"}

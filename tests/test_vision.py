@@ -68,3 +68,30 @@ def test_draft_fingerprints_measure_the_same_distances_between_frames():
     d_slow = np.array([[vision.distance(a, b) for b in slow] for a in slow])[pairs]
     assert np.corrcoef(d_fast, d_slow)[0, 1] > 0.999
     assert 0.9 < (d_fast / d_slow).min() and (d_fast / d_slow).max() < 1.25
+
+
+def test_a_steady_fingerprint_does_not_see_flicker():
+    """Flicker scales a frame's brightness: a plain fingerprint moves with it, a steady
+    one does not (calibration's "still" and its table use steady ones)."""
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from rig.vision import distance as _distance
+    from rig.vision import fingerprint as _fingerprint
+    from rig.vision import steady_fingerprint as _steady
+
+    rng = np.random.default_rng(3)
+    scene = np.clip(110 + 40 * rng.standard_normal((64, 96)), 0, 255)
+    scene = np.kron(scene, np.ones((10, 10)))
+
+    def jpeg(gain):
+        buf = _io.BytesIO()
+        _Image.fromarray(np.clip(scene * gain, 0, 255).astype(np.uint8)).save(
+            buf, format="JPEG", quality=90)
+        return buf.getvalue()
+
+    plain = _distance(_fingerprint(jpeg(1.0)), _fingerprint(jpeg(1.05)))
+    steady = _distance(_steady(jpeg(1.0)), _steady(jpeg(1.05)))
+    again = _distance(_steady(jpeg(1.0)), _steady(jpeg(1.0)))
+    assert steady < plain / 4 and again == 0.0   # what is left is JPEG rounding
