@@ -31,7 +31,8 @@ Each outcome is judged against the simulator's truth (:func:`judge`):
   for ``mf``, ``camera``, ``detail``, ``focus``, ``scene`` or ``timing``
   names a false cause; ``precision`` (could not measure well enough) and
   ``check`` (the result failed its own check) are honest;
-* **traceback**: any other exception; **hang**: no result within the timeout.
+* **traceback**: any other exception, or a refusal with cause ``internal``
+  (rig/calibrate.py's name for an exception of its own); **hang**: no result within the timeout.
 
 The time is the camera's (virtual) time from connecting to the end,
 median and p90 over the calibrations saved, overall and for lenses up to
@@ -203,6 +204,10 @@ def judge(outcome: dict[str, Any], truth: dict[str, Any]) -> Verdict:
     if status == "refused":
         message = outcome.get("message", "")
         cause, source = cause_of(message, outcome.get("cause"))
+        if cause == "internal":
+            # rig/calibrate.py turns an exception of its own into this refusal: a fault
+            # in the calibration, counted with the tracebacks (the log has the trace)
+            return Verdict("traceback", f"refused as internal: {message}", virtual_s=t)
         if cause == "camera":
             true = bool(outcome.get("camera_hung"))
             why = ("the camera did stop answering (a queue overrun)" if true

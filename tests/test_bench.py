@@ -153,6 +153,9 @@ def test_zoo_counts_tracebacks_hangs_and_missing_results_apart():
     assert trace.kind == "traceback" and trace.detail == "ZeroDivisionError: division by zero"
     assert lens_zoo.judge({"status": "hang", "wall_s": 60.0}, TRUTH).kind == "hang"
     assert lens_zoo.judge({"status": "saved"}, TRUTH).kind == "no result"
+    internal = lens_zoo.judge({"status": "refused", "cause": "internal",
+                               "message": "calibration failed: ZeroDivisionError"}, TRUTH)
+    assert internal.kind == "traceback" and "ZeroDivisionError" in internal.detail
 
 
 def test_zoo_summary_counts_each_kind():

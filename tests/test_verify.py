@@ -79,12 +79,13 @@ class Rig:
 def test_checks_keep_a_jittery_lens_on_its_marks(learnt):
     checked, unchecked = Rig(learnt, JITTER), Rig(learnt, JITTER)
     marks = [40, 330, 120, 390, 10, 250] * 5
-    errors, drift = [], []
+    errors, drift, settled = [], [], []
     for target in marks:
         start = checked.pull(target)
         check = check_arrival(checked.lens, checked.scene, target, start)
         checked.lens.wait_free()
         errors.append(abs(checked.truth() - target))
+        settled.append(check.verified)
         assert check.looks >= 1
         unchecked.pull(target)
         unchecked.lens.wait_free()
@@ -92,7 +93,12 @@ def test_checks_keep_a_jittery_lens_on_its_marks(learnt):
     assert max(errors) <= BOUND, errors
     assert np.median(errors) <= 1
     assert max(drift) > 3 * BOUND            # what counting alone does, same lens, same moves
-    assert checked.lens.trusted
+    # Nearly every check settles; one that does not (most often at the subject's
+    # own sharp point, 250, where defocus looks alike either side) leaves the
+    # lens in doubt rather than trusted: the lens trusts itself exactly when its
+    # last check settled.
+    assert sum(settled) >= 0.9 * len(settled), settled
+    assert checked.lens.trusted == settled[-1]
 
 
 def test_a_lost_command_is_found_and_made_up(learnt):
