@@ -301,6 +301,9 @@ def worker(profile: str, state: str, out: str) -> None:
         elif exc is not None:
             result.update(status="refused", message=str(exc), error_type=type(exc).__name__,
                           cause="input" if type(exc).__name__ == "InputError" else None)
+        elif (said := _refusal_said(stderr.getvalue())) is not None:
+            # rig calibrate caught its own CalibrationError and said so (exit 1)
+            result.update(status="refused", message=said[1], cause=said[0])
         else:
             tail = stderr.getvalue().strip().splitlines()[-1:]
             result.update(status="no result", message=f"exit {result['rc']}, "
@@ -312,6 +315,15 @@ def worker(profile: str, state: str, out: str) -> None:
                                      or getattr(bodies[0].truth, "overflows", 0))
     result["stderr_tail"] = stderr.getvalue()[-2000:]
     Path(out).write_text(json.dumps(result, default=str))
+
+
+REFUSAL_LINE = re.compile(r"^rig: calibration refused \(cause: (\w+)\): (.*)$", re.M)
+
+
+def _refusal_said(stderr: str) -> tuple[str, str] | None:
+    """(cause, message) of the refusal ``rig calibrate`` printed, if it printed one."""
+    found = REFUSAL_LINE.findall(stderr)
+    return (found[-1][0], found[-1][1]) if found else None
 
 
 def _plain(cause: Any) -> str | None:

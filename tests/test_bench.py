@@ -196,3 +196,10 @@ def test_zoo_table_keeps_a_figure_only_one_version_has_among_its_neighbours():
     rows = [line.split()[0] for line in text.splitlines()[1:]]
     assert rows == ["refused", "check", "mf", "tracebacks"]
     assert text.splitlines()[2].split() == ["check", "-", "1"]
+
+
+def test_zoo_reads_the_refusal_rig_calibrate_printed():
+    said = lens_zoo._refusal_said("progress...\nrig: calibration refused (cause: precision): "
+                                  "the first 40 size-1 steps did not change the picture\n")
+    assert said == ("precision", "the first 40 size-1 steps did not change the picture")
+    assert lens_zoo._refusal_said("rig: calibration saved to x.json\n") is None
