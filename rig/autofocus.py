@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from .lens import FAR, NEAR, Lens, LensError, LiveViewFrozen
 from .planner import LensModel, plan_move
@@ -55,7 +56,8 @@ __all__ = ["AFResult", "AFSettings", "PeakFit", "Sample", "autofocus", "check_ro
            "v_peak", "fit_peak"]
 
 DEFAULT_ROI: Roi = (0.3, 0.3, 0.4, 0.4)  # x, y, w, h as fractions of the frame
-WIDTH = 320                              # frames are measured this wide (pixels)
+WIDTH = 320                              # the broad measure sees frames this wide (pixels)
+SHARP_WIDTH = 960                        # the sharp one this wide (a live view's full width)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class AFSettings:
                                    # centre: fewer pixels cannot tell texture from noise
     fine_spacing: float = 1 / 80   # fine frames this share of the range apart (at least 1 step)
     fine_samples: int = 5          # fine frames around the coarse estimate
+    fine_width: float = 0.6        # for a peak wider than a coarse stride: frames this x its
+                                   # width (one sigma) apart
     extra_samples: int = 4         # fine frames added at most when the peak is not among them
     settle_s: float = 0.1          # after the lens stops, before a frame (a live view lags)
     precision: float = 0.6         # the peak's standard error must be below this x the spacing
@@ -277,6 +281,79 @@ def _between(xs: Sequence[int], around: float) -> int | None:
     return None if best is None else best[1]
 
 
+# -------------------------------------------------------------- the measures
+
+
+def measures(jpeg: bytes, roi: Roi) -> tuple[float, float, tuple[int, int]]:
+    """(broad, sharp, the broad measure's region size in pixels) of one frame.
+
+    Both are divided by the square of the region's mean brightness: a
+    flickering light (or an exposure that hunts) scales the picture, and
+    with it both measures, by the square of its gain; divided, they see
+    only the focus.  The sharp measure is taken at up to ``SHARP_WIDTH``
+    pixels wide: a wide lens at f/5.6 blurs less than 0.01 px per step, and
+    a frame decoded smaller hides most of what little changes near focus.
+    """
+    full = grey(jpeg, SHARP_WIDTH)
+    h, w = full.shape
+    small = full
+    if w > WIDTH:
+        small = np.asarray(Image.fromarray(full, mode="F").resize(
+            (WIDTH, max(1, round(h * WIDTH / w))), Image.BOX), dtype=np.float32)
+    region = crop(small, roi)
+    level = max(float(region.mean()), 1.0) ** 2
+    sharp_region = crop(full, roi)
+    sharp_level = max(float(sharp_region.mean()), 1.0) ** 2
+    return (broad_measure(region) / level * 1e4, focus_measure(sharp_region) / sharp_level * 1e4,
+            region.shape[::-1])
+
+
+# -------------------------------------------------------------- the coarse scan
+
+
+def passed(scan: Sequence[Sample], drop: float) -> bool:
+    """Whether the last coarse frame is past the peak: either measure has fallen below
+    ``drop`` of its best (the sharp one counted above its lowest, its noise floor)."""
+    last = scan[-1]
+    if last.broad < drop * max(s.broad for s in scan):
+        return True
+    floor = min(s.sharp for s in scan)
+    best = max(s.sharp for s in scan)
+    return best > 2.0 * floor and last.sharp - floor < drop * (best - floor)
+
+
+def coarse_peak(scan: Sequence[Sample], stride: float) -> tuple[float, float | None]:
+    """Where the coarse frames put the peak, and its width (one sigma, steps) if they show it.
+
+    The sharp measure, where it stands above its floor on two frames or
+    more: the peak is then wider than a stride (a wide or slow lens) and
+    the sharp measure places it better than the broad one, whose top is so
+    flat there that breathing and noise tilt it.  Otherwise the peak is
+    narrower than a stride and only the broad measure sees it from the
+    frames either side: a V fit on its log.
+    """
+    scan = sorted(scan, key=lambda s: s.position)
+    xs = [float(s.position) for s in scan]
+    sharp = np.array([s.sharp for s in scan])
+    floor = float(sharp.min())
+    above = sharp - floor
+    i = int(np.argmax(sharp))
+    near = [j for j in (i - 1, i + 1) if 0 <= j < len(xs)]
+    if above[i] > floor and any(above[j] >= 0.25 * above[i] for j in near):
+        fit = fit_peak(xs, sharp, floor)
+        if fit is not None and min(xs) <= fit.center <= max(xs) and abs(fit.center - xs[i]) <= stride:
+            return fit.center, fit.width
+        lifted = np.log(np.maximum(above, 1e-3 * above[i]))
+        return v_peak(xs, lifted), stride
+    if above[i] > floor and near:
+        # One frame on the peak: it is within half a stride of that frame,
+        # nearer the higher neighbour the more that one rises.
+        j = max(near, key=lambda k: above[k])
+        shift = 0.5 * stride * float(above[j] / above[i])
+        return xs[i] + (shift if xs[j] > xs[i] else -shift), stride / 4
+    return v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12))), None
+
+
 # -------------------------------------------------------------- the search
 
 
@@ -336,11 +413,9 @@ class _Search:
         lens.wait_free()
         lens.clock.sleep(self.s.settle_s)
         t = lens.clock.now()
-        img = grey(lens.frame(), WIDTH)
-        self.size = crop(img, self.roi).shape[::-1]
+        broad, sharp, self.size = measures(lens.frame(), self.roi)
         assert lens.position is not None
-        sample = Sample(round(lens.position), broad_measure(img, self.roi),
-                        focus_measure(img, self.roi), stage, t)
+        sample = Sample(round(lens.position), broad, sharp, stage, t)
         self.samples.append(sample)
         return sample
 
@@ -397,8 +472,7 @@ class _Search:
             scan.append(sample)
             self.progress("coarse", sample.position / self.range if toward == FAR
                           else 1.0 - sample.position / self.range)
-            best = max(scan, key=lambda s: s.broad)
-            if sample.broad < self.s.drop * best.broad:
+            if passed(scan, self.s.drop):
                 break
             if sample.position == stop:
                 break
@@ -407,11 +481,17 @@ class _Search:
             else:
                 self.stride(toward)
         values = [s.broad for s in scan]
-        if max(values) < self.flat_ratio() * min(values):
+        sharp = [s.sharp for s in scan]
+        if (max(values) < self.flat_ratio() * min(values)
+                and max(sharp) < self.s.flat * min(sharp)):
             raise _Failed("no contrast: nothing in the AF region to focus on")
-        scan.sort(key=lambda s: s.position)
-        xs = [s.position for s in scan]
-        self.coarse = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
+        self.coarse, width = coarse_peak(scan, self.stride_commands * self.big.steps)
+        if width is not None:
+            # A peak several coarse frames wide (a wide or slow lens): fine
+            # frames a good share of its width apart, so that the sweep sees
+            # it curve down above the noise.
+            self.spacing = int(min(max(self.spacing, round(self.s.fine_width * width)),
+                                   max(1, round(self.stride_commands * self.big.steps / 2))))
         return self.coarse
 
     def flat_ratio(self) -> float:
