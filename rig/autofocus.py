@@ -38,6 +38,7 @@ Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ SHARP_WIDTH = 960                        # the sharp one this wide (a live view'
 @dataclass(frozen=True)
 class AFSettings:
     coarse_samples: int = 9        # grid points from stop to stop: a frame every range / 8
+    from_far: bool = True          # the scan starts at the far stop (else the nearer one)
     drop: float = 0.5              # the scan ends once the broad measure is below this x its best
     flat: float = 2.0              # no contrast: the coarse scan's best is below this x its
     flat_sigmas: float = 8.0       # worst, or within this many times the scatter sensor noise
@@ -80,6 +82,7 @@ class AFSettings:
                                    # floor (what it shows far out of focus: sensor noise)
     verify: float = 0.5            # the last frame may fall short of the fitted peak by this
                                    # share of the fine frames' range (or by 3 x their scatter)
+    wide_precision: float = 0.5    # steps: a wider measure's peak is taken when this precise
     exact_jitter: float = 0.3      # near the peak, only sizes spreading less (steps) are used
 
 
@@ -92,6 +95,10 @@ class Sample:
     sharp: float
     stage: str           # "coarse", "fine" or "check"
     t: float = 0.0       # when the frame was taken (clock time)
+    mid: float = 0.0     # the sharp measure on the frame at the broad one's width
+
+    def value(self, measure: str) -> float:
+        return float(getattr(self, measure))
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class PeakFit:
     error: float = math.inf   # standard error of ``center`` from the fit's scatter, steps
     floor: float = 0.0        # what the measure shows far out of focus (sensor noise)
     scatter: float = 0.0      # RMS of the frames about the fit, in log(value - floor)
+    measure: str = "sharp"    # the measure fitted: "sharp", "mid" or "broad" (Sample's fields)
 
     def sharp_at(self, x: float) -> float:
         return self.floor + (self.height - self.floor) * math.exp(
@@ -284,8 +292,8 @@ def _between(xs: Sequence[int], around: float) -> int | None:
 # -------------------------------------------------------------- the measures
 
 
-def measures(jpeg: bytes, roi: Roi) -> tuple[float, float, tuple[int, int]]:
-    """(broad, sharp, the broad measure's region size in pixels) of one frame.
+def measures(jpeg: bytes, roi: Roi) -> tuple[float, float, float, tuple[int, int]]:
+    """(broad, sharp, mid, the broad measure's region size in pixels) of one frame.
 
     Both are divided by the square of the region's mean brightness: a
     flickering light (or an exposure that hunts) scales the picture, and
@@ -305,7 +313,7 @@ def measures(jpeg: bytes, roi: Roi) -> tuple[float, float, tuple[int, int]]:
     sharp_region = crop(full, roi)
     sharp_level = max(float(sharp_region.mean()), 1.0) ** 2
     return (broad_measure(region) / level * 1e4, focus_measure(sharp_region) / sharp_level * 1e4,
-            region.shape[::-1])
+            focus_measure(region) / level * 1e4, region.shape[::-1])
 
 
 # -------------------------------------------------------------- the coarse scan
@@ -413,9 +421,9 @@ class _Search:
         lens.wait_free()
         lens.clock.sleep(self.s.settle_s)
         t = lens.clock.now()
-        broad, sharp, self.size = measures(lens.frame(), self.roi)
+        broad, sharp, mid, self.size = measures(lens.frame(), self.roi)
         assert lens.position is not None
-        sample = Sample(round(lens.position), broad, sharp, stage, t)
+        sample = Sample(round(lens.position), broad, sharp, stage, t, mid)
         self.samples.append(sample)
         return sample
 
@@ -462,7 +470,7 @@ class _Search:
         """From the nearer stop, a frame every stride until the broad measure has dropped."""
         lens = self.lens
         assert lens.position is not None
-        toward = FAR if lens.position <= self.range / 2 else NEAR
+        toward = NEAR if self.s.from_far else (FAR if lens.position <= self.range / 2 else NEAR)
         self.toward = toward
         self.into_stop(-toward)
         stop = self.range if toward == FAR else 0
@@ -563,7 +571,13 @@ class _Search:
         best = xs[i]
         if fit is None and values[i] - floor >= rise:
             # Fewer than three frames on the peak: it is narrower than the
-            # spacing.  A frame between the best and its better neighbour.
+            # spacing.  A wider measure may pin it down (the sharp measure
+            # at a third of the width, or the broad one), if its peak agrees
+            # with the sharpest frame.
+            wider = self.wider_fit(fine, best)
+            if wider is not None:
+                return wider
+            # Else a frame between the best and its better neighbour.
             order = sorted(range(len(xs)), key=lambda k: xs[k])
             j = order.index(i)
             left = values[order[j - 1]] if j > 0 else -math.inf
@@ -606,6 +620,19 @@ class _Search:
             side = -side
         return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
 
+    def wider_fit(self, fine: list[Sample], best: int) -> PeakFit | None:
+        """A fit of a wider measure that pins the peak down near the sharpest frame."""
+        xs = [s.position for s in fine]
+        for measure in ("mid", "broad"):
+            floor = min(s.value(measure) for s in self.samples)
+            fit = fit_peak(xs, [s.value(measure) for s in fine], floor)
+            if (fit is not None and min(xs) <= fit.center <= max(xs)
+                    and fit.height - floor >= self.s.rise * floor
+                    and abs(fit.center - best) <= self.spacing / 2
+                    and fit.error <= self.s.wide_precision):
+                return dataclasses.replace(fit, measure=measure)
+        return None
+
     def approach(self, target: int, way: int, *, exact: bool = True) -> None:
         """Arrive at ``target`` moving ``way``, going round first if the lens is past it.
 
@@ -627,13 +654,13 @@ class _Search:
         peak = int(min(max(round(fit.center), 0), self.range))
         self.approach(peak, -self.toward)
         check = self.look("check")
-        fine = [s.sharp for s in self.samples if s.stage == "fine"]
+        fine = [s.value(fit.measure) for s in self.samples if s.stage == "fine"]
         worst, expected = min(fine), min(fit.height, max(fine))
         above = expected - fit.floor
         short = max(self.s.verify * (expected - worst),
                     above * (1.0 - math.exp(-3.0 * fit.scatter)))
-        if check.sharp < expected - short:
-            raise _Failed(f"not sharp at the peak ({check.sharp:.3g}, {expected:.3g} "
+        if check.value(fit.measure) < expected - short:
+            raise _Failed(f"not sharp at the peak ({check.value(fit.measure):.3g}, {expected:.3g} "
                           "expected): did the subject move?")
         return peak
 
