@@ -82,6 +82,7 @@ class AFSettings:
                                    # floor (what it shows far out of focus: sensor noise)
     verify: float = 0.5            # the last frame may fall short of the fitted peak by this
                                    # share of the fine frames' range (or by 3 x their scatter)
+    steps_precision: float = 0.6   # and below this many steps
     wide_precision: float = 0.5    # steps: a wider measure's peak is taken when this precise
     exact_jitter: float = 0.3      # near the peak, only sizes spreading less (steps) are used
 
@@ -323,8 +324,9 @@ def passed(scan: Sequence[Sample], drop: float) -> bool:
     """Whether the last coarse frame is past the peak: either measure has fallen below
     ``drop`` of its best (the sharp one counted above its lowest, its noise floor)."""
     last = scan[-1]
-    if last.broad < drop * max(s.broad for s in scan):
-        return True
+    broad = max(s.broad for s in scan)
+    if last.broad < drop * broad and broad * drop * drop >= min(s.broad for s in scan):
+        return True     # risen 4 x from its lowest, and fallen to half: a peak, not drift
     floor = min(s.sharp for s in scan)
     best = max(s.sharp for s in scan)
     return best > 2.0 * floor and last.sharp - floor < drop * (best - floor)
@@ -536,7 +538,7 @@ class _Search:
             # Far out of focus the sharp measure shows only sensor noise:
             # the coarse frames (and the fine ones) give that floor.
             floor = min(s.sharp for s in self.samples)
-            target = self.next_frame(fine, floor)
+            target = self.next_frame(fine, floor, extra == self.s.extra_samples)
             if isinstance(target, PeakFit):
                 return target
             fit = fit_peak([s.position for s in fine], [s.sharp for s in fine], floor)
@@ -554,7 +556,8 @@ class _Search:
         raise _Failed("no sharp peak in the fine sweep: too little detail in the AF region, "
                       "or the subject moved")
 
-    def next_frame(self, fine: list[Sample], floor: float) -> PeakFit | int | None:
+    def next_frame(self, fine: list[Sample], floor: float,
+                   last: bool = False) -> PeakFit | int | None:
         """The peak, if the fine frames pin it down; else where to look next (None: give up).
 
         Raises when the sharpest frame is at a stop and the peak beyond it.
@@ -608,10 +611,15 @@ class _Search:
         if not lo <= fit.center <= hi:    # a noisy fit past the frames: one more there
             side = FAR if fit.center > hi else NEAR
             return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
-        if fit.error <= self.s.precision * spacing:
+        if fit.error <= self.s.precision * spacing and (fit.error <= self.s.steps_precision
+                                                         or last):
             return fit                    # a peak, pinned down
-        # A peak the fit leaves uncertain (a faint picture): a frame in the
-        # gap nearest the peak, or failing that one more on its shorter side.
+        # A peak the fit leaves uncertain (a faint picture, a wide peak): one
+        # more frame beyond the frames on the side where they reach less far
+        # from the peak, or in the gap nearest the peak.
+        short = FAR if hi - fit.center < fit.center - lo else NEAR
+        if abs((hi - fit.center) - (fit.center - lo)) >= spacing and not stop[short]:
+            return hi + spacing if short == FAR else lo - spacing
         between = _between(xs, fit.center)
         if between is not None:
             return between
