@@ -199,6 +199,8 @@ def report(label: str, results: dict[str, list[Trial]], *, misses: bool = True) 
             reasons[key] = reasons.get(key, 0) + 1
         print(f"{'':34} refused {len(refused)}: "
               + ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items())))
+        print(f"{'':34} refused: " + ", ".join(t.label for t in refused[:8])
+              + (" ..." if len(refused) > 8 else ""))
     if misses:
         worst = sorted((t for t in results["rig"] if t.ok and t.error > TARGET_P95),
                        key=lambda t: -t.error)

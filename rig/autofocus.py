@@ -575,8 +575,9 @@ class _Search:
         if fit is None and values[i] - floor >= rise:
             # Fewer than three frames on the peak: it is narrower than the
             # spacing.  A wider measure may pin it down (the sharp measure
-            # at a third of the width, or the broad one), if its peak agrees
-            # with the sharpest frame.
+            # on the frame at a third of the width), if its peak agrees with
+            # the sharpest frame.  (Not the broad one: on a wide lens its top
+            # is so flat that the background at the region's edge tilts it.)
             wider = self.wider_fit(fine, best)
             if wider is not None:
                 return wider
@@ -617,8 +618,17 @@ class _Search:
         # A peak the fit leaves uncertain (a faint picture, a wide peak): one
         # more frame beyond the frames on the side where they reach less far
         # from the peak, or in the gap nearest the peak.
+        if fit.error == math.inf:
+            # Three frames on the peak: a Gaussian through them has no
+            # scatter to tell its precision by.  The wider measure's fit,
+            # over more frames, has: if it agrees, the peak is pinned down.
+            wider = self.wider_fit(fine, round(fit.center))
+            if wider is not None and abs(wider.center - fit.center) <= self.s.steps_precision * 2:
+                return fit
         short = FAR if hi - fit.center < fit.center - lo else NEAR
-        if abs((hi - fit.center) - (fit.center - lo)) >= spacing and not stop[short]:
+        end = values[xs.index(hi if short == FAR else lo)]
+        if (abs((hi - fit.center) - (fit.center - lo)) >= spacing and not stop[short]
+                and end - floor >= 0.5 * (fit.height - floor)):
             return hi + spacing if short == FAR else lo - spacing
         between = _between(xs, fit.center)
         if between is not None:
@@ -631,7 +641,7 @@ class _Search:
     def wider_fit(self, fine: list[Sample], best: int) -> PeakFit | None:
         """A fit of a wider measure that pins the peak down near the sharpest frame."""
         xs = [s.position for s in fine]
-        for measure in ("mid", "broad"):
+        for measure in ("mid",):
             floor = min(s.value(measure) for s in self.samples)
             fit = fit_peak(xs, [s.value(measure) for s in fine], floor)
             if (fit is not None and min(xs) <= fit.center <= max(xs)
