@@ -381,6 +381,9 @@ class _Failed(Exception):
     """Why AF gave up.  The first words (21 characters) are what the OLED shows."""
 
 
+_NO_CONTRAST = _Failed("no contrast: nothing in the AF region to focus on")
+
+
 def _beyond(end: int) -> _Failed:
     which = "near" if end == NEAR else "far"
     return _Failed(f"subject too {which}: the sharpest picture is at the {which} stop, the "
@@ -491,10 +494,9 @@ class _Search:
             else:
                 self.stride(toward)
         values = [s.broad for s in scan]
-        sharp = [s.sharp for s in scan]
-        if (max(values) < self.flat_ratio() * min(values)
-                and max(sharp) < self.s.flat * min(sharp)):
-            raise _Failed("no contrast: nothing in the AF region to focus on")
+        rose = max(values) * self.s.drop ** 2 >= min(values)
+        if self.featureless() and not (rose and max(values) >= self.flat_ratio() * min(values)):
+            raise _NO_CONTRAST
         self.coarse, width = coarse_peak(scan, self.stride_commands * self.big.steps)
         if width is not None:
             # A peak several coarse frames wide (a wide or slow lens): fine
@@ -503,6 +505,13 @@ class _Search:
             self.spacing = int(min(max(self.spacing, round(self.s.fine_width * width)),
                                    max(1, round(self.stride_commands * self.big.steps / 2))))
         return self.coarse
+
+    def featureless(self) -> bool:
+        """Whether no frame so far shows more fine detail than another: the sharp measures
+        (at both widths) stay within ``flat`` x their lowest.  A blank subject's region
+        may still change in the broad measure as a blurred background spreads into it."""
+        return all(max(s.value(m) for s in self.samples)
+                   < self.s.flat * min(s.value(m) for s in self.samples) for m in ("sharp", "mid"))
 
     def flat_ratio(self) -> float:
         """The best-to-worst ratio of the coarse broad measure that noise alone can reach.
@@ -532,6 +541,16 @@ class _Search:
             self.go(x, exact=True)
             fine.append(self.look("fine"))
             self.progress("fine", len(fine) / count)
+        try:
+            return self.refine(fine, center, way)
+        except _Failed:
+            if self.featureless():
+                raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
+            raise
+
+    def refine(self, fine: list[Sample], center: float, way: int) -> PeakFit:
+        """Frames added to the fine ones until they pin the peak down (or it is clear
+        they will not)."""
         fit = None
         at_stop = center in (0, self.range)
         for extra in range(self.s.extra_samples + 1):
@@ -572,6 +591,12 @@ class _Search:
         lo, hi = min(xs), max(xs)
         i = int(np.argmax(values))
         best = xs[i]
+        stop = {NEAR: lo == 0, FAR: hi == self.range}
+        at_stop = NEAR if best == lo and stop[NEAR] else FAR if best == hi and stop[FAR] else 0
+        if at_stop and not self.tops_inside(fine, lo if at_stop == NEAR else hi, at_stop):
+            # The wider measure still rises into the stop: the subject is
+            # beyond it, however the sharp frames there look.
+            raise _beyond(at_stop)
         if fit is None and values[i] - floor >= rise:
             # Fewer than three frames on the peak: it is narrower than the
             # spacing.  A wider measure may pin it down (the sharp measure
@@ -590,8 +615,6 @@ class _Search:
                 between = _between(xs, best + (0.25 if right > left else -0.25))
                 if between is not None and abs(between - best) < spacing:
                     return between
-        stop = {NEAR: lo == 0, FAR: hi == self.range}
-        at_stop = NEAR if best == lo and stop[NEAR] else FAR if best == hi and stop[FAR] else 0
         if at_stop:
             # The sharpest frame is at a stop: the peak is there (nothing
             # beyond can be looked at), or beyond where the lens can focus.
@@ -637,6 +660,15 @@ class _Search:
         if stop[side]:
             side = -side
         return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
+
+    def tops_inside(self, fine: list[Sample], edge: int, side: int) -> bool:
+        """Whether the wider measure's peak is inside the range at the stop ``side`` (or
+        within half a spacing beyond it): it curves over there, as a peak at the stop does,
+        and does not rise straight into it, as the tail of one beyond does."""
+        xs = [s.position for s in fine]
+        floor = min(s.mid for s in self.samples)
+        fit = fit_peak(xs, [s.mid for s in fine], floor)
+        return fit is not None and (edge - fit.center) * -side <= self.spacing / 2
 
     def wider_fit(self, fine: list[Sample], best: int) -> PeakFit | None:
         """A fit of a wider measure that pins the peak down near the sharpest frame."""
