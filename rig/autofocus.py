@@ -69,6 +69,8 @@ class AFSettings:
     flat: float = 2.0              # no contrast: the coarse scan's best is below this x its
     flat_sigmas: float = 8.0       # worst, or within this many times the scatter sensor noise
                                    # alone gives the broad measure of a region this size
+    into_stop: float = 1.2         # a subject beyond a stop: the broad measure rises this much
+                                   # over the fine frames into it
     min_size: float = 0.2          # a smaller region is measured this wide and high about its
                                    # centre: fewer pixels cannot tell texture from noise
     fine_spacing: float = 1 / 80   # fine frames this share of the range apart (at least 1 step)
@@ -355,13 +357,12 @@ def coarse_peak(scan: Sequence[Sample], stride: float) -> tuple[float, float | N
             return fit.center, fit.width
         lifted = np.log(np.maximum(above, 1e-3 * above[i]))
         return v_peak(xs, lifted), stride
+    broad = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
     if above[i] > floor and near:
-        # One frame on the peak: it is within half a stride of that frame,
-        # nearer the higher neighbour the more that one rises.
-        j = max(near, key=lambda k: above[k])
-        shift = 0.5 * stride * float(above[j] / above[i])
-        return xs[i] + (shift if xs[j] > xs[i] else -shift), stride / 4
-    return v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12))), None
+        # One frame on the peak: the peak is within half a stride of it.
+        # The broad measure says where (its top may be tilted: held there).
+        return float(min(max(broad, xs[i] - stride / 2), xs[i] + stride / 2)), stride / 4
+    return broad, None
 
 
 # -------------------------------------------------------------- the search
@@ -493,9 +494,7 @@ class _Search:
                 self.into_stop(toward)     # the last stride: into the stop, exactly
             else:
                 self.stride(toward)
-        values = [s.broad for s in scan]
-        rose = max(values) * self.s.drop ** 2 >= min(values)
-        if self.featureless() and not (rose and max(values) >= self.flat_ratio() * min(values)):
+        if self.featureless() and not self.broad_peak(scan):
             raise _NO_CONTRAST
         self.coarse, width = coarse_peak(scan, self.stride_commands * self.big.steps)
         if width is not None:
@@ -506,12 +505,38 @@ class _Search:
                                    max(1, round(self.stride_commands * self.big.steps / 2))))
         return self.coarse
 
+    def broad_peak(self, scan: list[Sample]) -> bool:
+        """Whether the broad measure of the coarse frames shows something to focus on
+        when the sharp ones show nothing: a peak too narrow for them to catch between
+        frames (it rises 1 / drop^2 from its lowest), or a rise into a stop (a subject
+        at or beyond it, the fine sweep there tells which)."""
+        values = [s.broad for s in scan]
+        if max(values) < self.flat_ratio() * min(values):
+            return False
+        best = max(scan, key=lambda s: s.broad)
+        at_stop = best.position in (0, self.range) and best.position in (
+            scan[0].position, scan[-1].position)
+        return at_stop or max(values) * self.s.drop ** 2 >= min(values)
+
     def featureless(self) -> bool:
         """Whether no frame so far shows more fine detail than another: the sharp measures
         (at both widths) stay within ``flat`` x their lowest.  A blank subject's region
         may still change in the broad measure as a blurred background spreads into it."""
         return all(max(s.value(m) for s in self.samples)
                    < self.s.flat * min(s.value(m) for s in self.samples) for m in ("sharp", "mid"))
+
+    def rising_into_stop(self, fine: list[Sample]) -> bool:
+        """Whether the broad measure rises into the stop the fine frames lie at.
+
+        A subject beyond the stop, too blurred for the sharp measures, still
+        grows more detailed toward the stop; a blank subject's region, where
+        a blurred background has spread in, levels off."""
+        xs = [s.position for s in fine]
+        side = NEAR if min(xs) == 0 else FAR if max(xs) == self.range else 0
+        if not side or len(fine) < 2:
+            return False
+        ordered = sorted(fine, key=lambda s: s.position * side)     # nearest the stop last
+        return ordered[-1].broad >= self.s.into_stop * ordered[0].broad
 
     def flat_ratio(self) -> float:
         """The best-to-worst ratio of the coarse broad measure that noise alone can reach.
@@ -544,7 +569,7 @@ class _Search:
         try:
             return self.refine(fine, center, way)
         except _Failed:
-            if self.featureless():
+            if self.featureless() and not self.rising_into_stop(fine):
                 raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
             raise
 
