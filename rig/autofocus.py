@@ -1,35 +1,40 @@
 """Contrast autofocus on a region of the live view, driven by rig itself.
 
 Because rig drives the lens, it knows where the lens is when AF ends: the
-point an operator stores after AF is exact, which is not true after the
-camera's own AF.  ``docs/autofocus.md`` has the measurements behind every
-choice here; in short:
+point an operator stores after AF is as good as the lens's count.
+``docs/autofocus.md`` has the measurements behind every choice here; the
+measures and fits are :mod:`rig.afcurve`.  In short:
 
-1. **Coarse scan** with a *broad* focus measure (:func:`rig.vision.broad_measure`,
-   gradient energy of 4 x 4 blocks), which changes all across the range:
-   from the nearer stop, one frame every eighth of the range, until the
-   measure has fallen below ``drop`` of its best (the peak is behind).  The
-   lens is first driven one command into that stop, which the stop
-   absorbs: the tracked position is exact again, as after homing.  The
-   peak is placed between the samples by a V fit on the log of the measure
-   (two lines of opposite slopes: how the measure falls away from focus).
-2. **Fine sweep** with a *sharp* measure (:func:`rig.vision.focus_measure`,
-   variance of a Laplacian) around that estimate, a few frames an eightieth
-   of the range apart, always moving towards the far stop and only with the
-   drive sizes that move reproducibly (``exact_jitter``), so the samples'
-   relative positions are exact.  A parabola through the log of the
-   sharpness (a Gaussian) gives the peak; when it falls outside the frames
-   taken, the sweep goes on that way.
-3. **Final approach** from the near side, the way the fine sweep went, so
-   any backlash is taken up as it was when the peak was measured; then one
-   frame checks that the picture there is as sharp as the fit said.
+1. **Coarse scan** from the far stop (where most subjects are: focus is
+   linear in dioptres, so everything beyond twice the closest distance is
+   in the far half), one frame every eighth of the range, until the broad
+   measure has risen and fallen to half, or the sharp one has fallen to
+   half above its floor (:func:`rig.afcurve.passed`).  The lens is first
+   driven into the stop, which absorbs what is too much: the count is
+   exact again, as after homing.  Where the sharp measure stands on two
+   coarse frames or more, it places the peak and gives its width (a wide
+   or slow lens); else the broad measure's V fit does, held within half a
+   stride of the sharpest frame (:func:`rig.afcurve.coarse_peak`).
+2. **Fine sweep**: five frames around that estimate, a share of the
+   peak's width apart (an eightieth of the range for a narrow peak),
+   moving back the way the scan came and only with the drive sizes that
+   move reproducibly (``exact_jitter``), so the frames' relative positions
+   are exact.  A Gaussian over the noise floor through the sharp measure
+   places the peak, once its centre is known to ``steps_precision``;
+   otherwise more frames go where they help (beyond the best, beyond the
+   side that reaches less far, or between).  A peak narrower than the
+   spacing is pinned by the same Laplacian on the frame at a third of the
+   width (*mid*) when that agrees with the sharpest frame.
+3. **Final approach** the way the fine sweep went, so any backlash is
+   taken up as it was when the peak was measured; then one frame checks
+   that the picture there is as sharp as the fit said.
 
-It fails, says why and drives the lens back to where it was when the region
-shows no contrast (the coarse curve is flat), when the sharpest picture is
-at a stop (the subject is nearer or farther than the lens can focus), when
-no peak shows in the fine sweep, or when the picture at the peak is not
-sharp (the subject moved, a command was lost), or when the live view
-froze (:class:`rig.lens.LiveViewFrozen`).
+It fails, says why and drives the lens back to where it was when no frame
+shows fine detail (no contrast), when the sharpest picture is at a stop and
+the wider measure still rises into it (the subject is nearer or farther
+than the lens can focus), when no peak shows in the fine sweep, when the
+picture at the peak is not sharp (the subject moved, a command was lost),
+or when the live view froze (:class:`rig.lens.LiveViewFrozen`).
 
 Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
 ``samples`` and ``fit`` are the focus curve (``to_json`` for a web page,
