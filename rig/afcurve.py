@@ -109,6 +109,7 @@ def v_peak(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 TOP = 0.2   # the fit uses the frames at least this share of the way from the floor to the best
+TOPS = (0.8, 0.5, TOP)   # ... or this much, where enough frames stand so high
 
 
 def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -> PeakFit | None:
@@ -117,7 +118,12 @@ def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -
     The top is the run of samples around the best that stand at least
     ``TOP`` of the way from the floor to the best: there a defocused
     picture's sharpness falls like a Gaussian; further out it falls more
-    slowly, into the floor that sensor noise keeps it on.  Least squares;
+    slowly, into the floor that sensor noise keeps it on.  Where four
+    frames or more, some on either side of the best, stand higher (80 %,
+    else 50 % of the way), only those are fitted: the flanks of a real
+    curve are not quite a Gaussian's, nor alike on both sides (the picture
+    breathes, the blur is linear in dioptres), and a fit through them
+    leans toward the gentler one.  Least squares;
     None when fewer than three samples are in the top or they do not curve
     down.  The centre's standard error comes from the scatter about the
     parabola (propagated through centre = -b / 2a); with three samples it
@@ -129,11 +135,14 @@ def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -
     i = int(np.argmax(v))
     if v[i] <= 0:
         return None
-    lo, hi = i, i + 1
-    while lo > 0 and v[lo - 1] >= TOP * v[i]:
-        lo -= 1
-    while hi < len(v) and v[hi] >= TOP * v[i]:
-        hi += 1
+    for top in TOPS:
+        lo, hi = i, i + 1
+        while lo > 0 and v[lo - 1] >= top * v[i]:
+            lo -= 1
+        while hi < len(v) and v[hi] >= top * v[i]:
+            hi += 1
+        if hi - lo >= 4 and lo < i < hi - 1:
+            break       # enough frames high on the peak, on both sides of the best
     if hi - lo < 3:
         return None
     xw, yw = x[lo:hi] - x[i], np.log(v[lo:hi])
