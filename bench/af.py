@@ -163,12 +163,13 @@ def shipped_trials(per_lens: int, seed: int, methods=("rig", "seed")) -> dict[st
     rng = np.random.default_rng(seed)
     for name in SHIPPED:
         profile = load_profile(PROFILES / name)
-        # subjects from 1.1 x the minimum focus distance to 3 x it plus a metre, in dioptres
-        near = 1.0 / (1.1 * profile.optics.min_focus_m)
-        far = 1.0 / (3.0 * profile.optics.min_focus_m + 1.0)
+        # subjects from 1.1 x the minimum focus distance to 3 x it plus a metre, as the
+        # zoo draws them (issue 13), spread evenly over that span of distances
+        near = 1.1 * profile.optics.min_focus_m
+        far = 3.0 * profile.optics.min_focus_m + 1.0
         for k in range(per_lens):
-            d = near + (far - near) * (k + float(rng.uniform(0.1, 0.9))) / per_lens
-            subject = profile.optics.sharp_at(d, float(profile.steps))
+            metres = near + (far - near) * (k + float(rng.uniform(0.1, 0.9))) / per_lens
+            subject = profile.optics.sharp_at(1.0 / metres, float(profile.steps))
             p = dataclasses.replace(profile, seed=profile.seed + 101 * k)
             start = start_of(profile, rng)
             for m in methods:
