@@ -1,35 +1,40 @@
 """Contrast autofocus on a region of the live view, driven by rig itself.
 
 Because rig drives the lens, it knows where the lens is when AF ends: the
-point an operator stores after AF is exact, which is not true after the
-camera's own AF.  ``docs/autofocus.md`` has the measurements behind every
-choice here; in short:
+point an operator stores after AF is as good as the lens's count.
+``docs/autofocus.md`` has the measurements behind every choice here; the
+measures and fits are :mod:`rig.afcurve`.  In short:
 
-1. **Coarse scan** with a *broad* focus measure (:func:`rig.vision.broad_measure`,
-   gradient energy of 4 x 4 blocks), which changes all across the range:
-   from the nearer stop, one frame every eighth of the range, until the
-   measure has fallen below ``drop`` of its best (the peak is behind).  The
-   lens is first driven one command into that stop, which the stop
-   absorbs: the tracked position is exact again, as after homing.  The
-   peak is placed between the samples by a V fit on the log of the measure
-   (two lines of opposite slopes: how the measure falls away from focus).
-2. **Fine sweep** with a *sharp* measure (:func:`rig.vision.focus_measure`,
-   variance of a Laplacian) around that estimate, a few frames an eightieth
-   of the range apart, always moving towards the far stop and only with the
-   drive sizes that move reproducibly (``exact_jitter``), so the samples'
-   relative positions are exact.  A parabola through the log of the
-   sharpness (a Gaussian) gives the peak; when it falls outside the frames
-   taken, the sweep goes on that way.
-3. **Final approach** from the near side, the way the fine sweep went, so
-   any backlash is taken up as it was when the peak was measured; then one
-   frame checks that the picture there is as sharp as the fit said.
+1. **Coarse scan** from the far stop (where most subjects are: focus is
+   linear in dioptres, so everything beyond twice the closest distance is
+   in the far half), one frame every eighth of the range, until the broad
+   measure has risen and fallen to half, or the sharp one has fallen to
+   half above its floor (:func:`rig.afcurve.passed`).  The lens is first
+   driven into the stop, which absorbs what is too much: the count is
+   exact again, as after homing.  Where the sharp measure stands on two
+   coarse frames or more, it places the peak and gives its width (a wide
+   or slow lens); else the broad measure's V fit does, held within half a
+   stride of the sharpest frame (:func:`rig.afcurve.coarse_peak`).
+2. **Fine sweep**: five frames around that estimate, a share of the
+   peak's width apart (an eightieth of the range for a narrow peak),
+   moving back the way the scan came and only with the drive sizes that
+   move reproducibly (``exact_jitter``), so the frames' relative positions
+   are exact.  A Gaussian over the noise floor through the sharp measure
+   places the peak, once its centre is known to ``steps_precision``;
+   otherwise more frames go where they help (beyond the best, beyond the
+   side that reaches less far, or between).  A peak narrower than the
+   spacing is pinned by the same Laplacian on the frame at a third of the
+   width (*mid*) when that agrees with the sharpest frame.
+3. **Final approach** the way the fine sweep went, so any backlash is
+   taken up as it was when the peak was measured; then one frame checks
+   that the picture there is as sharp as the fit said.
 
-It fails, says why and drives the lens back to where it was when the region
-shows no contrast (the coarse curve is flat), when the sharpest picture is
-at a stop (the subject is nearer or farther than the lens can focus), when
-no peak shows in the fine sweep, or when the picture at the peak is not
-sharp (the subject moved, a command was lost), or when the live view
-froze (:class:`rig.lens.LiveViewFrozen`).
+It fails, says why and drives the lens back to where it was when no frame
+shows fine detail (no contrast), when the sharpest picture is at a stop and
+the wider measure still rises into it (the subject is nearer or farther
+than the lens can focus), when no peak shows in the fine sweep, when the
+picture at the peak is not sharp (the subject moved, a command was lost),
+or when the live view froze (:class:`rig.lens.LiveViewFrozen`).
 
 Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
 ``samples`` and ``fit`` are the focus curve (``to_json`` for a web page,
@@ -38,6 +43,7 @@ Entry point: :func:`autofocus` (``lens``, ``roi``) -> :class:`AFResult`, whose
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -45,30 +51,37 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .afcurve import (WIDTH, PeakFit, Sample, coarse_peak, fit_peak, measured_region,
+                      measures, passed, v_peak)
+from .afcurve import between as gap_frame
 from .lens import FAR, NEAR, Lens, LensError, LiveViewFrozen
 from .planner import LensModel, plan_move
-from .vision import BROAD_BLOCK, Roi, broad_measure, crop, focus_measure, grey
+from .vision import BROAD_BLOCK, Roi
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AFResult", "AFSettings", "PeakFit", "Sample", "autofocus", "check_roi", "DEFAULT_ROI",
-           "v_peak", "fit_peak"]
+           "v_peak", "fit_peak", "measured_region"]
 
 DEFAULT_ROI: Roi = (0.3, 0.3, 0.4, 0.4)  # x, y, w, h as fractions of the frame
-WIDTH = 320                              # frames are measured this wide (pixels)
 
 
 @dataclass(frozen=True)
 class AFSettings:
     coarse_samples: int = 9        # grid points from stop to stop: a frame every range / 8
+    from_far: bool = True          # the scan starts at the far stop (else the nearer one)
     drop: float = 0.5              # the scan ends once the broad measure is below this x its best
     flat: float = 2.0              # no contrast: the coarse scan's best is below this x its
     flat_sigmas: float = 8.0       # worst, or within this many times the scatter sensor noise
                                    # alone gives the broad measure of a region this size
+    into_stop: float = 1.2         # a subject beyond a stop: the broad measure rises this much
+                                   # over the fine frames into it
     min_size: float = 0.2          # a smaller region is measured this wide and high about its
                                    # centre: fewer pixels cannot tell texture from noise
     fine_spacing: float = 1 / 80   # fine frames this share of the range apart (at least 1 step)
     fine_samples: int = 5          # fine frames around the coarse estimate
+    fine_width: float = 0.6        # for a peak wider than a coarse stride: frames this x its
+                                   # width (one sigma) apart
     extra_samples: int = 4         # fine frames added at most when the peak is not among them
     settle_s: float = 0.1          # after the lens stops, before a frame (a live view lags)
     precision: float = 0.6         # the peak's standard error must be below this x the spacing
@@ -76,41 +89,9 @@ class AFSettings:
                                    # floor (what it shows far out of focus: sensor noise)
     verify: float = 0.5            # the last frame may fall short of the fitted peak by this
                                    # share of the fine frames' range (or by 3 x their scatter)
+    steps_precision: float = 0.6   # and below this many steps
+    wide_precision: float = 0.5    # steps: a wider measure's peak is taken when this precise
     exact_jitter: float = 0.3      # near the peak, only sizes spreading less (steps) are used
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One frame: where the rig believed the lens was, and how sharp the region looked."""
-
-    position: int
-    broad: float
-    sharp: float
-    stage: str           # "coarse", "fine" or "check"
-    t: float = 0.0       # when the frame was taken (clock time)
-
-
-@dataclass(frozen=True)
-class PeakFit:
-    """A Gaussian through the sharp measure of the fine frames (a parabola in its log)."""
-
-    center: float        # steps from the near stop
-    curvature: float     # second derivative of log(sharpness) at the peak, per step^2 (< 0)
-    height: float        # fitted sharpness at the peak
-    lo: int              # the fitted frames span lo..hi
-    hi: int
-    error: float = math.inf   # standard error of ``center`` from the fit's scatter, steps
-    floor: float = 0.0        # what the measure shows far out of focus (sensor noise)
-    scatter: float = 0.0      # RMS of the frames about the fit, in log(value - floor)
-
-    def sharp_at(self, x: float) -> float:
-        return self.floor + (self.height - self.floor) * math.exp(
-            0.5 * self.curvature * (x - self.center) ** 2)
-
-    @property
-    def width(self) -> float:
-        """One standard deviation of the Gaussian, in steps."""
-        return math.sqrt(-1.0 / self.curvature)
 
 
 @dataclass
@@ -144,9 +125,11 @@ class AFResult:
             "fit": None if fit is None else {
                 "center": round(fit.center, 3), "curvature": fit.curvature,
                 "height": round(fit.height, 4), "lo": fit.lo, "hi": fit.hi,
-                "error": None if math.isinf(fit.error) else round(fit.error, 3)},
+                "error": None if math.isinf(fit.error) else round(fit.error, 3),
+                "measure": fit.measure},
             "samples": [{"position": s.position, "broad": round(s.broad, 4),
-                         "sharp": round(s.sharp, 4), "stage": s.stage} for s in self.samples],
+                         "sharp": round(s.sharp, 4), "mid": round(s.mid, 4), "stage": s.stage}
+                        for s in self.samples],
         }
 
 
@@ -166,117 +149,6 @@ def check_roi(roi: Sequence[float]) -> Roi:
     return (x, y, w, h)
 
 
-# --------------------------------------------------------------- the fits
-
-
-def v_peak(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Where two lines of opposite slopes through the best sample and its neighbours meet.
-
-    ``ys`` is the log of a broad measure, which falls about linearly with
-    the distance from focus once the blur exceeds a pixel or so.  The
-    steeper side (the lower neighbour) sets the slope.  When the best
-    sample is the last one on its side, the two beyond its neighbour set
-    the slope, and the peak lies between it and its neighbour (or at it).
-    """
-    pairs = sorted(zip((float(v) for v in xs), (float(v) for v in ys)))
-    x = [p[0] for p in pairs]
-    y = [p[1] for p in pairs]
-    i = int(np.argmax(y))
-    n = len(x)
-    if n < 3:
-        return x[i]
-    if i == 0 or i == n - 1:
-        j, k2 = (1, 2) if i == 0 else (n - 2, n - 3)     # neighbour, and the one beyond
-        k = (y[j] - y[k2]) / abs(x[k2] - x[j])
-        if k <= 0:
-            return x[i]
-        # x[i] on the rising flank, x[j] on the falling one: where they meet.
-        c = 0.5 * (x[i] + x[j]) - (y[i] - y[j]) / (2 * k) * (1 if j > i else -1)
-        return float(min(max(c, min(x[i], x[j])), max(x[i], x[j])))
-    x0, x1, x2 = x[i - 1:i + 2]
-    y0, y1, y2 = y[i - 1:i + 2]
-    if y0 <= y2:     # the left neighbour is lower: the peak is right of x1
-        k = (y1 - y0) / (x1 - x0)
-        c = 0.5 * (x1 + x2) + (y2 - y1) / (2 * k) if k > 0 else x1
-    else:
-        k = (y1 - y2) / (x2 - x1)
-        c = 0.5 * (x0 + x1) - (y0 - y1) / (2 * k) if k > 0 else x1
-    return float(min(max(c, x0), x2))
-
-
-TOP = 0.2   # the fit uses the frames at least this share of the way from the floor to the best
-
-
-def fit_peak(xs: Sequence[float], values: Sequence[float], floor: float = 0.0) -> PeakFit | None:
-    """A Gaussian over ``floor`` through the top of the samples: a parabola in log(value - floor).
-
-    The top is the run of samples around the best that stand at least
-    ``TOP`` of the way from the floor to the best: there a defocused
-    picture's sharpness falls like a Gaussian; further out it falls more
-    slowly, into the floor that sensor noise keeps it on.  Least squares;
-    None when fewer than three samples are in the top or they do not curve
-    down.  The centre's standard error comes from the scatter about the
-    parabola (propagated through centre = -b / 2a); with three samples it
-    is unknown (inf).
-    """
-    order = np.argsort(xs)
-    x = np.asarray(xs, dtype=float)[order]
-    v = np.asarray(values, dtype=float)[order] - floor
-    i = int(np.argmax(v))
-    if v[i] <= 0:
-        return None
-    lo, hi = i, i + 1
-    while lo > 0 and v[lo - 1] >= TOP * v[i]:
-        lo -= 1
-    while hi < len(v) and v[hi] >= TOP * v[i]:
-        hi += 1
-    if hi - lo < 3:
-        return None
-    xw, yw = x[lo:hi] - x[i], np.log(v[lo:hi])
-    design = np.stack([xw * xw, xw, np.ones_like(xw)], axis=1)
-    coef, *_ = np.linalg.lstsq(design, yw, rcond=None)
-    a, b, c = (float(k) for k in coef)
-    span = float(xw[-1] - xw[0])
-    if a >= 0 or abs(b / (2 * a)) > 4 * span:
-        return None      # no peak, or one so far out that it is only a straight line's end
-    error, scatter = math.inf, 0.0
-    dof = len(xw) - 3
-    if dof > 0:
-        resid = yw - design @ coef
-        variance = float(resid @ resid) / dof
-        cov = variance * np.linalg.pinv(design.T @ design)
-        grad = np.array([b / (2 * a * a), -1 / (2 * a), 0.0])
-        error = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-        scatter = math.sqrt(variance)
-    center = float(x[i] - b / (2 * a))
-    height = floor + float(math.exp(c - b * b / (4 * a)))
-    return PeakFit(center, 2 * a, height, int(x[lo]), int(x[hi - 1]), error, floor, scatter)
-
-
-def measured_region(roi: Roi, least: float) -> Roi:
-    """``roi`` grown about its centre to at least ``least`` of the frame each way, inside it."""
-    x, y, w, h = roi
-    out = []
-    for start, size in ((x, w), (y, h)):
-        if size < least:
-            start, size = min(max(start + size / 2 - least / 2, 0.0), 1.0 - least), least
-        out += [start, size]
-    return (out[0], out[2], out[1], out[3])
-
-
-def _between(xs: Sequence[int], around: float) -> int | None:
-    """The middle of the gap between samples nearest ``around``, if it has room for a frame."""
-    xs = sorted(set(xs))
-    best = None
-    for a, b in zip(xs, xs[1:]):
-        if b - a < 2:
-            continue
-        distance = 0.0 if a <= around <= b else min(abs(around - a), abs(around - b))
-        if best is None or distance < best[0]:
-            best = (distance, (a + b) // 2)
-    return None if best is None else best[1]
-
-
 # -------------------------------------------------------------- the search
 
 
@@ -292,6 +164,9 @@ def exact_model(lens: Lens, jitter: float) -> LensModel:
 
 class _Failed(Exception):
     """Why AF gave up.  The first words (21 characters) are what the OLED shows."""
+
+
+_NO_CONTRAST = _Failed("no contrast: nothing in the AF region to focus on")
 
 
 def _beyond(end: int) -> _Failed:
@@ -336,11 +211,9 @@ class _Search:
         lens.wait_free()
         lens.clock.sleep(self.s.settle_s)
         t = lens.clock.now()
-        img = grey(lens.frame(), WIDTH)
-        self.size = crop(img, self.roi).shape[::-1]
+        broad, sharp, mid, self.size = measures(lens.frame(), self.roi)
         assert lens.position is not None
-        sample = Sample(round(lens.position), broad_measure(img, self.roi),
-                        focus_measure(img, self.roi), stage, t)
+        sample = Sample(round(lens.position), broad, sharp, stage, t, mid)
         self.samples.append(sample)
         return sample
 
@@ -387,7 +260,7 @@ class _Search:
         """From the nearer stop, a frame every stride until the broad measure has dropped."""
         lens = self.lens
         assert lens.position is not None
-        toward = FAR if lens.position <= self.range / 2 else NEAR
+        toward = NEAR if self.s.from_far else (FAR if lens.position <= self.range / 2 else NEAR)
         self.toward = toward
         self.into_stop(-toward)
         stop = self.range if toward == FAR else 0
@@ -397,8 +270,7 @@ class _Search:
             scan.append(sample)
             self.progress("coarse", sample.position / self.range if toward == FAR
                           else 1.0 - sample.position / self.range)
-            best = max(scan, key=lambda s: s.broad)
-            if sample.broad < self.s.drop * best.broad:
+            if passed(scan, self.s.drop):
                 break
             if sample.position == stop:
                 break
@@ -406,13 +278,49 @@ class _Search:
                 self.into_stop(toward)     # the last stride: into the stop, exactly
             else:
                 self.stride(toward)
+        if self.featureless() and not self.broad_peak(scan):
+            raise _NO_CONTRAST
+        self.coarse, width = coarse_peak(scan, self.stride_commands * self.big.steps)
+        if width is not None:
+            # A peak several coarse frames wide (a wide or slow lens): fine
+            # frames a good share of its width apart, so that the sweep sees
+            # it curve down above the noise.
+            self.spacing = int(min(max(self.spacing, round(self.s.fine_width * width)),
+                                   max(1, round(self.stride_commands * self.big.steps / 2))))
+        return self.coarse
+
+    def broad_peak(self, scan: list[Sample]) -> bool:
+        """Whether the broad measure of the coarse frames shows something to focus on
+        when the sharp ones show nothing: a peak too narrow for them to catch between
+        frames (it rises 1 / drop^2 from its lowest), or a rise into a stop (a subject
+        at or beyond it, the fine sweep there tells which)."""
         values = [s.broad for s in scan]
         if max(values) < self.flat_ratio() * min(values):
-            raise _Failed("no contrast: nothing in the AF region to focus on")
-        scan.sort(key=lambda s: s.position)
-        xs = [s.position for s in scan]
-        self.coarse = v_peak(xs, np.log(np.maximum([s.broad for s in scan], 1e-12)))
-        return self.coarse
+            return False
+        best = max(scan, key=lambda s: s.broad)
+        at_stop = best.position in (0, self.range) and best.position in (
+            scan[0].position, scan[-1].position)
+        return at_stop or max(values) * self.s.drop ** 2 >= min(values)
+
+    def featureless(self) -> bool:
+        """Whether no frame so far shows more fine detail than another: the sharp measures
+        (at both widths) stay within ``flat`` x their lowest.  A blank subject's region
+        may still change in the broad measure as a blurred background spreads into it."""
+        return all(max(s.value(m) for s in self.samples)
+                   < self.s.flat * min(s.value(m) for s in self.samples) for m in ("sharp", "mid"))
+
+    def rising_into_stop(self, fine: list[Sample]) -> bool:
+        """Whether the broad measure rises into the stop the fine frames lie at.
+
+        A subject beyond the stop, too blurred for the sharp measures, still
+        grows more detailed toward the stop; a blank subject's region, where
+        a blurred background has spread in, levels off."""
+        xs = [s.position for s in fine]
+        side = NEAR if min(xs) == 0 else FAR if max(xs) == self.range else 0
+        if not side or len(fine) < 2:
+            return False
+        ordered = sorted(fine, key=lambda s: s.position * side)     # nearest the stop last
+        return ordered[-1].broad >= self.s.into_stop * ordered[0].broad
 
     def flat_ratio(self) -> float:
         """The best-to-worst ratio of the coarse broad measure that noise alone can reach.
@@ -442,13 +350,23 @@ class _Search:
             self.go(x, exact=True)
             fine.append(self.look("fine"))
             self.progress("fine", len(fine) / count)
+        try:
+            return self.refine(fine, center, way)
+        except _Failed:
+            if self.featureless() and not self.rising_into_stop(fine):
+                raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
+            raise
+
+    def refine(self, fine: list[Sample], center: float, way: int) -> PeakFit:
+        """Frames added to the fine ones until they pin the peak down (or it is clear
+        they will not)."""
         fit = None
         at_stop = center in (0, self.range)
         for extra in range(self.s.extra_samples + 1):
             # Far out of focus the sharp measure shows only sensor noise:
             # the coarse frames (and the fine ones) give that floor.
             floor = min(s.sharp for s in self.samples)
-            target = self.next_frame(fine, floor)
+            target = self.next_frame(fine, floor, extra == self.s.extra_samples)
             if isinstance(target, PeakFit):
                 return target
             fit = fit_peak([s.position for s in fine], [s.sharp for s in fine], floor)
@@ -466,7 +384,8 @@ class _Search:
         raise _Failed("no sharp peak in the fine sweep: too little detail in the AF region, "
                       "or the subject moved")
 
-    def next_frame(self, fine: list[Sample], floor: float) -> PeakFit | int | None:
+    def next_frame(self, fine: list[Sample], floor: float,
+                   last: bool = False) -> PeakFit | int | None:
         """The peak, if the fine frames pin it down; else where to look next (None: give up).
 
         Raises when the sharpest frame is at a stop and the peak beyond it.
@@ -481,19 +400,30 @@ class _Search:
         lo, hi = min(xs), max(xs)
         i = int(np.argmax(values))
         best = xs[i]
+        stop = {NEAR: lo == 0, FAR: hi == self.range}
+        at_stop = NEAR if best == lo and stop[NEAR] else FAR if best == hi and stop[FAR] else 0
+        if at_stop and not self.tops_inside(fine, lo if at_stop == NEAR else hi, at_stop):
+            # The wider measure still rises into the stop: the subject is
+            # beyond it, however the sharp frames there look.
+            raise _beyond(at_stop)
         if fit is None and values[i] - floor >= rise:
             # Fewer than three frames on the peak: it is narrower than the
-            # spacing.  A frame between the best and its better neighbour.
+            # spacing.  A wider measure may pin it down (the sharp measure
+            # on the frame at a third of the width), if its peak agrees with
+            # the sharpest frame.  (Not the broad one: on a wide lens its top
+            # is so flat that the background at the region's edge tilts it.)
+            wider = self.wider_fit(fine, best)
+            if wider is not None:
+                return wider
+            # Else a frame between the best and its better neighbour.
             order = sorted(range(len(xs)), key=lambda k: xs[k])
             j = order.index(i)
             left = values[order[j - 1]] if j > 0 else -math.inf
             right = values[order[j + 1]] if j + 1 < len(order) else -math.inf
             if max(left, right) > -math.inf and (best - lo >= 2 or hi - best >= 2):
-                between = _between(xs, best + (0.25 if right > left else -0.25))
+                between = gap_frame(xs, best + (0.25 if right > left else -0.25))
                 if between is not None and abs(between - best) < spacing:
                     return between
-        stop = {NEAR: lo == 0, FAR: hi == self.range}
-        at_stop = NEAR if best == lo and stop[NEAR] else FAR if best == hi and stop[FAR] else 0
         if at_stop:
             # The sharpest frame is at a stop: the peak is there (nothing
             # beyond can be looked at), or beyond where the lens can focus.
@@ -514,17 +444,53 @@ class _Search:
         if not lo <= fit.center <= hi:    # a noisy fit past the frames: one more there
             side = FAR if fit.center > hi else NEAR
             return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
-        if fit.error <= self.s.precision * spacing:
+        if fit.error <= self.s.precision * spacing and (fit.error <= self.s.steps_precision
+                                                         or last):
             return fit                    # a peak, pinned down
-        # A peak the fit leaves uncertain (a faint picture): a frame in the
-        # gap nearest the peak, or failing that one more on its shorter side.
-        between = _between(xs, fit.center)
+        # A peak the fit leaves uncertain (a faint picture, a wide peak): one
+        # more frame beyond the frames on the side where they reach less far
+        # from the peak, or in the gap nearest the peak.
+        if fit.error == math.inf:
+            # Three frames on the peak: a Gaussian through them has no
+            # scatter to tell its precision by.  The wider measure's fit,
+            # over more frames, has: if it agrees, the peak is pinned down.
+            wider = self.wider_fit(fine, round(fit.center))
+            if wider is not None and abs(wider.center - fit.center) <= self.s.steps_precision * 2:
+                return fit
+        short = FAR if hi - fit.center < fit.center - lo else NEAR
+        end = values[xs.index(hi if short == FAR else lo)]
+        if (abs((hi - fit.center) - (fit.center - lo)) >= spacing and not stop[short]
+                and end - floor >= 0.5 * (fit.height - floor)):
+            return hi + spacing if short == FAR else lo - spacing
+        between = gap_frame(xs, fit.center)
         if between is not None:
             return between
         side = FAR if hi - fit.center < fit.center - lo else NEAR
         if stop[side]:
             side = -side
         return None if stop[side] else (hi + spacing if side == FAR else lo - spacing)
+
+    def tops_inside(self, fine: list[Sample], edge: int, side: int) -> bool:
+        """Whether the wider measure's peak is inside the range at the stop ``side`` (or
+        within half a spacing beyond it): it curves over there, as a peak at the stop does,
+        and does not rise straight into it, as the tail of one beyond does."""
+        xs = [s.position for s in fine]
+        floor = min(s.mid for s in self.samples)
+        fit = fit_peak(xs, [s.mid for s in fine], floor)
+        return fit is not None and (edge - fit.center) * -side <= self.spacing / 2
+
+    def wider_fit(self, fine: list[Sample], best: int) -> PeakFit | None:
+        """A fit of a wider measure that pins the peak down near the sharpest frame."""
+        xs = [s.position for s in fine]
+        for measure in ("mid",):
+            floor = min(s.value(measure) for s in self.samples)
+            fit = fit_peak(xs, [s.value(measure) for s in fine], floor)
+            if (fit is not None and min(xs) <= fit.center <= max(xs)
+                    and fit.height - floor >= self.s.rise * floor
+                    and abs(fit.center - best) <= self.spacing / 2
+                    and fit.error <= self.s.wide_precision):
+                return dataclasses.replace(fit, measure=measure)
+        return None
 
     def approach(self, target: int, way: int, *, exact: bool = True) -> None:
         """Arrive at ``target`` moving ``way``, going round first if the lens is past it.
@@ -547,13 +513,13 @@ class _Search:
         peak = int(min(max(round(fit.center), 0), self.range))
         self.approach(peak, -self.toward)
         check = self.look("check")
-        fine = [s.sharp for s in self.samples if s.stage == "fine"]
+        fine = [s.value(fit.measure) for s in self.samples if s.stage == "fine"]
         worst, expected = min(fine), min(fit.height, max(fine))
         above = expected - fit.floor
         short = max(self.s.verify * (expected - worst),
                     above * (1.0 - math.exp(-3.0 * fit.scatter)))
-        if check.sharp < expected - short:
-            raise _Failed(f"not sharp at the peak ({check.sharp:.3g}, {expected:.3g} "
+        if check.value(fit.measure) < expected - short:
+            raise _Failed(f"not sharp at the peak ({check.value(fit.measure):.3g}, {expected:.3g} "
                           "expected): did the subject move?")
         return peak
 

@@ -173,7 +173,7 @@ def autofocus_figure(result: "AFResult", subject: float | None = None) -> Image.
                          [(result.coarse, f"estimate {result.coarse:.1f}")])
         panels.append(line_chart(Chart(
             f"coarse scan: {len(coarse)} frames from the {'near' if xs[0] == 0 else 'far'} "
-            "stop until the broad measure drops",
+            "stop until a measure has passed its peak",
             "position (size-1 steps from the near stop)", "share of the best",
             [Series("broad measure", xs, [s.broad / top_b for s in coarse], dots=True),
              Series("sharp measure", xs, [s.sharp / top_s for s in coarse], dots=True)],
@@ -181,7 +181,8 @@ def autofocus_figure(result: "AFResult", subject: float | None = None) -> Image.
     if fine:
         fit = result.fit
         xs = [s.position for s in fine]
-        series = [Series("fine frames", xs, [s.sharp for s in fine], dots=True)]
+        measure = fit.measure if fit is not None else "sharp"
+        series = [Series("fine frames", xs, [s.value(measure) for s in fine], dots=True)]
         marks = list(truth)
         if fit is not None:
             lo, hi = min(xs), max(xs)
@@ -189,12 +190,13 @@ def autofocus_figure(result: "AFResult", subject: float | None = None) -> Image.
             series.append(Series("Gaussian fit", dense, [fit.sharp_at(x) for x in dense]))
             marks.append((fit.center, f"peak {fit.center:.1f}"))
         if check:
-            series.append(Series("last look", [check[0].position], [check[0].sharp], dots=True))
+            series.append(Series("last look", [check[0].position], [check[0].value(measure)],
+                                 dots=True))
         verdict = "focused" if result.ok else f"failed: {result.reason}"
         panels.append(line_chart(Chart(
             f"fine sweep and fit: {verdict}; {result.frames} frames, {result.moves} moves, "
             f"{result.duration_s:.1f} s", "position (size-1 steps from the near stop)",
-            "sharp measure", series, marks, legend="left")))
+            f"{measure} measure", series, marks, legend="left")))
     if not panels:
         panels.append(line_chart(Chart(f"autofocus: {result.reason}", "position", "", [])))
     return stack(panels)

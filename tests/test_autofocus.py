@@ -14,7 +14,7 @@ import pytest
 from rig.autofocus import AFResult, autofocus, check_roi, fit_peak, measured_region, v_peak
 from rig.calibrate import calibrate
 from rig.clock import VirtualClock
-from rig.lens import NEAR, Lens, SPACING_GUARD
+from rig.lens import FAR, NEAR, Lens, SPACING_GUARD
 from rig.planner import Drive, LensModel
 from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, SimBody, load_profile
 
@@ -103,20 +103,20 @@ def test_lost_commands_are_forgotten_at_the_stop():
         rig.lens.send(1, NEAR)
     rig.body.set_drop(0.0)
     assert rig.lens.position == 143 and rig.truth() == 150
-    result = autofocus(rig.lens)       # starts near: scans from the near stop
+    result = autofocus(rig.lens)       # the scan starts at the far stop, which resets the count
     assert result.ok and abs(rig.truth() - 250) <= 2
     assert result.position == rig.truth()
 
 
 def test_fine_sweep_and_final_approach_move_one_way():
     rig = Rig()
-    result = rig.focus(180.0, 60)       # starts near: scans far-wards, so sweeps back near-wards
+    result = rig.focus(180.0, 60)       # scans from the far stop near-wards, so sweeps back far-wards
     assert result.ok, result.reason
     fine = [s for s in result.samples if s.stage == "fine"]
     check = result.samples[-1]
     assert check.stage == "check"
     way = np.sign(fine[1].position - fine[0].position)
-    assert way == NEAR
+    assert way == FAR
     segments = [s for s in rig.body.truth.segments if fine[0].t <= s.t0 < check.t]
     directions = [np.sign(s.x1 - s.x0) for s in segments]
     # Between fine frames, every motion goes the sweep's way.
@@ -182,10 +182,10 @@ def test_a_subject_that_moves_before_the_last_look_is_caught():
             rig.body.set_subject(160.0)  # someone stepped back
         return real()
     rig.lens.frame = frame
-    probe = rig.focus(120.0, 300)
+    probe = rig.focus(121.3, 300)     # (noise-free: no two frames either side alike)
     assert probe.ok and probe.samples[-1].stage == "check"
     rig.lens.move_to(300)
-    rig.body.set_subject(120.0)
+    rig.body.set_subject(121.3)
     moves_at[0] = rig.lens.frames + probe.frames - 1
     result = autofocus(rig.lens)
     assert result.frames == probe.frames
