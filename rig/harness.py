@@ -15,9 +15,11 @@ Report (JSON)::
      "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
                     "ok", "reason" (when not ok)}],
      "unasked_motions": [{"t0", "t1", "x0", "x1"}],
-     "errors": []}
+     "errors": [],
+     "end_step"}
 
-``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
+``end_step`` is where the lens really is when the script ends (truth, to
+the fraction of a step).  ``from``/``to`` are 1-based point indices (``from`` is 0 for the move after
 homing); ``start_step`` is where the rig believed the lens was when it set
 out, 0 for a Q that went through the near stop first.  ``actual_s`` runs from the transition's start to the end of the
 lens's last motion, in the simulator's truth, and ``true_position`` is
@@ -92,11 +94,12 @@ class Report:
     unasked_motions: list[dict[str, float]] = field(default_factory=list)
     virtual_s: float = 0.0
     frames: int = 0
+    end_step: float | None = None   # where the lens really is at the end (truth)
 
     def to_json(self) -> dict[str, Any]:
         return {"lens": self.lens, "transitions": self.transitions,
                 "autofocus": self.autofocus, "unasked_motions": self.unasked_motions,
-                "errors": self.errors}
+                "errors": self.errors, "end_step": self.end_step}
 
 
 class _Watcher:
@@ -338,6 +341,7 @@ def simulate(profile: Profile, actions: list[Action], *, state_dir: Path,
         report.errors.append(app.state.message)
     report.virtual_s = clock.now()
     report.unasked_motions = watcher.unasked()
+    report.end_step = round(sim.truth.position(sim.truth.settled_at()), 3)
     if recorder is not None and gif is not None:
         until = watcher.calibrating_until
 

@@ -188,6 +188,16 @@ class LensModel:
                 return d
         raise KeyError(size)
 
+    def nearest_size(self, size: int) -> int:
+        """The largest size this lens has that is at most ``size`` (else its smallest).
+
+        Config names sizes 1-3 for every camera; a body with two sizes
+        (Panasonic) answers a wish for size 3 with its size 2.
+        """
+        sizes = sorted(d.size for d in self.drives)
+        below = [s for s in sizes if s <= size]
+        return below[-1] if below else sizes[0]
+
     def slope(self, size: int) -> float:
         """How much one command's steps grow per step toward the far stop (g)."""
         d = self.drive(size)

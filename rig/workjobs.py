@@ -129,7 +129,7 @@ class Commands:
         """
         w = self.w
         assert lens.model is not None
-        size, direction = job.size, job.direction
+        size, direction = lens.model.nearest_size(job.size), job.direction
         later: list[Any] = []
         while True:
             msg = w.inbox.get(until=lens.free_at)
@@ -145,7 +145,7 @@ class Commands:
             if isinstance(msg, JogStop):
                 break
             if isinstance(msg, JogStart):
-                size, direction = msg.size, msg.direction
+                size, direction = lens.model.nearest_size(msg.size), msg.direction
             elif isinstance(msg, Stop):
                 later.append(msg)
                 break

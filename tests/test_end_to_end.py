@@ -225,3 +225,24 @@ def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, ca
     assert kinds == [("asap", 0, 1, 150), ("play", 1, 2, 250)]
     assert next((state / "lenses").glob("*.json")).read_bytes() == calibration
     check_plays(report)
+
+
+def test_coarse_jog_on_a_body_with_two_sizes_jogs_with_its_largest(tmp_path):
+    """Config names sizes 1-3 for every body; a Panasonic has sizes 1 and 2.
+
+    Holding a jog past the hold time goes coarse (size 3 by default): on a
+    two-size body that is its size 2, not a crash of the lens worker.
+    """
+    from rig.harness import simulate
+    from rig.script import parse_script
+    from rig.sim import PROFILES, load_profile
+
+    profile = load_profile(PROFILES / "panasonic-gh5.toml")
+    held = 4.0
+    report = simulate(profile, parse_script("+0 wait idle\n+1 press info\n+0.5 press info\n"
+                                            f"+0.5 hold jog_far {held}\n+1 wait idle\n"),
+                      state_dir=tmp_path / "state")
+    assert report.errors == []
+    # The lens starts at the near stop after calibrating.  Size 1 alone, at
+    # its true speed for the whole hold, could not have gone this far.
+    assert report.end_step > held * profile.drive[1].speed * 1.2, report.end_step
