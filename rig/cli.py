@@ -252,13 +252,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .sim import DEFAULT_PROFILE
+    if args.camera and not args.camera.startswith("sim:"):
+        raise InputError("--camera", f"demo runs on the simulator: sim:PROFILE.toml, "
+                                     f"got {args.camera!r}")
     out = Path(args.out)
     state = out / "state"
     shutil.rmtree(state, ignore_errors=True)  # a new lens each time: calibration is shown
     out.mkdir(parents=True, exist_ok=True)
-    print(f"rig demo: {DEFAULT_PROFILE.name} with {DEMO_SCRIPT.name} (virtual time)")
-    return _run_simulation(args.camera[4:] if args.camera else str(DEFAULT_PROFILE),
-                           DEMO_SCRIPT, report_path=out / "report.json",
+    profile = args.camera[4:] if args.camera else str(DEFAULT_PROFILE)
+    print(f"rig demo: {Path(profile).name} with {DEMO_SCRIPT.name} (virtual time)")
+    return _run_simulation(profile, DEMO_SCRIPT, report_path=out / "report.json",
                            gif=out / "oled.gif", state_dir=state, config_path=args.config,
                            check=True)
 

@@ -47,6 +47,14 @@ def test_a_shipped_profile_is_found_by_its_name(tmp_path):
                                   f"ships with rig ({shipped})")
 
 
+def test_demo_refuses_a_real_camera_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--camera", "usb", "--out", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["rig: error: --camera: demo runs on the simulator: sim:PROFILE.toml, "
+                   "got 'usb'"]
+    assert not (tmp_path / "demo").exists()
+
+
 def test_without_gpio_the_buttons_are_off_in_one_line(monkeypatch, caplog):
     monkeypatch.setattr(Device, "pin_factory", None)
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
