@@ -165,7 +165,7 @@ def faster_landing(start: float, target: float, model: LensModel, loss: float,
 
 
 def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool = False,
-                start: float = 0.0, direction: int = 1) -> float:
+                start: float = 0.0, direction: int = 1, ends: bool = True) -> float:
     """No plan can follow the straight line more closely than this.
 
     A command of size k moves e_k steps in m_k seconds while the line moves
@@ -175,7 +175,9 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
     that meets the duration (and lands within half a step: the nearest unit
     count) bounds every plan.  Where steps vary, e_k is the one nearest
     v m_k over the move.  ``exact``: over the mixes that land exactly only
-    (what rig insists on).
+    (what rig insists on).  ``ends``: also the ends of the move, where one
+    command of the mix pays its full gap (:func:`_end_gaps`); without them,
+    issue 4's half-gap bound.
     """
     duration = max(target, fastest_time(direction * distance, model, start)[0])
     v = distance / duration
@@ -191,11 +193,42 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
         gaps[d.size] = 0.0 if low <= want <= high else min(abs(low - want), abs(high - want)) / 2
     ok = mixes.motion <= duration + 1e-12
     ok &= np.abs(mixes.landing) <= (_tolerance(mixes) if exact else 0.5 + 1e-9)
+    if ends:
+        first, last = _end_gaps(distance, v, model, start, direction)
     best = math.inf
     for i in np.flatnonzero(ok):
         counts = mixes.counts(int(i), mixes.local)
-        best = min(best, max(gaps[k] for k, n in counts.items() if n))
+        used = [k for k, n in counts.items() if n]
+        worst = max(gaps[k] for k in used)
+        if ends:
+            # The landing may be off by what the mix's own rounding leaves (and,
+            # where the steps vary, by what its order may change: ORDER_MARGIN).
+            off = abs(float(mixes.landing[i])) + (planner.ORDER_MARGIN if model.varies else 0.0)
+            worst = max(worst, min(last[k] for k in used) - off, min(first[k] for k in used))
+        best = min(best, worst)
     return best
+
+
+def _end_gaps(distance: float, v: float, model: LensModel, start: float,
+              direction: int) -> tuple[dict[int, float], dict[int, float]]:
+    """What the first and the last command of each size cost at least, at the ends of the move.
+
+    The pull takes its time: its last motion ends at T, on the landing, so
+    when it starts (T - m) the lens is a whole step e short of the landing
+    while the line is v m short: |e - v m|, the full gap, not half.  The
+    first command starts at 0 or later, from the start: when its motion
+    ends (m or later) the line is at least v m on and the lens e on, so a
+    command slower than the line costs v m - e in full.  Each at the step
+    it has there.
+    """
+    end = start + direction * distance
+    first, last = {}, {}
+    for d in model.drives:
+        here = model.step_at(d.size, start, direction)
+        there = model.step_at(d.size, end - direction * model.effective(d.size, end), direction)
+        first[d.size] = max(0.0, v * d.motion - here)
+        last[d.size] = abs(there - v * d.motion)
+    return first, last
 
 
 def module_deviation(knots: list[tuple[float, float]], distance: int, planned: float) -> float:
