@@ -176,8 +176,10 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
     count) bounds every plan.  Where steps vary, e_k is the one nearest
     v m_k over the move.  ``exact``: over the mixes that land exactly only
     (what rig insists on).  ``ends``: also the ends of the move, where one
-    command of the mix pays its full gap (:func:`_end_gaps`); without them,
-    issue 4's half-gap bound.
+    command of the mix pays its full gap (:func:`_end_gaps`), and, where
+    steps vary, the n commands of a size cannot all sit at its best place:
+    they start at least (n - 1) of its steps apart (:func:`_spread_gap`);
+    without them, issue 4's half-gap bound.
     """
     duration = max(target, fastest_time(direction * distance, model, start)[0])
     v = distance / duration
@@ -199,7 +201,10 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
     for i in np.flatnonzero(ok):
         counts = mixes.counts(int(i), mixes.local)
         used = [k for k, n in counts.items() if n]
-        worst = max(gaps[k] for k in used)
+        if ends and model.varies:
+            worst = max(_spread_gap(k, counts[k], v, model, lo, hi, direction) for k in used)
+        else:
+            worst = max(gaps[k] for k in used)
         if ends:
             # The landing may be off by what the mix's own rounding leaves (and,
             # where the steps vary, by what its order may change: ORDER_MARGIN).
@@ -207,6 +212,28 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
             worst = max(worst, min(last[k] for k in used) - off, min(first[k] for k in used))
         best = min(best, worst)
     return best
+
+
+def _spread_gap(size: int, n: int, v: float, model: LensModel, lo: float, hi: float,
+                direction: int) -> float:
+    """The least worst half-gap of n commands of ``size`` anywhere in [lo, hi].
+
+    Between the first and the last of them the lens covers at least the
+    n - 1 before the last, so their starts span at least (n - 1) times the
+    size's smallest step there (all of [lo, hi] if that is longer).  The
+    half-gap |e(x) - v m| / 2 is convex in x (e is linear), so over a window
+    it is largest at an end; the window is placed where that is least.
+    """
+    m = model.drive(size).motion
+
+    def half(x: np.ndarray) -> np.ndarray:
+        e = np.array([model.step_at(size, float(xi), direction) for xi in np.atleast_1d(x)])
+        return np.abs(e - v * m) / 2.0
+
+    width = min((n - 1) * min(model.step_at(size, lo, direction),
+                              model.step_at(size, hi, direction)), hi - lo)
+    a = np.linspace(lo, hi - width, 65)
+    return float(np.min(np.maximum(half(a), half(a + width))))
 
 
 def _end_gaps(distance: float, v: float, model: LensModel, start: float,
