@@ -198,11 +198,15 @@ def lower_bound(distance: float, target: float, model: LensModel, *, exact: bool
     if ends:
         first, last = _end_gaps(distance, v, model, start, direction)
     best = math.inf
+    spread: dict[tuple[int, int], float] = {}
     for i in np.flatnonzero(ok):
         counts = mixes.counts(int(i), mixes.local)
         used = [k for k, n in counts.items() if n]
         if ends and model.varies:
-            worst = max(_spread_gap(k, counts[k], v, model, lo, hi, direction) for k in used)
+            for k in used:
+                if (k, counts[k]) not in spread:
+                    spread[k, counts[k]] = _spread_gap(k, counts[k], v, model, lo, hi, direction)
+            worst = max(spread[k, counts[k]] for k in used)
         else:
             worst = max(gaps[k] for k in used)
         if ends:
@@ -225,13 +229,13 @@ def _spread_gap(size: int, n: int, v: float, model: LensModel, lo: float, hi: fl
     it is largest at an end; the window is placed where that is least.
     """
     m = model.drive(size).motion
+    near, far = model.step_at(size, lo, direction), model.step_at(size, hi, direction)
 
-    def half(x: np.ndarray) -> np.ndarray:
-        e = np.array([model.step_at(size, float(xi), direction) for xi in np.atleast_1d(x)])
+    def half(x: np.ndarray) -> np.ndarray:     # the step is affine in the position
+        e = near + (far - near) * (x - lo) / max(hi - lo, 1e-12)
         return np.abs(e - v * m) / 2.0
 
-    width = min((n - 1) * min(model.step_at(size, lo, direction),
-                              model.step_at(size, hi, direction)), hi - lo)
+    width = min((n - 1) * min(near, far), hi - lo)
     a = np.linspace(lo, hi - width, 65)
     return float(np.min(np.maximum(half(a), half(a + width))))
 
