@@ -260,7 +260,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(state, ignore_errors=True)  # a new lens each time: calibration is shown
     out.mkdir(parents=True, exist_ok=True)
     profile = args.camera[4:] if args.camera else str(DEFAULT_PROFILE)
-    print(f"rig demo: {Path(profile).name} with {DEMO_SCRIPT.name} (virtual time)")
+    print(f"rig demo: {Path(sim_profile(profile)).name} with {DEMO_SCRIPT.name} (virtual time)")
     return _run_simulation(profile, DEMO_SCRIPT, report_path=out / "report.json",
                            gif=out / "oled.gif", state_dir=state, config_path=args.config,
                            check=True)

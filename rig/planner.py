@@ -68,7 +68,9 @@ and delta is found by bisection on the same feasibility test.
 
 Deviation is scored on the kinematic model of issue 4, with the real
 displacements: a command moves the lens its realized step linearly over its
-motion time (after the play, if any, is taken up).
+motion time (after the play, if any, is taken up), against the line to the
+target (not to the plan's own landing, which a lens with spread may expect
+a fraction of a step off: that fraction is part of what the pull shows).
 
 **Exact landing.**  An expected landing within ``EXACT`` steps (or well
 inside the landing's own spread, for jittery commands) counts as exact.
@@ -763,14 +765,16 @@ def _best_order_linear(orders: np.ndarray, model: LensModel, distance: float,
                        loss: float = 0.0, tolerance: float = math.inf) -> np.ndarray:
     """The order (row) with the least deviation, the closed form on all rows at once.
 
-    Each row is judged against the line to its own realized landing; rows
+    Each row is judged against the line to the target, as the pull is seen
+    (a landing a fraction of a step off, within tolerance, counts in the
+    deviation where the line ends); rows
     whose landing misses ``distance`` by more than ``tolerance`` come after
     those that land (and pay ``LANDING_WEIGHT`` per step beyond it).
     """
     X, travel = _realize(orders, model, start, direction, loss)
     m, p, lag = _lagged(model, orders, travel[:, 0], loss)
     P = np.concatenate([np.zeros((len(orders), 1)), np.cumsum(p[:, :-1], axis=1)], axis=1)
-    c = (duration / np.maximum(X[:, -1], 1e-12))[:, None]
+    c = duration / max(distance, 1e-12)
     lo = np.maximum(c * X[:, :-1], c * X[:, 1:] - m)
     hi = np.minimum(c * X[:, :-1], c * X[:, 1:] - m)
     running = np.maximum.accumulate(lo - P, axis=1)
@@ -877,7 +881,7 @@ def _choose(move: _Move, counts: dict[int, int], local: LensModel, duration: flo
         return _Choice(counts, order, np.zeros(0), move.distance, move.distance, tolerance)
     a = _arrays(order, model, move.start, move.direction, move.loss)
     landed = float(a.X[-1])
-    delta, times = _best_times(a, landed, duration, easing)
+    delta, times = _best_times(a, move.distance, duration, easing)
     return _Choice(counts, order, times, delta, move.distance - landed, tolerance)
 
 

@@ -87,6 +87,17 @@ def test_demo_calibrates_records_and_plays_twice(tmp_path, capsys):
     assert gif.n_frames > 500 and gif.size == (256, 128)
 
 
+def test_the_demo_on_the_fuji_names_it_and_keeps_every_pull_on_time(tmp_path, capsys):
+    # The Fuji's motor outruns its calls: its 0.9 s pull once ran 1.33 s (issue 13).
+    assert main(["demo", "--camera", "sim:fuji-gfx", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("rig demo: fuji-gfx.toml with demo.rig")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(check_plays(report)) == 4
+    for t in report["transitions"]:       # the fastest moves too
+        assert abs(t["actual_s"] - t["planned_s"]) <= 0.03 * t["planned_s"], t
+
+
 def test_a_second_profile_with_other_numbers(tmp_path, second_profile):
     script = tmp_path / "session.rig"
     script.write_text(SCRIPT)
