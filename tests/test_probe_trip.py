@@ -80,3 +80,61 @@ def test_compare_profiles_catches_a_profile_that_is_off():
                               queue_depth=None)
     names = {c.name for c in compare_profiles(original, off) if not c.ok}
     assert names == {"range (steps)", "latency (ms)", "request during motion"}
+
+
+def _report(*moves, errors=()):
+    """A session's report as compare_sessions reads it: (target, true, seconds, counts)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(errors=list(errors), transitions=[
+        {"kind": "play", "from": i, "to": i + 1, "target_step": target, "true_step": true,
+         "actual_s": seconds, "counts": counts} for i, (target, true, seconds, counts)
+        in enumerate(moves, start=1)])
+
+
+def test_compare_sessions_times_only_the_same_moves():
+    from rig.probetrip import compare_sessions
+    a = _report((100, 100, 3.0, {"3": 4}), (250, 251, 2.0, {"3": 5, "1": 2}))
+    same = _report((100, 101, 3.05, {"3": 4}), (250, 250, 1.98, {"3": 5, "1": 2}))
+    assert all(c.ok for c in compare_sessions(a, same))
+    slow = _report((100, 100, 3.07, {"3": 4}), (250, 251, 2.0, {"3": 5, "1": 2}))
+    assert [c.name for c in compare_sessions(a, slow) if not c.ok] == ["play 1->2 time (s)"]
+    # another target: a different move, its time not compared (and counted as off)
+    moved = _report((100, 100, 3.0, {"3": 4}), (260, 260, 2.0, {"3": 5, "1": 2}))
+    off = {c.name: c for c in compare_sessions(a, moved) if not c.ok}
+    assert set(off) == {"play 2->3 target", "play 2->3 time (s)"}
+    assert off["play 2->3 time (s)"].limit.startswith("not compared")
+    # the same target by other commands: not the same move either
+    other = _report((100, 100, 3.0, {"3": 4}), (250, 251, 2.0, {"3": 4, "2": 9}))
+    assert {c.name for c in compare_sessions(a, other) if not c.ok} == \
+        {"play 2->3 commands", "play 2->3 time (s)"}
+
+
+def test_compare_sessions_holds_landings_by_the_median_error():
+    from rig.probetrip import compare_sessions
+    a = _report((100, 101, 3.0, {}), (200, 199, 2.0, {}), (300, 300, 1.0, {}))
+    near = _report((100, 103, 3.0, {}), (200, 200, 2.0, {}), (300, 302, 1.0, {}))
+    assert all(c.ok for c in compare_sessions(a, near))          # medians 1 and 2
+    far = _report((100, 104, 3.0, {}), (200, 197, 2.0, {}), (300, 303, 1.0, {}))
+    assert [c.name for c in compare_sessions(a, far) if not c.ok] == ["median landing error"]
+    assert [c.name for c in compare_sessions(a, _report((100, 101, 3.0, {}),
+                                                        (200, 199, 2.0, {})))
+            if not c.ok] == ["transitions"]
+    assert "errors" in {c.name for c in compare_sessions(a, _report(
+        (100, 101, 3.0, {}), (200, 199, 2.0, {}), (300, 300, 1.0, {}), errors=["hung"]))
+        if not c.ok}
+
+
+def test_the_fixed_demo_is_the_demo_with_its_points_set_by_the_wheel():
+    """Same presses and durations as rig/data/demo.rig; the points by the focus wheel at
+    fixed steps, no autofocus."""
+    from rig.cli import DEMO_SCRIPT
+    from rig.probetrip import fixed_script
+    from rig.script import load_script, parse_script
+    fixed = parse_script(fixed_script(400))
+    demo = load_script(DEMO_SCRIPT)
+    turns = [a.value for a in fixed if a.kind == "turn"]
+    assert turns == [100, 220, -100] and sum(turns) == 220
+    assert not any(a.kind == "subject" or getattr(a, "name", "") == "af" for a in fixed)
+    keep = ("info", "set", "q", "up", "left")
+    assert [(a.kind, a.name, a.value) for a in fixed if getattr(a, "name", "") in keep] == \
+        [(a.kind, a.name, a.value) for a in demo if getattr(a, "name", "") in keep]
