@@ -105,10 +105,11 @@ def cause(row: dict, check) -> str:
     if not check.name.startswith(LENS_ROWS):
         return "the probe's measurement" if not check.name.startswith(("queue", "request")) \
             else "the probe's request test"
+    if row["cal_error"]:
+        return "the calibration (refused)"
     stored = row["cal"].get(check.name)
-    if stored is None:
-        return "the calibration (refused: " + row["cal_error"][:60] + ")" if row["cal_error"] \
-            else "not stored by the calibration"
+    if stored is None or check.probed == "not measured":
+        return "not stored by the calibration"
     if abs(float(stored) - float(check.probed)) <= 1e-3 * max(1.0, abs(float(stored))):
         return f"the calibration (it stored {stored:.4g})"
     return f"the profile writer (the calibration stored {stored:.4g})"

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from .clock import VirtualClock
 from .lens import Lens
 from .probe import ProbeResult, ProbeSettings, probe
-from .probefit import Stated
+from .probefit import Missing, Stated
 from .probeprofile import profile_text
 from .sim import Profile, SimBody
 from .simprofile import parse_profile
@@ -138,8 +138,37 @@ def probe_simulated(profile: Profile, *, calibrate: Callable[..., Any] | None = 
 # ------------------------------------------------------------ comparing
 
 
-def compare_profiles(original: Profile, probed: Profile) -> list[Check]:
-    """The written profile against the original, within :data:`LIMITS`."""
+def compare_profiles(original: Profile, probed: Profile,
+                     missing: dict[str, str] | None = None) -> list[Check]:
+    """The written profile against the original, within :data:`LIMITS`.
+
+    ``missing`` is what the probe could not measure (key: why, from its
+    findings): such a key's value in the written profile is a marked stand-in
+    or the simulator's default, so its row is off and says "not measured"
+    with the reason rather than show the stand-in as if it were measured."""
+    out = _compare(original, probed)
+    if not missing:
+        return out
+    return [_unmeasured(c, missing) for c in out]
+
+
+# a row of compare_profiles -> the findings' key behind it
+_ROW_KEYS = {"range (steps)": "steps", "backlash (steps)": "backlash",
+             "latency (ms)": "latency_ms", "frame time (ms)": "preview_ms",
+             "request during motion": "busy", "queue depth": "queue_depth"}
+
+
+def _unmeasured(check: Check, missing: dict[str, str]) -> Check:
+    key = _ROW_KEYS.get(check.name)
+    if key is None and check.name.startswith("size "):
+        size, _, end = check.name.split(" ")[1:4]
+        key = f"drive.{size}.steps" + ("_far" if end == "far" else "")
+    if key not in missing:
+        return check
+    return Check(check.name, check.original, "not measured", missing[key][:90], False)
+
+
+def _compare(original: Profile, probed: Profile) -> list[Check]:
     out = [_relative("range (steps)", original.steps, probed.steps, LIMITS["range"])]
     for size, spec in sorted(original.drive.items()):
         if size == 1:
@@ -300,7 +329,8 @@ def round_trip(profile: Profile, *, calibrate: Callable[..., Any] | None = None,
     """Probe ``profile``, load what was written, compare; optionally the demo on both."""
     result, text, body = probe_simulated(profile, calibrate=calibrate)
     probed = parse_profile(text, "<probed>")
-    checks = compare_profiles(profile, probed)
+    missing = {k: e.why for k, e in result.findings.items() if isinstance(e, Missing)}
+    checks = compare_profiles(profile, probed, missing)
     out: dict[str, Any] = {"result": result, "text": text, "probed": probed, "checks": checks,
                            "overflows": body.truth.overflows, "session": []}
     if demo and result.calibration is not None:
