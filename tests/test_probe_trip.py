@@ -68,7 +68,7 @@ def test_the_probes_own_part_on_a_lens_the_calibration_mismeasures():
 
 
 def test_compare_profiles_catches_a_profile_that_is_off():
-    original = zoo_profile(ZOO_SEED)
+    original = zoo_profile(QUEUE_SEED)
     import dataclasses
     off = dataclasses.replace(original, steps=int(original.steps * 1.02),
                               latency_ms=original.latency_ms * 1.3, busy="drop",
