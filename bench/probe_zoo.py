@@ -72,7 +72,8 @@ def one(seed: int, lens: str, demo: bool) -> dict:
     except Exception:                       # a bench counts tracebacks, and goes on
         return {"seed": seed, "lens": p.lens, "traceback": traceback.format_exc()}
     f = r["result"].findings
-    return {"seed": seed, "lens": p.lens, "busy": p.busy, "probed_busy": r["probed"].busy,
+    errors = [list(rep.errors) for rep in r.get("reports", ())]
+    return {"errors": errors,"seed": seed, "lens": p.lens, "busy": p.busy, "probed_busy": r["probed"].busy,
             "checks": r["checks"], "session": r["session"], "base": base,
             "overflows": r["overflows"], "most": f["most_outstanding"].value,
             "cal_error": r["result"].calibration_error,
@@ -157,6 +158,9 @@ def main() -> int:
             for c in checks:
                 if not c.ok:
                     print(f"      {c.line()}  <- {cause(row, c)}")
+            for which, errors in zip(("original", "written"), row["errors"]):
+                for error in errors:
+                    print(f"      demo on the {which} profile: {error[:150]}")
             for c in row["session"]:
                 if not c.ok:
                     print(f"      demo {c.line()}")
