@@ -408,3 +408,23 @@ def test_rig_probe_on_libgphotos_virtual_camera_says_why_in_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("rig: lens: ") and "cannot drive focus over USB" in lines[-1]
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_a_speed_the_calibration_could_not_time_is_written_as_a_floor():
+    """A size whose commands the calibration spaced by its settled steps' wait (it says so
+    in bounded_speeds): that wait is longer than the motion, so the profile's speed is a
+    lower bound, marked in the profile, the report and the summary."""
+    from rig.probereport import summary_lines
+    cal = Calibration("L", 500, (DriveCal(1, 1.0, 20.0, 0.05, 0.0),
+                                 DriveCal(3, 28.0, 25.0, 1.0, 0.5)),
+                      latency_ms=20.0, extra={"method": "liveview",
+                                              "bounded_speeds": {"3": "no train passed"}})
+    part = calibration_part(cal)
+    assert part["drive.3.speed"].sure == "lower bound"
+    assert "NOT TIMED (no train passed)" in part["drive.3.speed"].how
+    assert part["motion_ms.3"].sure == "upper bound"
+    assert part["drive.1.speed"].sure == "measured"
+    text = profile_text(_findings(**{k: v for k, v in part.items() if k.startswith("drive.3")}))
+    assert "NOT TIMED (no train passed)" in _words(text) and "(lower bound)" in _words(text)
+    lines = summary_lines(_findings(**part))
+    assert any(line.startswith("  size 3 speed: at least 28") for line in lines)
