@@ -10,10 +10,11 @@ from rig.probetrip import compare_profiles, round_trip, truth_calibrate
 from rig.sim import DEFAULT_PROFILE, load_profile
 from rig.zoo import profile as zoo_profile
 
-# Two zoo lenses whose calibration recovers today (bench/probe_zoo.py lists the zoo lenses
-# whose calibration does not, and which row it puts off): one whose camera queues a
-# request that reaches a moving lens, one whose camera refuses it with -110.
-ZOO_SEEDS = (11, 27)
+# Two zoo lenses whose calibration recovers today: one whose camera queues a request
+# that reaches a moving lens, one whose camera drops it.  bench/probe_zoo.py runs 20 and
+# lists, for each lens that fails, the row that is off and whether the calibration put it
+# off (a step size or backlash mis-measured, a speed it could not time, a refusal).
+ZOO_SEEDS = (11, 1507)
 QUEUE_SEED = 5   # a 180 mm f/1.4 whose camera queues requests (and hangs at a sixth)
 
 
@@ -89,7 +90,7 @@ def _report(*moves, errors=()):
 def test_compare_sessions_times_only_the_same_moves():
     from rig.probetrip import compare_sessions
     a = _report((100, 100, 3.0, {"3": 4}), (250, 251, 2.0, {"3": 5, "1": 2}))
-    same = _report((100, 101, 3.05, {"3": 4}), (250, 250, 1.98, {"3": 5, "1": 2}))
+    same = _report((100, 104, 3.05, {"3": 4}), (250, 246, 1.98, {"3": 5, "1": 3}))
     assert all(c.ok for c in compare_sessions(a, same))
     slow = _report((100, 100, 3.07, {"3": 4}), (250, 251, 2.0, {"3": 5, "1": 2}))
     assert [c.name for c in compare_sessions(a, slow) if not c.ok] == ["play 1->2 time (s)"]
@@ -98,25 +99,17 @@ def test_compare_sessions_times_only_the_same_moves():
     off = {c.name: c for c in compare_sessions(a, moved) if not c.ok}
     assert set(off) == {"play 2->3 target", "play 2->3 time (s)"}
     assert off["play 2->3 time (s)"].limit.startswith("not compared")
-    # the same target by other commands: not the same move either
-    other = _report((100, 100, 3.0, {"3": 4}), (250, 251, 2.0, {"3": 4, "2": 9}))
-    assert {c.name for c in compare_sessions(a, other) if not c.ok} == \
-        {"play 2->3 commands", "play 2->3 time (s)"}
-
-
-def test_compare_sessions_holds_landings_by_the_median_error():
-    from rig.probetrip import compare_sessions
-    a = _report((100, 101, 3.0, {}), (200, 199, 2.0, {}), (300, 300, 1.0, {}))
-    near = _report((100, 103, 3.0, {}), (200, 200, 2.0, {}), (300, 302, 1.0, {}))
-    assert all(c.ok for c in compare_sessions(a, near))          # medians 1 and 2
-    far = _report((100, 104, 3.0, {}), (200, 197, 2.0, {}), (300, 303, 1.0, {}))
-    assert [c.name for c in compare_sessions(a, far) if not c.ok] == ["median landing error"]
-    assert [c.name for c in compare_sessions(a, _report((100, 101, 3.0, {}),
-                                                        (200, 199, 2.0, {})))
+    assert [c.name for c in compare_sessions(a, _report((100, 101, 3.0, {})))
             if not c.ok] == ["transitions"]
-    assert "errors" in {c.name for c in compare_sessions(a, _report(
-        (100, 101, 3.0, {}), (200, 199, 2.0, {}), (300, 300, 1.0, {}), errors=["hung"]))
-        if not c.ok}
+    assert "errors" in {c.name for c in compare_sessions(
+        a, _report((100, 100, 3.0, {}), (250, 251, 2.0, {}), errors=["hung"])) if not c.ok}
+
+
+def test_landing_error_is_the_median_distance_from_the_targets():
+    from rig.probetrip import landing_error
+    assert landing_error(_report((100, 104, 1, {}), (200, 199, 1, {}), (300, 302, 1, {}))) == 2
+    assert landing_error(_report((100, 104, 1, {}), (200, 199, 1, {}))) == 2.5
+    assert landing_error(_report()) is None
 
 
 def test_the_fixed_demo_is_the_demo_with_its_points_set_by_the_wheel():
