@@ -76,7 +76,11 @@ def one(seed: int, lens: str, demo: bool) -> dict:
         return {"seed": seed, "lens": p.lens, "traceback": traceback.format_exc()}
     f = r["result"].findings
     errors = [list(rep.errors) for rep in r.get("reports", ())]
-    return {"errors": errors, "landings": landings,"seed": seed, "lens": p.lens, "busy": p.busy, "probed_busy": r["probed"].busy,
+    cal = r["result"].calibration
+    bounded = (cal.extra.get("bounded_speeds") or {}) if cal is not None else {}
+    speeds = {size: (spec.speed, r["probed"].drive[size].speed, str(size) in bounded)
+              for size, spec in sorted(p.drive.items()) if size in r["probed"].drive}
+    return {"errors": errors, "landings": landings, "speeds": speeds,"seed": seed, "lens": p.lens, "busy": p.busy, "probed_busy": r["probed"].busy,
             "checks": r["checks"], "session": r["session"], "base": base,
             "overflows": r["overflows"], "most": f["most_outstanding"].value,
             "cal_error": r["result"].calibration_error,
@@ -161,6 +165,11 @@ def main() -> int:
             for c in checks:
                 if not c.ok:
                     print(f"      {c.line()}  <- {cause(row, c)}")
+            if not all(c.ok for c in row["session"]):
+                print("      speeds, steps/s, truth -> written: " + ", ".join(
+                    f"size {k} {a:.4g} -> {b:.4g}" + (" (not timed by the calibration)"
+                                                      if bounded else "")
+                    for k, (a, b, bounded) in row["speeds"].items()))
             if row["landings"] and None not in row["landings"]:
                 print("      median landing error, steps: original {:g}, written {:g}, "
                       "original with the next seed {:g}".format(*row["landings"]))
