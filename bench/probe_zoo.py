@@ -82,7 +82,7 @@ def one(seed: int, lens: str, demo: bool) -> dict:
               for size, spec in sorted(p.drive.items()) if size in r["probed"].drive}
     return {"errors": errors, "landings": landings, "speeds": speeds,"seed": seed, "lens": p.lens, "busy": p.busy, "probed_busy": r["probed"].busy,
             "checks": r["checks"], "session": r["session"], "base": base,
-            "overflows": r["overflows"], "most": f["most_outstanding"].value,
+            "overflows": r["overflows"], "most": r["most_outstanding"],
             "cal_error": r["result"].calibration_error,
             "cal": _stored(r["result"].calibration),
             "measured": {k: (f[k].value if hasattr(f.get(k), "value") else None)
@@ -210,8 +210,8 @@ def _summary(rows: list[dict]) -> None:
     for key, oks in names.items():
         print(f"  {key:<24} {sum(oks):>3}/{len(oks)}")
     print(f"camera overflows (a queue overrun that hangs it): "
-          f"{sum(r['overflows'] for r in rows)}; most requests outstanding: "
-          f"{max(r['most'] for r in rows)}")
+          f"{sum(r['overflows'] for r in rows)}; most requests outstanding at the camera, "
+          f"the calibration's included (the simulator's count): {max(r['most'] for r in rows)}")
     for key, label in (("latency_ms", "latency error, %"), ("preview_ms", "frame time error, %"),
                        ("optics.breathing", "breathing error (share)"),
                        ("optics.min_focus_m", "closest focus error, %")):

@@ -120,13 +120,27 @@ def stated_for(profile: Profile) -> Stated:
     return Stated()
 
 
+class CountingBody(SimBody):
+    """A simulated body that records, as truth, the most drive requests outstanding (moving
+    or queued) when one arrives, counting that one: the probe's and its calibration's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.most_outstanding = 0
+
+    def move_relative(self, spec: Any, direction: int) -> None:
+        self.most_outstanding = max(self.most_outstanding,
+                                    self.outstanding(self.clock.now()) + 1)
+        super().move_relative(spec, direction)
+
+
 def probe_simulated(profile: Profile, *, calibrate: Callable[..., Any] | None = None,
                     settings: ProbeSettings | None = None, stated: Stated | None = None,
                     calibration_settings: Any = None) -> tuple[ProbeResult, str, SimBody]:
     """``rig probe`` on a simulated body of ``profile``: the result, the profile written,
     and the body (its truth: overflows, commands)."""
     clock = VirtualClock()
-    body = SimBody(profile, clock)
+    body = CountingBody(profile, clock)
     lens = Lens(body.session(), clock)
     result = probe(lens, settings=settings, stated=stated or stated_for(profile),
                    calibrate=calibrate, calibration_settings=calibration_settings)
@@ -320,7 +334,8 @@ def round_trip(profile: Profile, *, calibrate: Callable[..., Any] | None = None,
     missing = {k: e.why for k, e in result.findings.items() if isinstance(e, Missing)}
     checks = compare_profiles(profile, probed, missing)
     out: dict[str, Any] = {"result": result, "text": text, "probed": probed, "checks": checks,
-                           "overflows": body.truth.overflows, "session": []}
+                           "overflows": body.truth.overflows,
+                           "most_outstanding": body.most_outstanding, "session": []}
     if demo and result.calibration is not None:
         cal = result.calibration
         first = run_demo(profile, cal)
