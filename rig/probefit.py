@@ -261,7 +261,19 @@ def calibration_part(cal: Any) -> Findings:
                                           how + ": spread of one command, one sigma")
         else:
             out[f"{key}.jitter"] = Missing("this calibration did not measure the spread")
-        if d.move_s:
+        bounded = (extra.get("bounded_speeds") or {}).get(str(d.size))
+        if d.move_s and bounded:
+            # The calibration could not time this size's commands and spaced them by its
+            # settled steps' wait: that is longer than the motion, so the speed is a floor.
+            out[f"{key}.speed"] = Figure(
+                round_to(near / float(d.move_s), 3), "steps/s",
+                how + f": NOT TIMED ({bounded}): {near:g} step{'s' if near != 1 else ''} over "
+                f"the settled steps' wait, {1000 * d.move_s:.1f} ms, which is longer than the "
+                "motion: the lens is at least this fast", sure="lower bound")
+            out[f"motion_ms.{d.size}"] = Figure(round_to(1000.0 * float(d.move_s), 2), "ms",
+                                                how + ": the settled steps' wait, longer than "
+                                                "one command's motion", sure="upper bound")
+        elif d.move_s:
             out[f"{key}.speed"] = Figure(
                 round_to(near / float(d.move_s), 3), "steps/s",
                 how + f": {near:g} step{'s' if near != 1 else ''} over one command's "

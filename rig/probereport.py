@@ -85,6 +85,11 @@ def summary_lines(findings: Mapping[str, Entry]) -> list[str]:
     for size in (2, 3):
         rows.append(show(f"drive.{size}.steps", f"size {size} near"))
         rows.append(show(f"drive.{size}.steps_far", f"size {size} far"))
+    for size in (1, 2, 3):
+        speed = findings.get(f"drive.{size}.speed")
+        if isinstance(speed, Figure) and speed.sure == "lower bound":
+            rows.append(f"  size {size} speed: at least {speed.value:g} steps/s (not timed: "
+                        "the profile's lens is slower than the real one)")
     rows += [show("optics.breathing", "breathing"), show("optics.min_focus_m", "closest focus"),
              show("most_outstanding", "most requests outstanding")]
     return [r for r in rows if r]

@@ -21,8 +21,9 @@ from rig.clock import VirtualClock
 from rig.lens import FAR, Lens
 from rig.probefit import Figure, Missing, calibration_part, latency_part, name_optics
 from rig.probeprofile import profile_text
+from rig.probereport import report
 from rig.probeport import MAX_OUTSTANDING, Port, ProbeSettings
-from rig.probetrip import probe_simulated, truth_calibrate, truth_calibration
+from rig.probetrip import probe_simulated, truth_calibration
 from rig.probeview import blur_diameter, layers, noise_and_flicker, scale_between
 from rig.sim import DEFAULT_PROFILE, SimBody, parse_profile
 from rig.zoo import draw, dump
@@ -261,15 +262,18 @@ def test_a_port_whose_bound_is_too_short_would_hang_it():
 
 
 def test_the_probe_never_has_more_than_two_outstanding_and_sees_the_queue():
-    """The whole probe on a camera whose queue hangs at 3 (its lens from the truth: the
-    calibration keeps its own count, and the one on main does not keep to two)."""
+    """The whole of rig probe, rig's calibration included, on a camera whose queue hangs
+    at 3: the body counts every drive request it receives (the probe's and the
+    calibration's), and none arrives with two already outstanding."""
     profile = parse_profile(HANGS_AT_3)
     clock = VirtualClock()
     body = Counting(profile, clock)
     from rig.probe import probe
-    result = probe(Lens(body.session(), clock), calibrate=truth_calibrate(profile))
+    result = probe(Lens(body.session(), clock))
     f = result.findings
-    assert body.truth.overflows == 0 and max(body.seen) <= 2
+    assert result.calibration is not None, result.calibration_error
+    assert len(body.seen) > 100 and max(body.seen) == 2
+    assert body.truth.overflows == 0 and not body.hung
     assert f["most_outstanding"].value <= 2
     assert f["busy"].value == "queue" and f["queue_depth"].value == 2
     text = profile_text(f)
@@ -285,14 +289,24 @@ def _probe_body(text: str, **body) -> tuple:
     return probe_simulated(profile, calibrate=None)
 
 
-def test_lens_on_mf_every_lens_figure_missing_with_the_reason_and_the_profile_loads():
-    text = DEFAULT_PROFILE.read_text() + "\n[body]\naf = false\n"
-    result, written, body = probe_simulated(parse_profile(text))
-    f = result.findings
-    assert isinstance(f["steps"], Missing) and "AF" in f["steps"].why
-    assert isinstance(f["busy"], Missing) and "MF" in f["busy"].why
-    assert isinstance(f["latency_ms"], Figure) and isinstance(f["preview_ms"], Figure)
-    p = parse_profile(written)
+def test_lens_on_mf_every_lens_figure_missing_with_the_reason_and_the_profile_loads(
+        tmp_path, capsys):
+    """rig probe itself on a camera whose lens switch is on MF: the report names each
+    figure it could not measure and why, and the profile it wrote loads."""
+    camera = tmp_path / "mf.toml"
+    camera.write_text(DEFAULT_PROFILE.read_text() + "\n[body]\naf = false\n")
+    out, report = tmp_path / "p.toml", tmp_path / "r.json"
+    assert main(["probe", "--camera", f"sim:{camera}", "--out", str(out),
+                 "--report", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "not measured: " in printed and "backlash" in printed.split("not measured: ")[-1]
+    missing = json.loads(report.read_text())["missing"]
+    assert "AF" in missing["steps"] and "AF" in missing["backlash"]
+    assert "MF" in missing["busy"]
+    figures = json.loads(report.read_text())["figures"]
+    assert {"latency_ms", "preview_ms", "preview_size"} <= set(figures)
+    written = out.read_text()
+    p = parse_profile(written, str(out))
     assert p.steps == 407 and "NOT MEASURED" in written      # a marked stand-in
 
 
@@ -312,6 +326,8 @@ def test_live_view_refused_frames_missing_and_the_profile_loads():
         assert isinstance(f[key], Missing) and "refused" in f[key].why
     assert isinstance(f["latency_ms"], Figure)
     assert isinstance(f["busy"], Missing) and "no live view" in f["busy"].why
+    missing = report(f, calibration=result.calibration, error=result.calibration_error)["missing"]
+    assert "refused" in missing["preview_ms"] and "no live view" in missing["busy"]
     written = profile_text(f)
     assert parse_profile(written).vendor == "canon"
     assert "preview_size: not measured: the live view was refused" in _words(written)
@@ -325,6 +341,8 @@ def test_blank_scene_optics_and_busy_missing_and_the_profile_loads():
     assert isinstance(f["busy"], Missing) and "no detail" in f["busy"].why
     assert isinstance(f["scene.layers"], Missing)
     assert isinstance(f["steps"], Missing)
+    missing = report(f, calibration=result.calibration, error=result.calibration_error)["missing"]
+    assert "no detail" in missing["busy"] and missing["steps"] and missing["scene.layers"]
     parse_profile(written)
 
 
@@ -390,3 +408,23 @@ def test_rig_probe_on_libgphotos_virtual_camera_says_why_in_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("rig: lens: ") and "cannot drive focus over USB" in lines[-1]
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_a_speed_the_calibration_could_not_time_is_written_as_a_floor():
+    """A size whose commands the calibration spaced by its settled steps' wait (it says so
+    in bounded_speeds): that wait is longer than the motion, so the profile's speed is a
+    lower bound, marked in the profile, the report and the summary."""
+    from rig.probereport import summary_lines
+    cal = Calibration("L", 500, (DriveCal(1, 1.0, 20.0, 0.05, 0.0),
+                                 DriveCal(3, 28.0, 25.0, 1.0, 0.5)),
+                      latency_ms=20.0, extra={"method": "liveview",
+                                              "bounded_speeds": {"3": "no train passed"}})
+    part = calibration_part(cal)
+    assert part["drive.3.speed"].sure == "lower bound"
+    assert "NOT TIMED (no train passed)" in part["drive.3.speed"].how
+    assert part["motion_ms.3"].sure == "upper bound"
+    assert part["drive.1.speed"].sure == "measured"
+    text = profile_text(_findings(**{k: v for k, v in part.items() if k.startswith("drive.3")}))
+    assert "NOT TIMED (no train passed)" in _words(text) and "(lower bound)" in _words(text)
+    lines = summary_lines(_findings(**part))
+    assert any(line.startswith("  size 3 speed: at least 28") for line in lines)
