@@ -8,6 +8,9 @@ synthetic data (``tests/test_calestimate.py``):
   reversal: size-1 commands sent against what the picture says moved;
 * :func:`varying_steps` - a size's steps at the near and at the far stop
   (linear in between) from pairs of positions the picture placed;
+* :func:`travel` and :func:`fit_to_travel` - how far commands of a size
+  whose steps vary linearly go, and such a line scaled to the runs that
+  started on a stop (where the position is exact);
 * :func:`arrival_misses` - the verification's verdict: each planned move's
   arrival, as placed, against where the calibration predicted it.
 """
@@ -20,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["backlash", "varying_steps", "Arrival", "arrival_misses", "arrival_tolerance",
+__all__ = ["backlash", "varying_steps", "steps_line", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
            "arrival_spread",
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
@@ -58,6 +61,20 @@ def varying_steps(pairs: Sequence[tuple[float, float, int]], span: float,
     at ``span``.  When the midpoints cover less than ``min_reach`` of the
     range, the slope is not to be trusted so far out: both ends are the mean.
     """
+    near, far, _ = steps_line(pairs, span, weights, min_reach)
+    return near, far
+
+
+def steps_line(pairs: Sequence[tuple[float, float, int]], span: float,
+               weights: Sequence[float] | None = None,
+               min_reach: float = 0.25) -> tuple[float, float, float]:
+    """:func:`varying_steps` and the standard error of the line's slope over the range
+    (far - near), in steps: ``inf`` when the pairs do not reach far enough to tell it.
+
+    The error is the weighted least squares one, the residuals' own scatter
+    giving the unit of weight: the ends, once the line is scaled to what
+    the runs covered (:func:`fit_to_travel`), are each about half of it off.
+    """
     if not pairs:
         raise ValueError("no placed pairs to measure the steps on")
     a = np.asarray(pairs, dtype=float)
@@ -67,10 +84,52 @@ def varying_steps(pairs: Sequence[tuple[float, float, int]], span: float,
     w = n * (np.ones(len(a)) if weights is None else np.asarray(weights, dtype=float))
     mean = float(np.sum(w * step) / np.sum(w))
     if len(a) < 3 or float(mid.max() - mid.min()) < min_reach:
-        return mean, mean
+        return mean, mean, math.inf
     design = np.column_stack([np.ones(len(a)), mid]) * np.sqrt(w)[:, None]
-    (near, slope), *_ = np.linalg.lstsq(design, step * np.sqrt(w), rcond=None)
-    return float(near), float(near + slope)
+    target = step * np.sqrt(w)
+    (near, slope), *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ np.array([near, slope])
+    scale = float(residual @ residual) / max(len(a) - 2, 1)
+    try:
+        cov = scale * np.linalg.inv(design.T @ design)
+        error = math.sqrt(max(float(cov[1, 1]), 0.0))
+    except np.linalg.LinAlgError:
+        error = math.inf
+    return float(near), float(near + slope), error
+
+
+def travel(near: float, far: float, span: float, start: float, direction: int,
+           commands: int) -> float:
+    """Steps ``commands`` commands cover from ``start`` toward ``direction`` (+1: far).
+
+    The size's steps are ``near`` at 0 and ``far`` at ``span``, linear in
+    between; one command moves by the step at the middle of its own move
+    (as :meth:`rig.simprofile.DriveSpec.mean` and the planner have it).
+    """
+    g = (far - near) / span if span > 0 else 0.0
+    x = float(start)
+    for _ in range(int(commands)):
+        x += direction * (near + g * x) / (1.0 - direction * g / 2.0)
+    return abs(x - float(start))
+
+
+def fit_to_travel(near: float, far: float, span: float,
+                  legs: Sequence[tuple[float, int, int, float]]) -> tuple[float, float]:
+    """A size's steps at both stops, scaled to what runs from the stops covered.
+
+    ``near`` and ``far`` come from placed increments (their slope is what
+    they tell best); ``legs`` are ``(start, direction, commands, covered)``:
+    runs that started on a stop, an exact position, and were placed
+    ``covered`` steps from it after ``commands`` commands.  The line keeps
+    its slope's share and is scaled so that it covers, over those very
+    commands (wherever along the range they were), what the runs covered.
+    """
+    predicted = sum(travel(near, far, span, s, d, n) for s, d, n, _ in legs)
+    covered = sum(c for *_, c in legs)
+    if predicted <= 0 or covered <= 0:
+        return near, far
+    k = covered / predicted
+    return near * k, far * k
 
 
 @dataclass(frozen=True)
