@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["backlash", "varying_steps", "steps_line", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
+__all__ = ["backlash", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
            "arrival_spread",
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
@@ -93,6 +93,75 @@ def steps_line(pairs: Sequence[tuple[float, float, int]], span: float,
     try:
         cov = scale * np.linalg.inv(design.T @ design)
         error = math.sqrt(max(float(cov[1, 1]), 0.0))
+    except np.linalg.LinAlgError:
+        error = math.inf
+    return float(near), float(near + slope), error
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A run's position after ``commands`` of its commands: ``x``, known to ``var``
+    (squared steps; the run's stop is exact but for the play its first command turned)."""
+
+    commands: int
+    x: float
+    var: float
+
+
+def steps_from_runs(runs: Sequence[Sequence[Placed]], span: float,
+                    sigma: float) -> tuple[float, float, float]:
+    """A size's steps at the near and far stop, and the standard error of far - near.
+
+    Each run is its positions in order, from its stop on.  Between two
+    placed positions ``n`` commands moved the lens by ``n`` times the step
+    at their midpoint (linear along the range), plus the commands' own
+    spread (``sigma`` each, independent) and the two placements' errors;
+    two neighbouring increments share a placement, so their errors are
+    correlated (a placement too far makes one increment long and the next
+    short).  The line is fitted by generalised least squares with that
+    covariance, which credits a run whose placements are loose but whose
+    commands do not spread with what its whole length says (consecutive
+    errors cancel).  The unit of the variances is scaled by the whitened
+    residuals' own scatter (never below half), so a model too kind to the
+    data cannot make the error small.  ``inf`` when fewer than three
+    increments or their midpoints span less than a quarter of the range.
+    """
+    ys, xs, blocks, mids = [], [], [], []
+    for run in runs:
+        points = list(run)
+        if len(points) < 2:
+            continue
+        n_inc = len(points) - 1
+        cov = np.zeros((n_inc, n_inc))
+        for i, (a, b) in enumerate(zip(points[:-1], points[1:])):
+            n = b.commands - a.commands
+            mid = 0.5 * (a.x + b.x) / span
+            ys.append(abs(b.x - a.x))
+            xs.append((n, n * mid))
+            mids.append(mid)
+            cov[i, i] = n * sigma ** 2 + a.var + b.var + 1e-4
+            if i > 0:
+                cov[i, i - 1] = cov[i - 1, i] = -a.var
+        blocks.append(cov)
+    if len(ys) < 3 or max(mids) - min(mids) < 0.25:
+        if not ys:
+            raise ValueError("no placed increments to measure the steps on")
+        x = np.asarray(xs)
+        mean = float(np.sum(ys) / np.sum(x[:, 0]))
+        return mean, mean, math.inf
+    y, x = np.asarray(ys, dtype=float), np.asarray(xs, dtype=float)
+    whiten = np.zeros((len(y), len(y)))
+    k = 0
+    for cov in blocks:
+        m = len(cov)
+        whiten[k:k + m, k:k + m] = np.linalg.inv(np.linalg.cholesky(cov))
+        k += m
+    wx, wy = whiten @ x, whiten @ y
+    (near, slope), *_ = np.linalg.lstsq(wx, wy, rcond=None)
+    residual = wy - wx @ np.array([near, slope])
+    scale = max(float(residual @ residual) / max(len(y) - 2, 1), 0.5)
+    try:
+        error = math.sqrt(max(float(scale * np.linalg.inv(wx.T @ wx)[1, 1]), 0.0))
     except np.linalg.LinAlgError:
         error = math.inf
     return float(near), float(near + slope), error

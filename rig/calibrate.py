@@ -31,7 +31,7 @@ import gphoto2 as gp
 import numpy as np
 
 from .calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance, backlash,
-                          fit_to_travel, steps_line)
+                          Placed, fit_to_travel, steps_from_runs)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -618,10 +618,12 @@ class _LiveView:
 
     def _ends(self, runs: list["_Run"], tracks: list[np.ndarray],
               mean: float, sigma: float) -> tuple[float, float, float]:
-        """The size's own steps at the near and far stop, from consecutive placed frames.
+        """The size's own steps at the near and far stop, from the placed frames of its runs.
 
-        Each pair is weighted by the inverse of its increment's variance: the
-        command's own spread ``sigma`` and twice the placement's, which is
+        Pairs run from the stop to the first frame placed and on from each
+        placed frame to the next (over frames left out too), so every command
+        counts, fitted with their covariance (:func:`rig.calestimate.steps_from_runs`):
+        the commands' own spread ``sigma`` and the placement's at both ends, which is
         small where the picture changes fast (next to the sharp point) and
         large in a blur (the frame's noise over the table's change per step
         there), on top of the placement error measured at known positions.
@@ -636,17 +638,20 @@ class _LiveView:
         # A run's frame is two looks averaged: pixel variance noise / 4.
         placement = (self.noise / 4.0) / (size * np.maximum(sens, 1e-3 * top) ** 2)
         placement = placement + max(self.placement_var, 0.02)
-        pairs, weights = [], []
-        for x in tracks:
-            for a, b in zip(x[:-1], x[1:]):
-                if np.isnan(a) or np.isnan(b):
-                    continue
-                mid = int(np.clip(round(0.5 * (a + b)), 0, len(sens) - 1))
-                pairs.append((float(a), float(b), 1))
-                weights.append(1.0 / (sigma ** 2 + 2.0 * float(placement[mid]) + 1e-3))
-        if len(pairs) < 3:
+        chains = []
+        for run, x in zip(runs, tracks):
+            # From the stop (exact, less the play its first command turned) to the first
+            # frame placed, then from each placed frame to the next, across frames left
+            # out (next to the sharp point) too: every command of the run counts.
+            chain = [Placed(0, run.start - run.direction * self.backlash, 0.1)]
+            for i, b in enumerate(x):
+                if not np.isnan(b):
+                    chain.append(Placed(i + 1, float(b), float(
+                        placement[int(np.clip(round(b), 0, len(sens) - 1))])))
+            chains.append(chain)
+        if sum(len(c) - 1 for c in chains) < 3:
             return mean, mean, math.inf
-        near, far, error = steps_line(pairs, float(self.range), weights)
+        near, far, error = steps_from_runs(chains, float(self.range), sigma)
         # Ends and runs must agree: scale the line to what the runs covered from the
         # exact stops, over their own commands, keeping its slope's share.
         legs = []

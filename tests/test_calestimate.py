@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from rig.calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance,
-                             backlash, fit_to_travel, steps_line, travel, varying_steps)
+                             backlash, fit_to_travel, Placed, steps_from_runs, steps_line,
+                             travel, varying_steps)
 from rig.simprofile import DriveSpec
 
 
@@ -94,6 +95,49 @@ def test_the_slope_error_shrinks_with_more_pairs_and_is_inf_when_unseen():
     assert abs((far - near) - 3.0) < 3 * err_many        # the truth within its error
     assert steps_line([(100.0, 126.0, 1), (126.0, 152.5, 1), (152.5, 178.0, 1)],
                       span)[2] == float("inf")
+
+
+def simulated_runs(near, far, span, sigma, tau, rng, runs=4, blur=None):
+    """Runs from alternate stops: commands with their own spread, every position placed
+    with an error of ``tau`` (``blur(x)`` times that where the picture is a blur)."""
+    spec = DriveSpec(near, 0.0, 100.0, far)
+    out = []
+    for r in range(runs):
+        start, direction = (0.0, 1) if r % 2 == 0 else (span, -1)
+        x, chain, i = start, [Placed(0, start, 0.0)], 0
+        while True:
+            x += direction * (spec.mean(x, direction, span) + rng.normal(0, sigma))
+            i += 1
+            if not 0 < x < span - 2 * near or (direction < 0 and x < 2 * near):
+                break                         # short of the other stop (it clamps)
+            t = tau * (blur(x) if blur else 1.0)
+            chain.append(Placed(i, x + rng.normal(0, t), t * t))
+        out.append(chain)
+    return out
+
+
+@pytest.mark.parametrize("sigma,tau", [(1.3, 0.3), (0.0, 1.5), (0.5, 0.5)])
+def test_steps_from_runs_cover_the_truth_within_three_errors(sigma, tau):
+    """Over many draws, both ends land within three of their stated errors (half the
+    slope's) nearly always: the error the calibration trusts is not too kind."""
+    rng = np.random.default_rng(7)
+    span, near, far = 400.0, 40.0, 37.0
+    misses, errors = 0, []
+    for _ in range(200):
+        chains = simulated_runs(near, far, span, sigma, tau, rng,
+                                blur=lambda x: 1.0 + 4.0 * (x < 120))
+        got_near, got_far, err = steps_from_runs(chains, span, sigma)
+        errors.append(err)
+        misses += abs((got_far - got_near) - (far - near)) > 3 * err
+    assert misses <= 4                        # about 0.3 % expected; a few draws slack
+    assert np.median(errors) < 3.0
+
+
+def test_steps_from_runs_on_a_short_stretch_give_the_mean_and_no_slope():
+    chain = [Placed(0, 100.0, 0.1), Placed(1, 126.0, 0.1), Placed(2, 152.0, 0.1),
+             Placed(3, 178.0, 0.1)]
+    near, far, err = steps_from_runs([chain], 900.0, 0.0)
+    assert near == far == pytest.approx(26.0) and err == float("inf")
 
 
 @pytest.mark.parametrize("near,far,direction,start", [(26.0, 29.4, 1, 0.0), (30.0, 26.1, -1, 900.0),
