@@ -28,6 +28,8 @@ __all__ = ["backlash", "varying_steps", "steps_line", "Placed", "steps_from_runs
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
 CHECK_MIN_STEPS = 2.0   # an arrival this close to the prediction agrees, whatever the noise
+OUTLIER = 4.0           # residuals beyond this many robust sigmas are misplaced frames
+SCALE_FLOOR = 0.25      # the variances' unit is never taken below this share of the model's
 CHECK_SIGMAS = 3.5      # ... or within this many of its expected spread
 
 
@@ -121,9 +123,13 @@ def steps_from_runs(runs: Sequence[Sequence[Placed]], span: float,
     short).  The line is fitted by generalised least squares with that
     covariance, which credits a run whose placements are loose but whose
     commands do not spread with what its whole length says (consecutive
-    errors cancel).  The unit of the variances is scaled by the whitened
-    residuals' own scatter (never below half), so a model too kind to the
-    data cannot make the error small.  ``inf`` when fewer than three
+    errors cancel).  Increments whose whitened residual is beyond
+    ``OUTLIER`` robust sigmas (a frame placed on a wrong look-alike entry)
+    are left out, and the fit repeated.  The unit of the variances is
+    scaled by the remaining residuals' own scatter (never below
+    ``SCALE_FLOOR``), so a model too kind to the data cannot make the
+    error small, and one too harsh (a spread measured high) does not make
+    it large.  ``inf`` when fewer than three
     increments or their midpoints span less than a quarter of the range.
     """
     ys, xs, blocks, mids = [], [], [], []
@@ -157,11 +163,22 @@ def steps_from_runs(runs: Sequence[Sequence[Placed]], span: float,
         whiten[k:k + m, k:k + m] = np.linalg.inv(np.linalg.cholesky(cov))
         k += m
     wx, wy = whiten @ x, whiten @ y
-    (near, slope), *_ = np.linalg.lstsq(wx, wy, rcond=None)
-    residual = wy - wx @ np.array([near, slope])
-    scale = max(float(residual @ residual) / max(len(y) - 2, 1), 0.5)
+    keep = np.ones(len(y), dtype=bool)
+    for _ in range(3):
+        (near, slope), *_ = np.linalg.lstsq(wx[keep], wy[keep], rcond=None)
+        residual = wy - wx @ np.array([near, slope])
+        # A frame placed on the wrong look-alike entry is off by steps, not tenths:
+        # such residuals (beyond OUTLIER robust sigmas) are left out of the line and
+        # of its error.  The scale is the median's, robust to them.
+        robust = float(np.median(residual[keep] ** 2)) / 0.455
+        now = np.abs(residual) <= OUTLIER * math.sqrt(max(robust, 1e-12))
+        if now.sum() < 3 or np.array_equal(now, keep):
+            break
+        keep = now
+    inliers = residual[keep]
+    scale = max(float(inliers @ inliers) / max(int(keep.sum()) - 2, 1), SCALE_FLOOR)
     try:
-        error = math.sqrt(max(float(scale * np.linalg.inv(wx.T @ wx)[1, 1]), 0.0))
+        error = math.sqrt(max(float(scale * np.linalg.inv(wx[keep].T @ wx[keep])[1, 1]), 0.0))
     except np.linalg.LinAlgError:
         error = math.inf
     return float(near), float(near + slope), error

@@ -105,6 +105,7 @@ ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 
 CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run by a middle size
 CHECK_LEAD_MAX = 60     # ... in at most this many commands
 ENDS_MAX_RUNS = 10      # runs a size may take when its ends are not yet known well enough
+SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
 TEST_COMMANDS = 6       # largest commands out (and back) that show the lens moves
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
@@ -652,6 +653,10 @@ class _LiveView:
         if sum(len(c) - 1 for c in chains) < 3:
             return mean, mean, math.inf
         near, far, error = steps_from_runs(chains, float(self.range), sigma)
+        import os, pickle  # DEBUG-CALACC
+        if os.environ.get("CALACC_DUMP"):  # DEBUG-CALACC
+            with open(os.environ["CALACC_DUMP"], "ab") as fh:  # DEBUG-CALACC
+                pickle.dump((len(runs), chains, float(self.range), sigma), fh)  # DEBUG-CALACC
         # Ends and runs must agree: scale the line to what the runs covered from the
         # exact stops, over their own commands, keeping its slope's share.
         legs = []
@@ -772,8 +777,17 @@ class _LiveView:
         error (up to half a step at some positions) out of sigma.
         """
         eig, power = [], []
+        # A frame placed on a wrong look-alike entry makes two increments off by
+        # steps: such increments are clipped at SPREAD_CLIP robust sigmas, so that
+        # a few misplacements cannot pass for the commands' spread.
+        deviations = [np.diff(x) * run.direction - step for run, x in zip(runs, tracks)]
+        pooled = np.concatenate(deviations) if deviations else np.array([])
+        pooled = pooled[~np.isnan(pooled)]
+        clip = (SPREAD_CLIP * 1.4826 * float(np.median(np.abs(pooled - np.median(pooled))))
+                if len(pooled) >= 5 else math.inf)
+        clip = max(clip, 1.0)
         for run, x in zip(runs, tracks):
-            for segment in _segments(np.diff(x) * run.direction - step):
+            for segment in _segments(np.clip(np.diff(x) * run.direction - step, -clip, clip)):
                 n = len(segment)
                 k = np.arange(1, n + 1)
                 # The MA(1) covariance s2 I + t2 T (T: 2 on the diagonal, -1
