@@ -104,7 +104,7 @@ SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wid
 ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
 CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run by a middle size
 CHECK_LEAD_MAX = 60     # ... in at most this many commands
-ENDS_MAX_RUNS = 10      # runs a size may take when its ends are not yet known well enough
+ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
 TEST_COMMANDS = 6       # largest commands out (and back) that show the lens moves
@@ -653,10 +653,6 @@ class _LiveView:
         if sum(len(c) - 1 for c in chains) < 3:
             return mean, mean, math.inf
         near, far, error = steps_from_runs(chains, float(self.range), sigma)
-        import os, pickle  # DEBUG-CALACC
-        if os.environ.get("CALACC_DUMP"):  # DEBUG-CALACC
-            with open(os.environ["CALACC_DUMP"], "ab") as fh:  # DEBUG-CALACC
-                pickle.dump((len(runs), chains, float(self.range), sigma), fh)  # DEBUG-CALACC
         # Ends and runs must agree: scale the line to what the runs covered from the
         # exact stops, over their own commands, keeping its slope's share.
         legs = []
