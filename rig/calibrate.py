@@ -322,9 +322,10 @@ class _LiveView:
         self.readings = []
         self.find_near_stop()
         table, sharp, first_still, changed = self.sweep()
-        if not changed and first_still <= self.s.stall_window + 3:
-            # Still from the first size-1 step on: the lens does not move, or a
-            # blur (a macro lens far from its subject) hides single steps there.
+        if not changed and first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
+            # Still from the first size-1 step on, yet the picture has detail: the
+            # lens does not move, or a blur (a macro lens far from its subject)
+            # hides single steps there.  (A flat picture: choose_side says so.)
             if not self.moves_when_driven():
                 raise CalibrationError(
                     f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{self.big} "
