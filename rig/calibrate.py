@@ -99,6 +99,8 @@ QUEUE_TRAIN = 3         # commands per train on a camera that queues (Canon: 3 o
 QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest motion
 BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
 BACKLASH_LEGS = (10, 13, 11, 14, 12, 9, 12, 15, 10, 11)  # size-1 commands per leg, reversing
+BACKLASH_SNAP = 0.5     # play under this is placement bias (0.32 seen on a lens without
+                        # any), and only the play's whole steps are ever taken up
 BACKLASH_FRAMES = 6     # frames averaged to place each leg's end
 SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wide lens blurs little)
 ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
@@ -465,7 +467,7 @@ class _LiveView:
             direction = -direction
             self.progress("backlash", (i + 1) / len(BACKLASH_LEGS))
         self.here = placed[-1]
-        value = backlash(legs)
+        value = backlash(legs, snap=BACKLASH_SNAP)
         log.info("backlash: %.2f size-1 steps (legs lost %s)", value,
                  ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
         return value
