@@ -557,6 +557,12 @@ class _LiveView:
         jittery size gets more runs, back and forth, until the mean is known
         to ``precision`` of a step (standard error sigma / sqrt(n)) or
         ``max_runs`` have been made.
+
+        The size's own steps at both stops (:meth:`_ends`) need runs next
+        to both (a run from the far stop when the first ones stayed near the
+        near one) and more runs, up to ``ENDS_MAX_RUNS``, until each end is
+        known to ``ENDS_PRECISION`` at 3 sigma; a size whose ends stay
+        looser is refused (``precision``): a wrong calibration is worse than none.
         """
         assert self.encoder is not None
         self.progress(f"size {size} steps", 0.0)
@@ -891,11 +897,13 @@ class _LiveView:
     def verify(self, calibration: Calibration) -> list[Arrival]:
         """Counted commands of every size from both stops, each arrival placed.
 
-        The lens is homed (on the near stop).  The largest size from there
+        The lens is homed (on the near stop).  The middle size over part of
+        the way (``CHECK_LEAD_SHARE``) and the largest size on from there
         into the working zone next to the sharp point, then each smaller
         size on from there (the smallest after a reversal, so the play
-        counts), then into the far stop by counted commands and the largest
-        size back into the zone: the near stop, the steps of every size
+        counts), then into the far stop by counted commands, and the middle
+        size over part of the way and the largest size on back into the zone
+        (the middle size's steps at both ends are driven): the near stop, the steps of every size
         where they are used, the backlash and the range must all be right
         for each arrival to land where the calibration's own model says
         (within the commands' spread and the placement's).  Commands are
