@@ -260,15 +260,25 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
     on the way), the latest look starts afresh; when even that fits nowhere
     near the belief, the whole table is searched; when nothing fits, the
     scene is not the one learnt and nothing is corrected.
+
+    ``stop`` (a press waits) cuts the check short between two camera calls,
+    except while an ambiguity is being settled: a look that fits both sides
+    of a sharp subject moves the lens a few steps on a guess, and only the
+    next look says whether the guess was the mirror image.  Cut short there,
+    the lens would stay where the guess put it, up to twice as far off as
+    the pull left it; so that next look, and the correction it calls for,
+    are made first (at most ``FINE`` size-1 steps, one look, and one
+    correction).
     """
     assert lens.position is not None
     looks = _Looks(scene, lens.position, *_window(lens, lens.position, start))
     shift = 0
     found = left = None
     moved = 0
+    settling = False      # the last look was ambiguous: its probe is not judged yet
     for n in range(1, LOOKS + 1):
         lens.wait_free()
-        if stop is not None and stop():   # asked for before the look: the look waits
+        if stop is not None and not settling and stop():   # the look waits
             return Check(False, found, left, n - 1, moved, "interrupted")
         try:
             fp = _look(lens, stop)
@@ -303,8 +313,9 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             lens.fix_position(float(target), sigma=0.5)
             return Check(True, found, left, n, moved)
         lens.fix_position(here, sigma=3.0 if ambiguous else 1.0)
-        if stop is not None and stop():
+        if stop is not None and not (settling or ambiguous) and stop():
             return Check(False, found, left, n, moved, "interrupted")
+        settling = ambiguous
         steps = round(target - here)
         if ambiguous:
             # Two places fit: a few exact steps (a probe when already on
