@@ -50,7 +50,9 @@ class Commands:
         if checks:
             # The lens has stopped: the core takes the next press while the
             # arrival is checked, and a job that comes cuts the check short
-            # (between two camera calls), so a press never waits for it.
+            # (between two camera calls), except while the check settles
+            # which side of a sharp subject the lens is on (one probe of a
+            # few size-1 steps, one look, one correction: rig.verify).
             moved(w, lens, checking=True)
         run.before_correction, run.after_correction = self.scenes.check(
             lens, tr.target, tr.start, job.look)
