@@ -262,13 +262,16 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
     scene is not the one learnt and nothing is corrected.
 
     ``stop`` (a press waits) cuts the check short between two camera calls,
-    except while an ambiguity is being settled: a look that fits both sides
-    of a sharp subject moves the lens a few steps on a guess, and only the
-    next look says whether the guess was the mirror image.  Cut short there,
-    the lens would stay where the guess put it, up to twice as far off as
-    the pull left it; so that next look, and the correction it calls for,
-    are made first (at most ``FINE`` size-1 steps, one look, and one
-    correction).
+    except where the lens was just moved on something only the next look
+    can confirm; that look, and the correction it calls for, come first:
+
+    * after an ambiguous look: it fits both sides of a sharp subject, the
+      lens moves up to ``FINE`` size-1 steps on a guess, and only the next
+      look says whether the guess was the mirror image.  Cut short there,
+      the lens would stay where a wrong guess put it, up to twice as far
+      off as the pull left it;
+    * after a correction with larger commands (a lost command made up):
+      those have their spread, and one of them may be lost in turn.
     """
     assert lens.position is not None
     looks = _Looks(scene, lens.position, *_window(lens, lens.position, start))
@@ -315,13 +318,13 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
         lens.fix_position(here, sigma=3.0 if ambiguous else 1.0)
         if stop is not None and not (settling or ambiguous) and stop():
             return Check(False, found, left, n, moved, "interrupted")
-        settling = ambiguous
         steps = round(target - here)
         if ambiguous:
             # Two places fit: a few exact steps (a probe when already on
             # target), and the next look tells them apart.
             steps = max(-FINE, min(FINE, steps)) or (FINE // 2 if here < scene.reach / 2
                                                      else -(FINE // 2))
+        settling = ambiguous
         if steps == 0:
             continue
         if abs(steps) <= FINE:
@@ -339,6 +342,7 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             lens.move_to(round(target))
             looks = _Looks(scene, lens.position, *_window(lens, lens.position, None))
             shift = 0
+            settling = True     # larger commands: one may be lost, the next look says
         moved += abs(steps)
     lens.doubt()
     return Check(False, found, left, LOOKS, moved, "did not settle")
