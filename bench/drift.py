@@ -17,6 +17,13 @@ distribution of |true_step - target_step| for:
   play, with ``scene = "moving"`` and ``rehome = false``: nothing learnt,
   nothing checked, never through the stop (what counting alone does).
 
+And how long the presses waited: a check gives way to a press at its next
+camera call, except where it has just moved the lens on something only its
+next look can confirm; a pull that could not start on time says so in the
+lens's log (``transition starts ... late``), and the bench collects those
+(virtual seconds; the presses come 0.5 s after the lens stops, often inside
+a check).
+
 It also prints the picture's resolution at each point: how many steps the
 lens must be off before the picture differs from the one on target by more
 than its noise.  That is the bound the checks can hold.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import tempfile
 import time
@@ -94,6 +102,21 @@ class Result:
     errors: list[str]
     wall_s: float
     resolution: dict[int, float]  # point -> worst placement by one look, steps
+    late: list[float]           # seconds each late transition started late (the rest: on time)
+
+
+class LateStarts(logging.Handler):
+    """The lens's own word on transitions that started late (it warns past LATE_S)."""
+
+    MESSAGE = "transition starts %.1f ms late"
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.late: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == self.MESSAGE and record.args:
+            self.late.append(float(record.args[0]) / 1000.0)   # type: ignore[index]
 
 
 def resolution(profile: Profile, state: Path, scene: SceneMap, drop: float = 0.0,
@@ -160,8 +183,15 @@ def run(profile: Profile, transitions: int, checked: bool, drop: float,
         config = Path(tmp) / "rig.toml"
         config.write_text('[position]\nscene = "still"\n' if checked else
                           '[position]\nscene = "moving"\nrehome = false\n')
-        report = simulate(profile, parse_script(script(transitions, checked, drop), "<drift>"),
-                          state_dir=state, config=load_config(config))
+        late = LateStarts()
+        lens_log = logging.getLogger("rig.lens")
+        lens_log.addHandler(late)
+        try:
+            report = simulate(profile, parse_script(script(transitions, checked, drop),
+                                                    "<drift>"),
+                              state_dir=state, config=load_config(config))
+        finally:
+            lens_log.removeHandler(late)
         wall = time.perf_counter() - started
         scenes = list((state / "scenes").glob("*.npz"))
         res: dict[int, int] = {}
@@ -174,7 +204,7 @@ def run(profile: Profile, transitions: int, checked: bool, drop: float,
     def err(ts: list[dict]) -> np.ndarray:
         return np.asarray([abs(t["true_step"] - t["target_step"]) for t in ts], dtype=float)
     return Result(err(play), np.asarray([t["target_step"] for t in play]),
-                  err(report.transitions), report.errors, wall, res)
+                  err(report.transitions), report.errors, wall, res, late.late)
 
 
 def show(label: str, r: Result) -> None:
@@ -185,6 +215,10 @@ def show(label: str, r: Result) -> None:
           + (f"; errors: {'; '.join(r.errors)}" if r.errors else ""))
     by_point = {int(p): int(r.play[r.targets == p].max()) for p in sorted(set(r.targets))}
     print(f"  {'':28} worst by point: " + ", ".join(f"{p}: {e}" for p, e in by_point.items()))
+    late = np.asarray(r.late) if r.late else np.zeros(1)
+    print(f"  {'':28} transitions that started late (the press waited): {len(r.late)} of "
+          f"{len(r.every)}, late by median {1000 * np.median(late):.0f} ms, p95 "
+          f"{1000 * np.percentile(late, 95):.0f} ms, max {1000 * late.max():.0f} ms")
 
 
 def main() -> None:

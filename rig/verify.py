@@ -260,15 +260,28 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
     on the way), the latest look starts afresh; when even that fits nowhere
     near the belief, the whole table is searched; when nothing fits, the
     scene is not the one learnt and nothing is corrected.
+
+    ``stop`` (a press waits) cuts the check short between two camera calls,
+    except where the lens was just moved on something only the next look
+    can confirm; that look, and the correction it calls for, come first:
+
+    * after an ambiguous look: it fits both sides of a sharp subject, the
+      lens moves up to ``FINE`` size-1 steps on a guess, and only the next
+      look says whether the guess was the mirror image.  Cut short there,
+      the lens would stay where a wrong guess put it, up to twice as far
+      off as the pull left it;
+    * after a correction with larger commands (a lost command made up):
+      those have their spread, and one of them may be lost in turn.
     """
     assert lens.position is not None
     looks = _Looks(scene, lens.position, *_window(lens, lens.position, start))
     shift = 0
     found = left = None
     moved = 0
+    settling = False      # the last look was ambiguous: its probe is not judged yet
     for n in range(1, LOOKS + 1):
         lens.wait_free()
-        if stop is not None and stop():   # asked for before the look: the look waits
+        if stop is not None and not settling and stop():   # the look waits
             return Check(False, found, left, n - 1, moved, "interrupted")
         try:
             fp = _look(lens, stop)
@@ -303,7 +316,7 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             lens.fix_position(float(target), sigma=0.5)
             return Check(True, found, left, n, moved)
         lens.fix_position(here, sigma=3.0 if ambiguous else 1.0)
-        if stop is not None and stop():
+        if stop is not None and not (settling or ambiguous) and stop():
             return Check(False, found, left, n, moved, "interrupted")
         steps = round(target - here)
         if ambiguous:
@@ -311,6 +324,7 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             # target), and the next look tells them apart.
             steps = max(-FINE, min(FINE, steps)) or (FINE // 2 if here < scene.reach / 2
                                                      else -(FINE // 2))
+        settling = ambiguous
         if steps == 0:
             continue
         if abs(steps) <= FINE:
@@ -328,6 +342,7 @@ def check_arrival(lens: Lens, scene: SceneMap, target: float, start: float | Non
             lens.move_to(round(target))
             looks = _Looks(scene, lens.position, *_window(lens, lens.position, None))
             shift = 0
+            settling = True     # larger commands: one may be lost, the next look says
         moved += abs(steps)
     lens.doubt()
     return Check(False, found, left, LOOKS, moved, "did not settle")

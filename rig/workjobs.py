@@ -50,7 +50,10 @@ class Commands:
         if checks:
             # The lens has stopped: the core takes the next press while the
             # arrival is checked, and a job that comes cuts the check short
-            # (between two camera calls), so a press never waits for it.
+            # (between two camera calls), except where the check has just
+            # moved the lens on something only its next look can confirm (a
+            # probe either side of a sharp subject, a lost command made up
+            # with large commands: rig.verify.check_arrival).
             moved(w, lens, checking=True)
         run.before_correction, run.after_correction = self.scenes.check(
             lens, tr.target, tr.start, job.look)

@@ -201,3 +201,24 @@ def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it():
     check = check_arrival(lens, scene, 360, 0)
     lens.wait_free()
     assert check.verified and abs(body.truth.step(clock.now()) - 360) <= 2
+
+
+@pytest.mark.parametrize("true", [237, 240, 257, 260, 264])
+@pytest.mark.parametrize("press", ["after the first look", "during the probe"])
+def test_a_press_during_a_check_at_the_sharp_subject_waits_for_the_probe_judged(learnt, true,
+                                                                               press):
+    """At the subject's own sharp point (250) one look fits both sides (237 looks
+    like 263); the check moves a few steps on a guess and judges the guess by the
+    next look.  A press that comes meanwhile (the next pull, or Q) waits for that
+    look and the correction it calls for: cut short after the guess, the lens
+    would stay where a wrong guess put it, further off than the pull left it
+    (on main: 257 -> 263, 264 -> 272, 237 -> 229)."""
+    rig = Rig(learnt)
+    rig.place(true, belief=250)
+    calls = 1 if press == "after the first look" else 2   # stop() is asked before the
+    asked = iter([False] * calls)                         # look, then before moving
+    check = check_arrival(rig.lens, rig.scene, 250, 150 if true < 250 else 350,
+                          stop=lambda: next(asked, True))
+    rig.lens.wait_free()
+    assert check.found is not None and abs(check.found) > 4     # it was in doubt
+    assert abs(rig.truth() - 250) <= BOUND, (rig.truth(), check)
