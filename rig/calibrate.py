@@ -896,12 +896,11 @@ class _LiveView:
         lens = self.lens
         model = lens.model
         assert model is not None
-        big = max(model.drives, key=lambda d: d.steps)
-        count = math.ceil(model.steps * 1.1 / min(big.steps, big.far)) + 2
+        size, count = model.into_stop()
         lens.position = None
         for _ in range(count):
             lens.wait_free()
-            lens.send(big.size, FAR)
+            lens.send(size, FAR)
         lens.wait_free()
         lens.fix_position(float(model.steps), 0.0)
         lens.play = model.play(FAR)

@@ -528,12 +528,11 @@ class Lens:
                 self.drive.target = self.drive.low + here
                 self.play = model.play(NEAR)
                 return
-        big = max(model.drives, key=lambda d: d.steps)
-        count = math.ceil(model.steps * 1.1 / min(big.steps, big.far)) + 2
+        size, count = model.into_stop()
         self.position = None
         for _ in range(count):
             self.wait_free()
-            self.send(big.size, NEAR)
+            self.send(size, NEAR)
             if self.at_stop == NEAR:
                 break  # the camera said so
         self.wait_free()

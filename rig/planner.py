@@ -190,6 +190,15 @@ class LensModel:
                 return d
         raise KeyError(size)
 
+    def into_stop(self) -> tuple[int, int]:
+        """The largest size and how many of its commands reach a stop from anywhere.
+
+        110 % of the range at its smallest step, and two commands more: the
+        silent clamp at a stop ends the lens there whatever its start.
+        """
+        big = max(self.drives, key=lambda d: d.steps)
+        return big.size, math.ceil(self.steps * 1.1 / min(big.steps, big.far)) + 2
+
     def nearest_size(self, size: int) -> int:
         """The largest size this lens has that is at most ``size`` (else its smallest).
 
