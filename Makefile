@@ -34,7 +34,8 @@ test: $(STAMP)
 # timing with the web page streaming, thumb -> lens latency, rig probe's
 # round trip over 20 zoo lenses, and 120 takes in a moving scene on every
 # profile, the rig as shipped against counting alone (about 24 minutes on
-# 2 cores), then rig calibrate on 100 zoo lenses judged against the
+# 2 cores), 35,000 Qs through the near stop against the position model's
+# 3 sigma (bench/rehome.py, a few minutes), then rig calibrate on 100 zoo lenses judged against the
 # simulator's truth, beside main 0095f88's calibration (bench/lens_zoo.py:
 # 50 minutes on a loaded machine while calibrations refuse early, more once
 # they run to the end).
@@ -46,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/probe_zoo.py
 	$(BIN)/python bench/takes.py
+	$(BIN)/python bench/rehome.py
 	$(BIN)/python bench/lens_zoo.py
 
 # Redraw the OLED reference pictures after a meant change to the screens

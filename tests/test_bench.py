@@ -203,3 +203,38 @@ def test_zoo_reads_the_refusal_rig_calibrate_printed():
                                   "the first 40 size-1 steps did not change the picture\n")
     assert said == ("precision", "the first 40 size-1 steps did not change the picture")
     assert lens_zoo._refusal_said("rig: calibration saved to x.json\n") is None
+
+
+# ------------------------------------------------------------ bench/rehome.py
+
+import pytest  # noqa: E402
+
+import rehome  # noqa: E402
+
+
+def test_rehome_interval_is_the_exact_binomial_one():
+    lo, hi = rehome.clopper_pearson(5, 100)
+    assert (round(lo, 4), round(hi, 4)) == (0.0164, 0.1128)       # the textbook values
+    assert rehome.clopper_pearson(0, 100) == (0.0, pytest.approx(1 - 0.025 ** (1 / 100)))
+    lo, hi = rehome.clopper_pearson(7, 40)
+    assert rehome.binomial_cdf(7, 40, hi) == pytest.approx(0.025, abs=1e-9)
+    assert 1 - rehome.binomial_cdf(6, 40, lo) == pytest.approx(0.025, abs=1e-9)
+
+
+def test_rehome_bench_finds_nothing_but_the_commands_spread_after_the_stop():
+    """After a Q through the stop, the lens is off its count by its commands' own draws and
+    nothing else: no lost or queued command, no slip, the backlash taken up as planned, and
+    the rig's sigma is the take bench's count of the calibrated spreads."""
+    lenses = rehome.take_profiles(["canon-ef24-jittery", "canon-ef24-real"])
+    _, qs = rehome.run_seed(("jittery", lenses["canon-ef24-jittery"], 3, 12))
+    assert any(abs(q.error) > 1 for q in qs)
+    for q in qs:      # steps the same everywhere: the draws are the whole error
+        assert abs(q.residual) < 1e-9 and q.sigma == pytest.approx(q.counted, abs=1e-3)
+        assert (q.lost, q.queued, q.slips) == (0, 0, 0)
+    # Backlash (2 steps, taken up leaving the stop), a queueing camera, steps that grow
+    # along the range: a lens off by d steps takes steps of e(x + d), which the count
+    # does not know: a few % of the error, no more.
+    _, qs = rehome.run_seed(("real", lenses["canon-ef24-real"], 3, 12))
+    for q in qs:
+        assert abs(q.residual) <= 0.05 * abs(q.error) + 0.05, q
+        assert q.sigma == pytest.approx(q.counted, abs=1e-3) and q.lost == 0
