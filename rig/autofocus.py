@@ -190,6 +190,8 @@ class _Search:
         stride = self.range / max(2, settings.coarse_samples - 1)
         self.stride_commands = max(1, round(stride / self.big.steps))
         self.spacing = max(1, round(self.range * settings.fine_spacing))
+        self.narrow = self.spacing     # the fine spacing for a peak narrower than a stride
+        self.fine_from = 0             # where the last fine sweep's frames start in samples
         self.toward = FAR
         self.samples: list[Sample] = []
         self.moves = 0
@@ -346,16 +348,45 @@ class _Search:
             positions.reverse()
         fine: list[Sample] = []
         self.approach(positions[0], way, exact=False)
+        self.fine_from = len(self.samples)
         for x in positions:
             self.go(x, exact=True)
             fine.append(self.look("fine"))
             self.progress("fine", len(fine) / count)
+        if self.spacing > self.narrow:
+            lone = self.lone_peak(fine)
+            if lone is not None:
+                # The coarse frames took the peak for a wide one (two of them
+                # above the floor: a narrow peak's tails can do that too); these
+                # frames show it narrower than their spacing.  Again, at a narrow
+                # peak's spacing, where they put it.
+                self.spacing = self.narrow
+                return self.sweep(lone)
         try:
             return self.refine(fine, center, way)
         except _Failed:
             if self.featureless() and not self.rising_into_stop(fine):
                 raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
             raise
+
+    def lone_peak(self, fine: list[Sample]) -> float | None:
+        """Where the peak is, if the fine frames show one narrower than their spacing.
+
+        The sharpest frame stands above the floor, between two others, and
+        fewer than three frames are on the peak (no Gaussian through its
+        top): a V fit on the log of the sharp measure between the sharpest
+        frame and its better neighbour places it.  None otherwise.
+        """
+        xs = [s.position for s in fine]
+        values = np.array([s.sharp for s in fine])
+        floor = min(s.sharp for s in self.samples)
+        i = int(np.argmax(values))
+        above = values - floor
+        if above[i] < self.s.rise * floor or xs[i] in (min(xs), max(xs)):
+            return None
+        if fit_peak(xs, list(values), floor) is not None:
+            return None
+        return v_peak(xs, np.log(np.maximum(above, 1e-3 * above[i])))
 
     def refine(self, fine: list[Sample], center: float, way: int) -> PeakFit:
         """Frames added to the fine ones until they pin the peak down (or it is clear
@@ -513,7 +544,8 @@ class _Search:
         peak = int(min(max(round(fit.center), 0), self.range))
         self.approach(peak, -self.toward)
         check = self.look("check")
-        fine = [s.value(fit.measure) for s in self.samples if s.stage == "fine"]
+        fine = [s.value(fit.measure) for s in self.samples[self.fine_from:]
+                if s.stage == "fine"]
         worst, expected = min(fine), min(fit.height, max(fine))
         above = expected - fit.floor
         short = max(self.s.verify * (expected - worst),

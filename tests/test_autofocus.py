@@ -14,15 +14,21 @@ import pytest
 from rig.autofocus import AFResult, autofocus, check_roi, fit_peak, measured_region, v_peak
 from rig.calibrate import calibrate
 from rig.clock import VirtualClock
+from rig.drives import SonyDrive
 from rig.lens import FAR, NEAR, Lens, SPACING_GUARD
 from rig.planner import Drive, LensModel
 from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, SimBody, load_profile
 
 
-def true_model(profile):
-    """The model a perfect calibration of ``profile`` would give (no calibration run)."""
+def true_model(profile, sizes=None):
+    """The model a perfect calibration of ``profile`` would give (no calibration run).
+
+    ``sizes``: rig's size -> the profile's drive (a Sony's magnitudes), else all of them.
+    """
+    sizes = sizes or {k: k for k in profile.drive}
     drives = []
-    for k, d in sorted(profile.drive.items()):
+    for k, key in sorted(sizes.items()):
+        d = profile.drive[key]
         move = d.steps / d.speed
         drives.append(Drive(k, d.steps, move * 1.015 + SPACING_GUARD * profile.latency_jitter_ms
                             / 1000 + 3 * d.jitter / d.speed, move, d.jitter))
@@ -32,7 +38,7 @@ def true_model(profile):
 class Rig:
     """A connected, homed lens with a known model on a simulated body."""
 
-    def __init__(self, path=DEFAULT_PROFILE, *, calibrated=False, **changes):
+    def __init__(self, path=DEFAULT_PROFILE, *, calibrated=False, sizes=None, **changes):
         self.profile = dataclasses.replace(load_profile(path), **changes)
         self.clock = VirtualClock()
         self.body = SimBody(self.profile, self.clock)
@@ -41,8 +47,9 @@ class Rig:
         if calibrated:
             calibrate(self.lens)
         else:
-            self.lens.model = true_model(self.profile)
-            self.lens.jitter = {k: d.jitter for k, d in self.profile.drive.items()}
+            sizes = sizes or {k: k for k in self.profile.drive}
+            self.lens.model = true_model(self.profile, sizes)
+            self.lens.jitter = {k: self.profile.drive[key].jitter for k, key in sizes.items()}
             self.lens.home()
 
     def truth(self):
@@ -72,6 +79,20 @@ def test_converges_on_a_nikon_whose_calls_wait_for_the_motor():
     result = rig.focus(812.0, 100)
     assert result.ok, result.reason
     assert abs(rig.truth() - 812) <= 3 and result.position == rig.truth()
+
+
+@pytest.mark.parametrize("start", [0, 400, 800])
+def test_a_narrow_peak_the_coarse_frames_took_for_a_wide_one_is_found(start):
+    """``rig demo --camera sim:sony-a7.toml``'s near AF: the subject is sharp at 120, between
+    coarse frames at 80 and 200 whose sharp measures both stand above the floor (a narrow
+    peak's tails), so the fine sweep set out 60 steps apart on a peak about 14 wide, saw it
+    on one frame, and gave up with "no sharp peak".  It sweeps again 10 apart instead."""
+    rig = Rig(PROFILES / "sony-a7.toml", sizes=SonyDrive.magnitudes)
+    result = rig.focus(120.0, start)
+    assert result.ok, result.reason
+    assert abs(rig.truth() - 120) <= 1 and result.position == rig.truth()
+    assert result.fit is not None and result.fit.hi - result.fit.lo <= 40
+    assert result.frames <= 20
 
 
 def test_a_spreading_drive_still_lands_on_the_subject():
