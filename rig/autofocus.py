@@ -166,6 +166,10 @@ class _Failed(Exception):
     """Why AF gave up.  The first words (21 characters) are what the OLED shows."""
 
 
+class _NoPeak(_Failed):
+    """The fine frames did not pin a peak down."""
+
+
 _NO_CONTRAST = _Failed("no contrast: nothing in the AF region to focus on")
 
 
@@ -353,21 +357,23 @@ class _Search:
             self.go(x, exact=True)
             fine.append(self.look("fine"))
             self.progress("fine", len(fine) / count)
-        if self.spacing > self.narrow:
-            lone = self.lone_peak(fine)
-            if lone is not None:
-                # The coarse frames took the peak for a wide one (two of them
-                # above the floor: a narrow peak's tails can do that too); these
-                # frames show it narrower than their spacing.  Again, at a narrow
-                # peak's spacing, where they put it.
-                self.spacing = self.narrow
-                return self.sweep(lone)
+        # A peak narrower than these frames' spacing, which the coarse frames gave it
+        # (two of them above the floor: a narrow peak's tails can do that too).
+        lone = self.lone_peak(fine) if self.spacing > self.narrow else None
         try:
             return self.refine(fine, center, way)
-        except _Failed:
+        except _Failed as failed:
             if self.featureless() and not self.rising_into_stop(fine):
                 raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
-            raise
+            if lone is None or not isinstance(failed, _NoPeak):
+                raise
+        # The frames added could not pin it down (the gaps are wide for it, and a
+        # small live view has no wider measure): again, at a narrow peak's spacing,
+        # where the first frames put it.
+        log.info("autofocus: a peak narrower than %d steps at %.0f: fine frames %d apart",
+                 self.spacing, lone, self.narrow)
+        self.spacing = self.narrow
+        return self.sweep(lone)
 
     def lone_peak(self, fine: list[Sample]) -> float | None:
         """Where the peak is, if the fine frames show one narrower than their spacing.
@@ -410,9 +416,9 @@ class _Search:
             # peak shows there.
             raise _beyond(NEAR if center == 0 else FAR)
         if fit is not None and fit.error < math.inf:
-            raise _Failed(f"no clear peak (+/- {fit.error:.1f} steps): too little "
+            raise _NoPeak(f"no clear peak (+/- {fit.error:.1f} steps): too little "
                           "detail in the AF region, or the subject moved")
-        raise _Failed("no sharp peak in the fine sweep: too little detail in the AF region, "
+        raise _NoPeak("no sharp peak in the fine sweep: too little detail in the AF region, "
                       "or the subject moved")
 
     def next_frame(self, fine: list[Sample], floor: float,

@@ -86,13 +86,14 @@ def test_a_narrow_peak_the_coarse_frames_took_for_a_wide_one_is_found(start):
     """``rig demo --camera sim:sony-a7.toml``'s near AF: the subject is sharp at 120, between
     coarse frames at 80 and 200 whose sharp measures both stand above the floor (a narrow
     peak's tails), so the fine sweep set out 60 steps apart on a peak about 14 wide, saw it
-    on one frame, and gave up with "no sharp peak".  It sweeps again 10 apart instead."""
+    on one frame, and gave up with "no sharp peak" once the frames added between could not pin
+    it down.  It then sweeps again, 10 apart, where the first frames put it."""
     rig = Rig(PROFILES / "sony-a7.toml", sizes=SonyDrive.magnitudes)
     result = rig.focus(120.0, start)
     assert result.ok, result.reason
     assert abs(rig.truth() - 120) <= 1 and result.position == rig.truth()
     assert result.fit is not None and result.fit.hi - result.fit.lo <= 40
-    assert result.frames <= 20
+    assert result.frames <= 25      # the 17 spent before giving up, and the sweep again
 
 
 def test_a_spreading_drive_still_lands_on_the_subject():
