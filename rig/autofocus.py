@@ -173,10 +173,18 @@ class _NoPeak(_Failed):
 _NO_CONTRAST = _Failed("no contrast: nothing in the AF region to focus on")
 
 
+class _Beyond(_Failed):
+    """The sharpest picture is at a stop and the peak beyond it."""
+
+    def __init__(self, end: int) -> None:
+        which = "near" if end == NEAR else "far"
+        super().__init__(f"subject too {which}: the sharpest picture is at the {which} stop, "
+                         "the subject is beyond what the lens focuses on")
+        self.end = end
+
+
 def _beyond(end: int) -> _Failed:
-    which = "near" if end == NEAR else "far"
-    return _Failed(f"subject too {which}: the sharpest picture is at the {which} stop, the "
-                   "subject is beyond what the lens focuses on")
+    return _Beyond(end)
 
 
 class _Search:
@@ -365,7 +373,12 @@ class _Search:
         except _Failed as failed:
             if self.featureless() and not self.rising_into_stop(fine):
                 raise _NO_CONTRAST from None    # the true cause, whatever the search ran into
-            if lone is None or not isinstance(failed, _NoPeak):
+            if isinstance(failed, _Beyond) and self.spacing > self.narrow:
+                # Frames that wide apart cannot tell a narrow peak a little inside
+                # the stop from one beyond it: look again there, at a narrow
+                # peak's spacing (beyond it, it fails the same way).
+                lone = 0.0 if failed.end == NEAR else float(self.range)
+            elif lone is None or not isinstance(failed, _NoPeak):
                 raise
         # The frames added could not pin it down (the gaps are wide for it, and a
         # small live view has no wider measure): again, at a narrow peak's spacing,

@@ -96,6 +96,24 @@ def test_a_narrow_peak_the_coarse_frames_took_for_a_wide_one_is_found(start):
     assert result.frames <= 25      # the 17 spent before giving up, and the sweep again
 
 
+@pytest.mark.parametrize("subject", [6.0, 30.0])
+def test_a_narrow_peak_near_a_stop_is_not_taken_for_one_beyond_it(subject):
+    """The same Sony: a subject sharp at 30 sat between fine frames at 0 and 60, the
+    sharpest at the stop, and AF said "subject too near"; it looks again there, 10 apart."""
+    rig = Rig(PROFILES / "sony-a7.toml", sizes=SonyDrive.magnitudes)
+    result = rig.focus(subject, 400)
+    assert result.ok, result.reason
+    assert abs(rig.truth() - subject) <= 2 and result.position == rig.truth()
+
+
+@pytest.mark.parametrize("subject", [-60.0, -25.0])
+def test_on_the_sony_a_subject_beyond_the_near_stop_is_still_refused(subject):
+    rig = Rig(PROFILES / "sony-a7.toml", sizes=SonyDrive.magnitudes)
+    result = rig.focus(subject, 400)
+    assert not result.ok and result.reason.startswith("subject too near"), result.reason
+    assert rig.truth() == 400 and result.position == 400
+
+
 def test_a_spreading_drive_still_lands_on_the_subject():
     """Sizes 2 and 3 spread (sigma 0.4 and 2 steps): near the peak only size 1 is used."""
     drive = {1: DriveSpec(1.0, 0.0, 23.496), 2: DriveSpec(4.0, 0.4, 48.733),
