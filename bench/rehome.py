@@ -148,10 +148,14 @@ class Q:
     slips: int
 
 
+def _quiet() -> None:
+    """In the bench's worker processes only: rig's warnings would flood the table."""
+    logging.getLogger("rig").setLevel(logging.ERROR)
+
+
 def run_seed(job: tuple[str, Profile, int, int]) -> tuple[str, list[Q]]:
     """``qs`` Qs through the stop on one simulated body (``seed``)."""
     name, profile, seed, qs = job
-    logging.getLogger("rig").setLevel(logging.ERROR)
     profile = dataclasses.replace(profile, seed=seed)
     clock = VirtualClock()
     body = Witness(profile, clock)
@@ -225,7 +229,7 @@ def main() -> None:
           f"{args.seed}..{args.seed + args.seeds - 1}) x {args.qs} Qs; the lens known as "
           f"bench/takes.py knows it (spaced_calibration)")
     results: dict[str, list[Q]] = {name: [] for name in lenses}
-    with multiprocessing.Pool(args.jobs) as pool:
+    with multiprocessing.Pool(args.jobs, initializer=_quiet) as pool:
         for name, qs in pool.imap_unordered(run_seed, jobs):
             results[name] += qs
     print(f"{'lens':22} {'Qs':>6} {'σ med':>6} {'z mean':>6} {'z std':>5} {'>3σ':>5} "
