@@ -48,7 +48,9 @@ NEAR, FAR = -1, 1
 START_FRAMES = 24     # size-1 commands off a stop with a frame each (where the lens leaves it)
 CHECK = 24            # size-1 commands of the check leg at the far stop
 STILL = 1.35          # a frame within this many noise floors of another: the same picture
-STILL_FRAMES = 8      # sparse frames still in a row: at the stop
+STILL_FRAMES = 3      # sparse frames still in a row (against LOOKBACK): at the stop
+LOOKBACK = (16, 32, 48)  # steps back a frame must be still against
+NEAR_CONTRAST = 3.0   # the near stop's stall contrast from which near legs return to it
 PLATEAU_FRAMES = 3    # frames at the end of an approach, no command between
 WINDOW = 48           # steps before the stall the hinge fit uses
 LEG_SHARE = 0.25      # a leg's commands reach this share of the range
@@ -68,6 +70,8 @@ class Counter:
         self.free = -math.inf         # the lens has stopped from here
         self.noise = 1.0
         self.stalls: list[dict] = []  # each approach's fit, for the report
+        self.truth = None             # the simulator's truth, for the judge only
+        self.seen: list[float] = []   # true lens position at each frame (judge only)
 
     # -- pacing (oracle motion times)
     def motion(self, size: int) -> float:
@@ -76,18 +80,46 @@ class Counter:
         return spec.steps / spec.speed * (1.0 + 4.0 * spec.jitter / low) + 0.002
 
     def send(self, size: int, direction: int) -> None:
+        """One command, as soon as the camera can take it without losing it.
+
+        A body that drops or refuses a command reaching a moving lens gets
+        it when the last motion is over, less the call's latency, plus a
+        guard of 4 sigmas of that latency.  A body that queues gets it while
+        the last one still moves: it waits behind it (never two waiting).
+        """
         self.clock.sleep_until(self.earliest)
         self.lens.send(size, direction)
         back = self.clock.now()
         lat = self.lens.latency
         sigma = lat.std if lat.n > 2 else 0.25 * lat.mean
         lead = max(0.2 * lat.mean, lat.mean - 4.0 * sigma)
-        self.free = back + self.motion(size)
-        self.earliest = self.free - lead
+        motion = self.motion(size)
+        if self.profile.busy == "queue":
+            self.free = max(self.free, back) + motion
+            self.earliest = self.free - motion - lead
+        else:
+            self.free = back + motion
+            self.earliest = self.free - lead
 
     def fp(self) -> np.ndarray:
         self.clock.sleep_until(self.free)
+        if self.truth is not None:     # the judge's record, never used by the method
+            self.seen.append(self.truth.position(self.clock.now()))
         return self._fp(self.lens.frame(), self.width)
+
+    def _true_k(self, counts: list[float], side: str) -> float | None:
+        """The true stall count of the last len(counts) frames (judge only)."""
+        if self.truth is None:
+            return None
+        xs = np.array(self.seen[-len(counts):])
+        span = float(self.truth.steps)
+        d = np.minimum(xs, span - xs)       # distance to the nearer stop
+        k = np.asarray(counts, dtype=float)
+        off = d > 0.5
+        if not off.any():
+            return None
+        return float(np.median(k[off] + d[off])) if side == "end" else \
+            float(np.median(k[off] - d[off]))
 
     def still(self, a: np.ndarray, b: np.ndarray) -> bool:
         return self._distance(a, b) < STILL * self.noise
@@ -128,23 +160,28 @@ class Counter:
             counts.append(float(c))
             frames.append(self.fp())
         fit = stall_point(counts, frames, [c == 0 for c in counts], side="start")
-        self.stalls.append({"what": "leave", "fit": fit})
+        self.stalls.append({"what": "leave", "fit": fit, "true": self._true_k(counts, "start"),
+                            "data": (counts, frames)})
         return fit, counts, frames
 
     def approach(self, direction: int, ref: list[np.ndarray] | None, *, sent: int = 0,
-                 counts: list[float] | None = None, frames: list[np.ndarray] | None = None,
-                 what: str = "") -> tuple:
+                 least: int = 0, what: str = "") -> tuple:
         """Size-1 toward a stop, a frame every ``every``, until still; the stall's fit.
 
-        ``ref``: the stop's picture (frames of it), if known: the frames must
-        be still against it; otherwise against each other.
+        Still means: the newest frame is within the noise of the ones
+        ``LOOKBACK`` steps back (all of them), and of the stop's picture
+        (``ref``, when known), for ``STILL_FRAMES`` frames in a row, and at
+        least ``least`` commands were sent.  Then a few frames without a
+        command.  The fit uses the frames of the last ``WINDOW`` steps
+        before the stillness began.
         """
         from rig.calstops import stall_point
-        counts = list(counts or [])
-        frames = list(frames or [])
+        counts: list[float] = []
+        frames: list[np.ndarray] = []
         refm = None if ref is None else np.mean(ref, axis=0)
         c = sent
         run = 0
+        back = [max(1, s // self.every) for s in LOOKBACK]
         for _ in range(4000):
             for _ in range(self.every):
                 self.send(1, direction)
@@ -152,13 +189,11 @@ class Counter:
             fp = self.fp()
             counts.append(float(c))
             frames.append(fp)
+            still = len(frames) > back[-1] and all(self.still(fp, frames[-1 - j]) for j in back)
             if refm is not None:
-                run = run + 1 if self.still(fp, refm) else 0
-                done = run >= STILL_FRAMES
-            else:
-                done = len(frames) > STILL_FRAMES and all(
-                    self.still(fp, frames[-k]) for k in range(2, STILL_FRAMES + 1))
-            if done:
+                still = still and self.still(fp, refm)
+            run = run + 1 if still and c - sent >= least else 0
+            if run >= STILL_FRAMES:
                 break
         else:
             raise RuntimeError("no stop within 4000 steps")
@@ -166,15 +201,16 @@ class Counter:
             counts.append(float(c))
             frames.append(fp)
         k = np.array(counts)
-        keep = k >= c - WINDOW - STILL_FRAMES * self.every
+        keep = k >= c - WINDOW - (STILL_FRAMES + back[-1]) * self.every
         sel_k = k[keep]
         sel_f = [f for f, m in zip(frames, keep) if m]
         fit = stall_point(sel_k, sel_f, sel_k >= c, side="end")
-        self.stalls.append({"what": what, "fit": fit, "end": c})
+        self.stalls.append({"what": what, "fit": fit, "end": c, "data": (sel_k, sel_f),
+                            "true": self._true_k(counts, "end")})
         return fit, c, [f for f, kk in zip(frames, counts) if kk >= c]
 
 
-def stops_run(seed: int, *, every: int = 4, width: int = 80) -> dict:
+def stops_run(seed: int, *, every: int = 4, width: int = 80, keep_data: bool = False) -> dict:
     """The method on zoo set-up ``seed``: figures against the truth."""
     from rig.calstops import size_steps
     from rig.clock import VirtualClock
@@ -190,51 +226,66 @@ def stops_run(seed: int, *, every: int = 4, width: int = 80) -> dict:
     lens.connect()
     t0 = clock.now()
     cnt = Counter(lens, prof, clock, every=every, width=width)
+    cnt.truth = body.truth
     marks: dict[str, float] = {}
+    last = [t0]
 
     def mark(name: str) -> None:
-        marks[name] = clock.now() - t0 - sum(marks.values())
+        marks[name] = marks.get(name, 0.0) + clock.now() - last[0]
+        last[0] = clock.now()
 
     truth = body.truth
     out: dict = {"seed": seed, "steps": prof.steps, "busy": prof.busy,
                  "backlash_true": prof.backlash, "frame_ms": prof.preview_ms}
     try:
         cnt.measure_noise()
-        cnt.home(NEAR)
+        home3 = cnt.home(NEAR)
         near_ref = cnt.plateau(4)
         mark("home")
-        # The pass: leave the near stop (the backlash), on to the far stop.
-        left, counts, frames = cnt.leave(FAR, START_FRAMES, near_ref)
+        # The pass: leave the near stop (the backlash there), on to the far stop.
+        left, _, _ = cnt.leave(FAR, START_FRAMES, near_ref)
         fit, end, far_ref = cnt.approach(FAR, None, sent=START_FRAMES, what="pass")
-        out["stop_near_true"] = abs(truth.position(clock.now()) - prof.steps)
         mark("pass")
-        # The check leg at the far stop: a known count.
+        # The check leg at the far stop: the backlash there, then a known count.
         left_far, *_ = cnt.leave(NEAR, CHECK, far_ref)
         check, _, far_ref2 = cnt.approach(FAR, far_ref, what="check")
         far_ref = far_ref + far_ref2
         mark("check leg")
-        backlash = float(np.mean([left.count, left_far.count]))
+        # The play from the far stop, where every count of this method stalls (the
+        # near stop's picture is mostly a blur: its fit is printed, not used).
+        backlash = left_far.count
         span = fit.count - backlash
+        near_stop = left.contrast >= NEAR_CONTRAST
         legs: dict[int, dict] = {}
-        guess3 = 35.0
         for size in (3, 2):
-            guess = guess3 if size == 3 else legs[3]["guess"] / 6.85
+            guess = 35.0 if size == 3 else legs[3]["step"] / 6.85
             n = max(2, int(round(LEG_SHARE * span / guess)))
             for _ in range(n):
                 cnt.send(size, NEAR)
-            f, _, far_ref2 = cnt.approach(FAR, far_ref, what=f"size {size} far")
-            legs[size] = {"n": n, "far": f, "guess": f.count / n}
+            f, _, _ = cnt.approach(FAR, far_ref, least=int(0.7 * n * guess * 0.7),
+                                   what=f"size {size} far")
+            legs[size] = {"n": n, "far": (f.count, f.sigma), "step": f.count / n}
         mark("far legs")
-        cnt.home(NEAR, int(math.ceil(1.1 * span / (legs[3]["guess"] * 0.87))) + 2)
-        near_ref = near_ref + cnt.plateau(2)
-        mark("home")
+        step3 = legs[3]["step"] * 0.8
+        homing = int(math.ceil(1.1 * span / step3)) + 2
         for size in (3, 2):
-            n = legs[size]["n"]
+            cnt.home(NEAR, homing)
+            share = LEG_SHARE if near_stop else 2 * LEG_SHARE
+            n = max(2, int(round(share * span / legs[size]["step"])))
             for _ in range(n):
                 cnt.send(size, FAR)
-            f, *_ = cnt.approach(NEAR, near_ref, what=f"size {size} near")
-            legs[size]["near"] = f
+            expect = n * legs[size]["step"]
+            if near_stop:
+                f, *_ = cnt.approach(NEAR, near_ref, least=int(0.8 * expect),
+                                     what=f"size {size} near")
+                legs[size]["near"] = (n, f.count, f.sigma)
+            else:
+                f, *_ = cnt.approach(FAR, far_ref, least=int(0.8 * (fit.count - expect)),
+                                     what=f"size {size} near")
+                legs[size]["near"] = (n, fit.count - f.count, math.hypot(fit.sigma, f.sigma))
         mark("near legs")
+        cnt.home(NEAR, homing)
+        mark("home")
         out["time"] = clock.now() - t0
         out["commands"] = lens.commands
         out["frames"] = lens.frames
@@ -245,21 +296,24 @@ def stops_run(seed: int, *, every: int = 4, width: int = 80) -> dict:
         out["backlash_near"], out["backlash_far"] = left.count, left_far.count
         out["check_err"] = check.count - CHECK
         out["check_sigma"] = check.sigma
-        out["stalls"] = [(s["what"], s["fit"].count, s["fit"].sigma, s["fit"].contrast)
-                         for s in cnt.stalls]
+        out["near_stop"] = near_stop
+        out["home3"] = home3
+        out["stalls"] = [(s["what"], s["fit"].count, s["fit"].sigma, s["fit"].contrast,
+                          s["true"]) for s in cnt.stalls]
+        if keep_data:
+            out["data"] = [(s["what"], s["data"], s["true"],
+                            "start" if s["what"] == "leave" else "end") for s in cnt.stalls]
         sizes = {}
         for size in (3, 2):
             leg = legs[size]
-            est = size_steps((leg["n"], leg["near"].count, leg["near"].sigma),
-                             (leg["n"], leg["far"].count, leg["far"].sigma),
-                             span, backlash=backlash)
+            est = size_steps(leg["near"], (leg["n"], *leg["far"]), span, backlash=backlash)
             spec = prof.drive[size]
             true_far = spec.steps_far if spec.steps_far is not None else spec.steps
             sizes[size] = {"near": est.near, "far": est.far, "near_sigma": est.near_sigma,
                            "far_sigma": est.far_sigma,
                            "near_err_pct": 100 * (est.near / spec.steps - 1),
                            "far_err_pct": 100 * (est.far / true_far - 1),
-                           "n": leg["n"], "jitter": spec.jitter}
+                           "n": (leg["near"][0], leg["n"]), "jitter": spec.jitter}
         out["sizes"] = sizes
         out["outcome"] = "measured"
     except Exception as exc:    # a study: report what went wrong and go on
@@ -335,8 +389,11 @@ def report(results: list[dict], stalls: bool) -> None:
               f"{(repl / 60 if repl else 0):5.1f} {ratio}"
               f"{'' if recovered(r) else '  off'}")
         if stalls:
-            for what, k, sigma, contrast in r["stalls"]:
-                print(f"      {what:<12} K {k:8.2f} +-{sigma:5.2f}  contrast {contrast:6.2f}")
+            print("      phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in r["phases"].items())
+                  + f"; legs return to the {'near' if r['near_stop'] else 'far'} stop")
+            for what, k, sigma, contrast, true in r["stalls"]:
+                err = "" if true is None else f"  error {k - true:+6.2f}"
+                print(f"      {what:<12} K {k:8.2f} +-{sigma:5.2f}  contrast {contrast:6.2f}{err}")
     done = [r for r in results if r["outcome"] == "measured"]
     times = sorted(r["time"] / 60 for r in results)
     print(f"\n{len(results)} set-ups: {len(done)} measured, "

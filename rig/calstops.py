@@ -39,7 +39,10 @@ import numpy as np
 __all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps"]
 
 GRID = 0.02          # resolution of the stall search, commands
-QUADRATIC = False    # the picture's change next to a stop is fitted with a d**2 term too
+QUADRATIC = False    # fit a d**2 term too (worse on the zoo: see docs/calibration.md)
+RANK = 3             # directions of the picture's change the fit follows
+WINDOW = 20.0        # steps off the stop a second fit keeps (the picture's change is not
+                     # linear over more; bench/cal_stops.py chose it on zoo seeds 1-12)
 
 
 @dataclass(frozen=True)
@@ -52,26 +55,25 @@ class Stall:
     frames: int         # frames the fit rested on
 
 
-def _direction(z: np.ndarray) -> np.ndarray:
-    """The unit vector along which ``z``'s rows (frames less the stop's) mostly lie."""
+def _directions(z: np.ndarray, rank: int) -> np.ndarray:
+    """The ``rank`` unit vectors (rows) along which ``z``'s rows mostly lie."""
     _, _, vt = np.linalg.svd(z, full_matrices=False)
-    u = vt[0]
-    # The sign that makes the farthest frame positive.
-    far = int(np.argmax(np.einsum("ij,ij->i", z, z)))
-    return u if float(z[far] @ u) >= 0 else -u
+    return vt[:rank]
 
 
 def _fit(y: np.ndarray, d: np.ndarray, quadratic: bool) -> tuple[float, np.ndarray]:
+    """Least squares of every column of ``y`` on 1, d (and d**2): (residual, coefficients)."""
     cols = [np.ones_like(d), d] + ([d * d] if quadratic else [])
     a = np.stack(cols, axis=1)
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     r = y - a @ coef
-    return float(r @ r), coef
+    return float(np.sum(r * r)), coef
 
 
 def stall_point(counts: Sequence[float], frames: Sequence[np.ndarray] | np.ndarray,
                 plateau: Sequence[bool], *, side: str = "end",
-                quadratic: bool = QUADRATIC) -> Stall:
+                quadratic: bool = QUADRATIC, rank: int = RANK,
+                window: float | None = WINDOW) -> Stall:
     """The command count at which the lens met a stop (``"end"``) or left it (``"start"``).
 
     ``counts[i]`` is how many commands of the leg were sent when frame ``i``
@@ -80,48 +82,60 @@ def stall_point(counts: Sequence[float], frames: Sequence[np.ndarray] | np.ndarr
     commands past the stall, or before the first one).  The lens sits at
     distance ``d = max(0, K - count)`` from the stop (``"end"``) or
     ``max(0, count - K)`` (``"start"``); next to the stop a frame is the
-    stop's picture plus ``d`` times a direction of change (with a small
-    curvature).  The frames are projected on that direction (their main
-    component about the stop's mean picture) and ``K`` is the hinge that
-    fits best, on a grid of :data:`GRID`.  The error is where the residual
-    grows by one noise variance (a profile likelihood), never below the
-    grid; ``contrast`` is the slope per step over the residual noise (below
-    about 1 the stall cannot be seen to a step).
+    stop's picture plus ``d`` times a change (plus ``d**2`` times another:
+    the picture's change is seldom linear over tens of steps).  The frames
+    are projected on the ``rank`` directions they mostly differ from the
+    stop's mean picture in, and ``K`` is the hinge that fits them all best,
+    on a grid of :data:`GRID`; a second fit keeps only the frames within
+    ``window`` steps of that stall (and the plateau).  The error is where the residual grows by
+    one noise variance (a profile likelihood), never below the grid;
+    ``contrast`` is the change per step next to the stop over the residual
+    noise of one frame (below about 1 a stall cannot be placed to a step).
     """
     if side not in ("end", "start"):
         raise ValueError(f"side must be 'end' or 'start', not {side!r}")
+    fit = _stall(counts, frames, plateau, side, quadratic, rank)
+    if window is None:
+        return fit
+    k = np.asarray(counts, dtype=float)
+    at = np.asarray(plateau, dtype=bool)
+    near = (k >= fit.count - window) if side == "end" else (k <= fit.count + window)
+    keep = near | at
+    if (~at[keep]).sum() < 5 or keep.all():
+        return fit
+    f = np.asarray(frames, dtype=float)
+    return _stall(k[keep], f[keep], at[keep], side, quadratic, rank)
+
+
+def _stall(counts: Sequence[float], frames: Sequence[np.ndarray] | np.ndarray,
+           plateau: Sequence[bool], side: str, quadratic: bool, rank: int) -> Stall:
     k = np.asarray(counts, dtype=float)
     f = np.asarray(frames, dtype=float)
     at = np.asarray(plateau, dtype=bool)
     if f.ndim != 2 or len(f) != len(k) or len(at) != len(k):
         raise ValueError("counts, frames and plateau must describe the same frames")
-    if at.sum() < 1 or (~at).sum() < 3:
-        raise ValueError("a stall needs frames at the stop and at least 3 off it")
+    if at.sum() < 1 or (~at).sum() < 4:
+        raise ValueError("a stall needs frames at the stop and at least 4 off it")
     stop = f[at].mean(axis=0)
     z = f - stop
-    u = _direction(z[~at])
-    y = z @ u
-    # K can lie anywhere between the plateau's frames and the others.
+    u = _directions(z[~at], min(rank, int((~at).sum()) - 1))
+    y = z @ u.T
+    # K lies between the plateau's frames and the others.
     if side == "end":
-        hi = float(k[at].min())
-        lo = float(k[~at].min())
-        grid = np.arange(lo, hi + GRID / 2, GRID)
+        grid = np.arange(float(k[~at].min()), float(k[at].min()) + GRID / 2, GRID)
         dist = lambda kk: np.maximum(0.0, kk - k)   # noqa: E731
     else:
-        lo = float(k[at].max())
-        hi = float(k[~at].max())
-        grid = np.arange(lo, hi + GRID / 2, GRID)
+        grid = np.arange(float(k[at].max()), float(k[~at].max()) + GRID / 2, GRID)
         dist = lambda kk: np.maximum(0.0, k - kk)   # noqa: E731
     sse = np.array([_fit(y, dist(kk), quadratic)[0] for kk in grid])
     best = int(np.argmin(sse))
-    n = len(y)
-    dof = max(n - (4 if quadratic else 3), 1)
-    var = max(float(sse[best]) / dof, 1e-12)
+    params = (3 if quadratic else 2) * y.shape[1] + 1
+    var = max(float(sse[best]) / max(y.size - params, 1), 1e-12)
     inside = grid[sse <= sse[best] + var]
     sigma = max(float(inside.max() - inside.min()) / 2.0, GRID)
     _, coef = _fit(y, dist(grid[best]), quadratic)
-    contrast = abs(float(coef[1])) / math.sqrt(var)
-    return Stall(float(grid[best]), sigma, contrast, n)
+    contrast = float(np.linalg.norm(coef[1])) / math.sqrt(var)
+    return Stall(float(grid[best]), sigma, contrast, len(y))
 
 
 # ------------------------------------------------------------ steps along the range
