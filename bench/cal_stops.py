@@ -12,16 +12,22 @@ estimates with :mod:`rig.calstops`:
   still; the count at the stall is ``range + backlash``;
 * a **check leg** at the far stop: ``CHECK`` size-1 commands in and back out,
   a known count the stall detection must find (and the backlash again);
-* for sizes 3 and 2 a **leg** at each stop: ``n`` commands out, size-1
-  commands back until they stall against the stop: the count back is the
-  ``n`` commands' motor steps (the backlash cancels), and one leg at each
-  stop gives the size's steps near and far (:func:`rig.calstops.size_steps`).
+* for sizes 3 and 2 a **far leg**: ``n`` commands in from the far stop,
+  size-1 commands back out until they stall: the count back is the ``n``
+  commands' motor steps (the backlash cancels);
+* and a **near leg**: homed, ``n`` commands out of the near stop, then
+  size-1 commands on to the far stop: the pass's count less this one is
+  the ``n`` commands' motor steps (every stall is at the far stop, where
+  the picture is sharper; a lens whose near stop shows a contrast of
+  ``NEAR_CONTRAST`` returns to it instead).  One leg at each stop gives the
+  size's steps near and far (:func:`rig.calstops.size_steps`).
 
 Commands are paced by each size's **motion time taken from the profile**
 (an oracle: this study does not measure it; the current calibration's
 speed phases do, and their time is printed beside): never two outstanding
 on any body.  The bench reads the simulator's truth only to judge.
 
+``--stalls`` prints every stall's fit with its error against the truth.
 Side by side, the current calibration (:func:`bench.cal_budget.budget`) on
 the same set-ups in the same run: its total time and its phases that this
 method replaces (noise, near stop, sweep, far stop, backlash, size N steps)

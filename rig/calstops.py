@@ -39,7 +39,7 @@ import numpy as np
 __all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps"]
 
 GRID = 0.02          # resolution of the stall search, commands
-QUADRATIC = False    # fit a d**2 term too (worse on the zoo: see docs/calibration.md)
+QUADRATIC = False    # fit a d**2 term too (worse on the zoo: docs/calibration.md)
 RANK = 3             # directions of the picture's change the fit follows
 WINDOW = 20.0        # steps off the stop a second fit keeps (the picture's change is not
                      # linear over more; bench/cal_stops.py chose it on zoo seeds 1-12)
@@ -82,15 +82,18 @@ def stall_point(counts: Sequence[float], frames: Sequence[np.ndarray] | np.ndarr
     commands past the stall, or before the first one).  The lens sits at
     distance ``d = max(0, K - count)`` from the stop (``"end"``) or
     ``max(0, count - K)`` (``"start"``); next to the stop a frame is the
-    stop's picture plus ``d`` times a change (plus ``d**2`` times another:
-    the picture's change is seldom linear over tens of steps).  The frames
-    are projected on the ``rank`` directions they mostly differ from the
-    stop's mean picture in, and ``K`` is the hinge that fits them all best,
-    on a grid of :data:`GRID`; a second fit keeps only the frames within
-    ``window`` steps of that stall (and the plateau).  The error is where the residual grows by
-    one noise variance (a profile likelihood), never below the grid;
-    ``contrast`` is the change per step next to the stop over the residual
-    noise of one frame (below about 1 a stall cannot be placed to a step).
+    stop's picture plus ``d`` times a change (with ``quadratic``, plus
+    ``d**2`` times another).  The frames are projected on the ``rank``
+    directions they mostly differ from the stop's mean picture in, and
+    ``K`` is the hinge that fits them all best, on a grid of :data:`GRID`;
+    the picture's change is seldom linear over tens of steps, so a second
+    fit keeps only the frames within ``window`` steps of that stall (and
+    the plateau).  The error is where the residual grows by one noise
+    variance (a profile likelihood), never below the grid; ``contrast`` is
+    the change per step next to the stop over the residual noise of one
+    projected frame.  Neither flags a biased stall (a picture flat just
+    before the stop and steep farther out): a leg of known count does
+    (``docs/calibration.md``).
     """
     if side not in ("end", "start"):
         raise ValueError(f"side must be 'end' or 'start', not {side!r}")
