@@ -81,3 +81,68 @@ def second_profile(tmp_path):
     path = tmp_path / "second.toml"
     path.write_text(SECOND_PROFILE)
     return path
+
+
+# ------------------------------------------------ how many calibrations a run makes
+#
+# Calibrating a realistic lens costs about half a minute of CPU, so a test that
+# only needs a calibrated lens takes one from the session's fixtures below
+# rather than calibrating again.  This counts every calibration rig runs in
+# this process (``rig.calibrate.calibrate``, by whatever name a module holds
+# it) and prints them at the end of the run, by test: a figure the machine's
+# load does not change.  Calibrations in a ``rig`` subprocess are not counted.
+
+CALIBRATIONS: list[tuple[str, str, float]] = []     # (test, lens, CPU seconds)
+_current_test = ["(collection)"]
+
+
+def _counted(calibrate):
+    import functools
+    import time
+
+    @functools.wraps(calibrate)
+    def counted(lens, *args, **kwargs):
+        start = time.process_time()
+        try:
+            return calibrate(lens, *args, **kwargs)
+        finally:
+            CALIBRATIONS.append((_current_test[0], getattr(lens, "lens_name", "") or "?",
+                                 time.process_time() - start))
+    counted.__wrapped_calibrate__ = calibrate
+    return counted
+
+
+def pytest_configure(config):
+    import sys
+
+    import rig.calibrate
+    original = rig.calibrate.calibrate
+    if hasattr(original, "__wrapped_calibrate__"):
+        return
+    counted = _counted(original)
+    for name, module in list(sys.modules.items()):
+        if (name == "rig" or name.startswith("rig.")) and getattr(module, "calibrate", None) is original:
+            module.calibrate = counted
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _current_test[0] = item.nodeid
+    yield
+    _current_test[0] = "(between tests)"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not CALIBRATIONS:
+        return
+    cpu = sum(c for _, _, c in CALIBRATIONS)
+    terminalreporter.write_line(
+        f"calibrations run in this process: {len(CALIBRATIONS)}, {cpu:.0f} s of CPU "
+        f"(-v lists them by test)")
+    if terminalreporter.verbosity > 0:
+        by_test: dict[str, list] = {}
+        for test, lens, seconds in CALIBRATIONS:
+            by_test.setdefault(test, []).append((lens, seconds))
+        for test, runs in by_test.items():
+            lenses = ", ".join(f"{lens} {seconds:.1f} s" for lens, seconds in runs)
+            terminalreporter.write_line(f"  {len(runs)}  {test}: {lenses}")
