@@ -83,11 +83,70 @@ def second_profile(tmp_path):
     return path
 
 
+# ------------------------------------------------ lenses calibrated once per session
+#
+# Calibrating a realistic lens costs about half a minute of CPU.  A test that
+# only needs a calibrated lens (not a test of calibration itself) takes one
+# from ``calibrations``: each profile is calibrated once per run, by rig's own
+# calibration on the simulator, and every test gets its own copy.
+
+class Calibrated:
+    """Simulator profiles calibrated by ``rig.calibrate.calibrate``, once each, kept saved.
+
+    ``state_dir(profile, where)`` copies the saved calibration into a state
+    directory ``where`` (a test's own, changed as it likes);
+    ``calibration(profile)`` reads it back as a new :class:`Calibration`.
+    ``profile`` is a profile's path or a loaded :class:`rig.simprofile.Profile`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._saved: dict[str, Path] = {}      # the profile, as its fields say it -> state dir
+
+    def _profile(self, profile):
+        from rig.simprofile import Profile, load_profile
+        return profile if isinstance(profile, Profile) else load_profile(profile)
+
+    def _state(self, profile) -> Path:
+        import dataclasses
+
+        from rig.calibrate import calibrate
+        from rig.clock import VirtualClock
+        from rig.lens import Lens
+        from rig.sim import SimBody
+        from rig.store import Store
+        profile = self._profile(profile)
+        key = repr(dataclasses.replace(profile, source=""))
+        if key not in self._saved:
+            clock = VirtualClock()
+            lens = Lens(SimBody(profile, clock).session(), clock)
+            lens.connect()
+            where = self._root / f"lens-{len(self._saved)}"
+            Store(where).save_calibration(calibrate(lens))
+            self._saved[key] = where
+        return self._saved[key]
+
+    def state_dir(self, profile, where: Path) -> Path:
+        """``where`` (made if missing) holding this lens's saved calibration; returns it."""
+        import shutil
+        shutil.copytree(self._state(profile), where, dirs_exist_ok=True)
+        return where
+
+    def calibration(self, profile):
+        """This lens's calibration, read from its saved file (a new object each time)."""
+        from rig.calibration import load_calibration
+        saved, = (self._state(profile) / "lenses").glob("*.json")
+        return load_calibration(saved)
+
+
+@pytest.fixture(scope="session")
+def calibrations(tmp_path_factory):
+    return Calibrated(tmp_path_factory.mktemp("calibrated"))
+
+
 # ------------------------------------------------ how many calibrations a run makes
 #
-# Calibrating a realistic lens costs about half a minute of CPU, so a test that
-# only needs a calibrated lens takes one from the session's fixtures below
-# rather than calibrating again.  This counts every calibration rig runs in
+# This counts every calibration rig runs in
 # this process (``rig.calibrate.calibrate``, by whatever name a module holds
 # it) and prints them at the end of the run, by test: a figure the machine's
 # load does not change.  Calibrations in a ``rig`` subprocess are not counted.

@@ -12,7 +12,6 @@ import gphoto2 as gp
 import pytest
 
 from rig.app import App, load_state
-from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.inputs import InputError
@@ -26,12 +25,9 @@ from rig.worker import use_calibration
 BINDINGS = load_config().bindings   # the default buttons
 
 
-@pytest.fixture(scope="module")
-def cal():
-    clock = VirtualClock()
-    lens = Lens(SimBody(load_profile(DEFAULT_PROFILE), clock).session(), clock)
-    lens.connect()
-    return calibrate(lens)
+@pytest.fixture
+def cal(calibrations):
+    return calibrations.calibration(DEFAULT_PROFILE)
 
 
 def rig(cal, faults=None):

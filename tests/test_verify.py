@@ -11,7 +11,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.inputs import InputError
 from rig.lens import FAR, NEAR, Lens
@@ -26,13 +25,13 @@ BOUND = 6   # steps: bench/drift.py measures the picture's resolution on this le
 
 
 @pytest.fixture(scope="module")
-def learnt():
+def learnt(calibrations):
     """(calibration, scene) of the default lens, made once with a jitter-free lens."""
     clock = VirtualClock()
     body = SimBody(load_profile(DEFAULT_PROFILE), clock)
     lens = Lens(body.session(), clock)
     lens.connect()
-    cal = calibrate(lens)
+    cal = calibrations.calibration(DEFAULT_PROFILE)
     use_calibration(lens, cal)
     lens.home()
     return cal, learn_scene(lens, cal.steps)
@@ -174,7 +173,7 @@ def test_scene_files_round_trip_and_bad_ones_are_refused(learnt, tmp_path):
         SceneMap.from_bytes(small.to_bytes(), "small.npz")
 
 
-def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it():
+def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it(calibrations):
     """Sony's focalposition (0-100) is coarse: it shows a lost size-3 move (60 steps
     on this lens) but not the last few steps, which the live view settles."""
     from rig.sim import PROFILES
@@ -182,8 +181,9 @@ def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it():
     body = SimBody(load_profile(PROFILES / "sony-a7.toml"), clock)
     lens = Lens(body.session(), clock)
     lens.connect()
-    cal = calibrate(lens)
+    cal = calibrations.calibration(PROFILES / "sony-a7.toml")
     use_calibration(lens, cal)
+    lens.home()
     assert lens.read_position() == pytest.approx(0, abs=0.5)   # homed, and now readable
     lens.move_to(300)
     lens.wait_free()
