@@ -122,7 +122,7 @@ class Calibrated:
             lens = Lens(SimBody(profile, clock).session(), clock)
             lens.connect()
             where = self._root / f"lens-{len(self._saved)}"
-            Store(where).save_calibration(calibrate(lens))
+            Store(where).save_calibration(calibrate(lens), stamp=True)   # as rig saves it
             self._saved[key] = where
         return self._saved[key]
 
