@@ -205,8 +205,9 @@ def test_bad_inputs_give_one_clear_message(tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, capsys):
-    state = tmp_path / "state"
+def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, capsys,
+                                                                    calibrations):
+    state = calibrations.state_dir(DEFAULT_PROFILE, tmp_path / "state")   # the lens is known
     script = tmp_path / "record.rig"
     script.write_text("+0 wait idle\n+1 press info\n+0.5 press info\n+0.5 turn focus 150\n"
                       "+0 wait idle\n+0.5 press set\n+0.5 turn focus 100\n+0 wait idle\n"
