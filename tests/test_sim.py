@@ -8,13 +8,16 @@ import pytest
 
 from rig.clock import VirtualClock
 from rig.inputs import InputError
-from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, SimBody, load_profile
+from rig.sim import PROFILES, DriveSpec, SimBody, load_profile
 from rig.vision import focus_measure, grey
 
 
 @pytest.fixture
 def profile():
-    return load_profile(DEFAULT_PROFILE)
+    """The legacy EF 24mm (whole steps, no backlash, one plane sharp at 250): these
+    tests check the simulator's mechanics against its figures; the realistic
+    default has its own tests below (REAL)."""
+    return load_profile(PROFILES / "canon-ef24.toml")
 
 
 def camera(profile, **changes):
