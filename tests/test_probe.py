@@ -25,7 +25,7 @@ from rig.probereport import report
 from rig.probeport import MAX_OUTSTANDING, Port, ProbeSettings
 from rig.probetrip import probe_simulated, truth_calibration
 from rig.probeview import blur_diameter, layers, noise_and_flicker, scale_between
-from rig.sim import DEFAULT_PROFILE, SimBody, parse_profile
+from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, parse_profile
 from rig.zoo import draw, dump
 
 # ------------------------------------------------------------------ pure parts
