@@ -17,7 +17,8 @@ def make(tmp_path, **app_kw):
     return app, sim, clock, store
 
 
-def test_waits_for_the_camera_and_says_so(tmp_path):
+def test_waits_for_the_camera_and_says_so(tmp_path, calibrations):
+    calibrations.state_dir(DEFAULT_PROFILE, tmp_path)      # a lens it knows
     app, sim, clock, store = make(tmp_path)
     sim.present = False
     app.start()
@@ -26,7 +27,7 @@ def test_waits_for_the_camera_and_says_so(tmp_path):
     assert state.activity == Activity.CONNECTING
     assert state.progress[0].startswith("no camera on USB")
     assert render(View(state, clock.now())).getbbox() is not None
-    sim.present = True          # plugged in: it calibrates the new lens and homes
+    sim.present = True          # plugged in: it homes the lens it knows
     assert app.wait_idle(until=clock.now() + 3600)
     assert app.state.activity == Activity.IDLE and app.state.position == 0
     app.stop()
@@ -46,7 +47,8 @@ def test_a_stop_during_calibration_is_prompt_and_saves_nothing_half_done(tmp_pat
     assert store.sequence_path.read_bytes() == saved
 
 
-def test_a_point_shows_only_once_it_is_saved_and_the_lens_status_is_a_frozen_snapshot(tmp_path):
+def test_a_point_shows_only_once_it_is_saved_and_the_lens_status_is_a_frozen_snapshot(
+        tmp_path, calibrations):
     """App.state is published after its effects ran; other threads read LensStatus."""
     import dataclasses
 
@@ -54,6 +56,7 @@ def test_a_point_shows_only_once_it_is_saved_and_the_lens_status_is_a_frozen_sna
 
     from rig.sequencer import AddPoint, Mode, SetMode
     from rig.worker import LensStatus
+    calibrations.state_dir(DEFAULT_PROFILE, tmp_path)
     app, sim, clock, store = make(tmp_path)
     seen = []
     save = store.save_sequence

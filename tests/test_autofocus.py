@@ -17,7 +17,7 @@ from rig.clock import VirtualClock
 from rig.drives import SonyDrive
 from rig.lens import FAR, NEAR, Lens, SPACING_GUARD
 from rig.planner import Drive, LensModel
-from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, SimBody, load_profile
+from rig.sim import PROFILES, DriveSpec, SimBody, load_profile
 
 
 def true_model(profile, sizes=None):
@@ -35,10 +35,17 @@ def true_model(profile, sizes=None):
     return LensModel(profile.steps, tuple(drives), profile.latency_ms / 1000)
 
 
+# The legacy EF 24mm plane, not the default realistic lens: these tests give the
+# lens a perfect model (true_model: whole steps the same along the range, no
+# backlash) and move the subject on the plane, to test autofocus's search, not
+# the lens.  Autofocus on the realistic profiles' layered scenes is bench/af.py's.
+LEGACY = PROFILES / "canon-ef24.toml"
+
+
 class Rig:
     """A connected, homed lens with a known model on a simulated body."""
 
-    def __init__(self, path=DEFAULT_PROFILE, *, calibrated=False, sizes=None, **changes):
+    def __init__(self, path=LEGACY, *, calibrated=False, sizes=None, **changes):
         self.profile = dataclasses.replace(load_profile(path), **changes)
         self.clock = VirtualClock()
         self.body = SimBody(self.profile, self.clock)

@@ -157,7 +157,7 @@ def test_the_good_sequence_in_the_corpus_loads():
     assert _read_sequence(SEQUENCES / "good.json") == (Point(120), Point(300, 2.5, "ease"))
 
 
-def test_the_rig_starts_on_the_backup_and_says_so(state):
+def test_the_rig_starts_on_the_backup_and_says_so(state, calibrations):
     """On the rig: the backup's points, and a few words on the OLED."""
     from rig.app import App, load_state
     from rig.clock import VirtualClock
@@ -165,6 +165,7 @@ def test_the_rig_starts_on_the_backup_and_says_so(state):
     from rig.display import screen_text
     from rig.sim import SimBody, load_profile
 
+    calibrations.state_dir(DEFAULT_PROFILE, state)          # the lens is known
     store = Store(state)
     store.sequence_path.write_bytes((SEQUENCES / "cut-short.json").read_bytes())
     clock = VirtualClock()
@@ -172,7 +173,7 @@ def test_the_rig_starts_on_the_backup_and_says_so(state):
     app = App(clock, body.session, store, state=load_state(store, load_config().ui))
     app.start()
     try:
-        assert app.wait_idle(until=clock.now() + 3600)   # booted, calibrated, on point 1
+        assert app.wait_idle(until=clock.now() + 3600)   # booted, homed, on point 1
         assert [p.position for p in app.state.points] == [120, 300]
         # The notice is on the screen now, not under the boot screens where
         # nobody could read it.

@@ -11,27 +11,21 @@ import threading
 
 import pytest
 
-from rig.calibrate import calibrate
-from rig.clock import VirtualClock
 from rig.display import stopped_screen
 from rig.harness import simulate_boot
-from rig.lens import Lens
 from rig.notify import Notifier
 from rig.sequencer import Activity, Mode, Point
-from rig.sim import DEFAULT_PROFILE, SimBody, load_profile
+from rig.sim import DEFAULT_PROFILE, load_profile
 from rig.store import Store
 
 GUARD_S = 30.0   # only turns a hang into a failure; nothing is timed
 POINTS = (Point(120), Point(300, 2.5), Point(200, 1.5, "ease"))
 
 
-@pytest.fixture(scope="module")
-def calibration(tmp_path_factory):
+@pytest.fixture
+def calibration(calibrations):
     """The default lens's calibration, as an earlier session would have saved it."""
-    clock = VirtualClock()
-    lens = Lens(SimBody(load_profile(DEFAULT_PROFILE), clock).session(), clock)
-    lens.connect()
-    return calibrate(lens)
+    return calibrations.calibration(DEFAULT_PROFILE)
 
 
 def _phases(frames):

@@ -64,7 +64,9 @@ def test_a_lens_that_moves_is_never_said_to_be_on_mf():
 
 
 def test_a_flat_picture_is_refused_for_its_detail():
-    lens, cam, clock = connected(blur_per_step=0.0, noise=0.5)
+    # The legacy plane (canon-ef24.toml), whose one texture is flattened here.
+    legacy = load_profile(DEFAULT_PROFILE.parent / "canon-ef24.toml")
+    lens, cam, clock = connected(legacy, blur_per_step=0.0, noise=0.5)
     cam.body._scene[:] = 128
     cam.body._blurred.clear()
     assert refusal(lens).cause == "detail"

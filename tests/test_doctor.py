@@ -38,13 +38,10 @@ def host(monkeypatch, tmp_path):
     monkeypatch.setenv("COLUMNS", "100")
 
 
-@pytest.fixture(scope="module")
-def calibrated(tmp_path_factory):
-    """A state directory holding the EF 24mm's calibration, measured once."""
-    state = tmp_path_factory.mktemp("calibrated")
-    assert main(["calibrate", "--camera", f"sim:{DEFAULT_PROFILE}", "--json",
-                 "--state-dir", str(state)]) == 0
-    return state
+@pytest.fixture
+def calibrated(tmp_path_factory, calibrations):
+    """A state directory holding the default lens's calibration (measured once a session)."""
+    return calibrations.state_dir(DEFAULT_PROFILE, tmp_path_factory.mktemp("calibrated"))
 
 
 def free_port():

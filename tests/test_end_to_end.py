@@ -178,10 +178,12 @@ def test_bad_inputs_give_one_clear_message(tmp_path, capsys):
     bad_profile = tmp_path / "bad.toml"
     bad_profile.write_text(DEFAULT_PROFILE.read_text().replace("latency_ms = 30",
                                                                "latency_msec = 30"))
+    line = next(i for i, text in enumerate(bad_profile.read_text().splitlines(), 1)
+                if text.startswith("latency_msec"))
     code, err = _run(["simulate", "--camera", f"sim:{bad_profile}", "--script",
                       str(good_script), "--report", str(tmp_path / "r.json")], capsys)
     assert code == 2 and len(err) == 1
-    assert err[0].startswith(f"rig: error: {bad_profile}:7: latency_msec: unknown key")
+    assert err[0].startswith(f"rig: error: {bad_profile}:{line}: latency_msec: unknown key")
 
     bad_script = tmp_path / "bad.rig"
     bad_script.write_text("+0 wait idle\n+1 press shutter\n")
@@ -205,8 +207,9 @@ def test_bad_inputs_give_one_clear_message(tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, capsys):
-    state = tmp_path / "state"
+def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, capsys,
+                                                                    calibrations):
+    state = calibrations.state_dir(DEFAULT_PROFILE, tmp_path / "state")   # the lens is known
     script = tmp_path / "record.rig"
     script.write_text("+0 wait idle\n+1 press info\n+0.5 press info\n+0.5 turn focus 150\n"
                       "+0 wait idle\n+0.5 press set\n+0.5 turn focus 100\n+0 wait idle\n"

@@ -12,11 +12,9 @@ import shutil
 import pytest
 
 from rig.app import App, load_state
-from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.display import View, screen_text
-from rig.lens import Lens
 from rig.sequencer import Activity, Do, Mode, Point
 from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, load_profile
 from rig.store import Store
@@ -24,15 +22,11 @@ from rig.worker import KEEPALIVE_PLAY_S, RETRY_S
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory):
-    """A state directory holding the default lens's calibration, made once."""
+def calibrated(tmp_path_factory, calibrations):
+    """A state directory holding the default lens's and the Nikon's calibrations."""
     root = tmp_path_factory.mktemp("calibrated")
-    store = Store(root)
-    for name in ("canon-ef24.toml", "nikon-d750.toml"):
-        clock = VirtualClock()
-        lens = Lens(SimBody(load_profile(PROFILES / name), clock).session(), clock)
-        lens.connect()
-        store.save_calibration(calibrate(lens))
+    for profile in (DEFAULT_PROFILE, PROFILES / "nikon-d750.toml"):
+        calibrations.state_dir(profile, root)
     return root
 
 

@@ -12,31 +12,30 @@ import gphoto2 as gp
 import pytest
 
 from rig.app import App, load_state
-from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.inputs import InputError
 from rig.lens import BUSY_TRIES, FAR, NEAR, Lens, LiveViewFrozen
 from rig.sequencer import Activity, Edge, Mode, Point
-from rig.sim import DEFAULT_PROFILE, SimBody, load_profile
+from rig.sim import PROFILES, SimBody, load_profile
 from rig.store import Store
 from rig.verify import check_arrival, learn_scene
 from rig.worker import use_calibration
 
 BINDINGS = load_config().bindings   # the default buttons
+# The legacy EF 24mm (whole steps, no backlash): these tests check what each fault
+# does against its exact figures (positions, command sequences), not the lens.
+LEGACY = PROFILES / "canon-ef24.toml"
 
 
-@pytest.fixture(scope="module")
-def cal():
-    clock = VirtualClock()
-    lens = Lens(SimBody(load_profile(DEFAULT_PROFILE), clock).session(), clock)
-    lens.connect()
-    return calibrate(lens)
+@pytest.fixture
+def cal(calibrations):
+    return calibrations.calibration(LEGACY)
 
 
 def rig(cal, faults=None):
     clock = VirtualClock()
-    body = SimBody(load_profile(DEFAULT_PROFILE), clock)
+    body = SimBody(load_profile(LEGACY), clock)
     lens = Lens(body.session(), clock)
     lens.connect()
     use_calibration(lens, cal)
@@ -159,7 +158,7 @@ def test_faults_are_the_same_for_the_same_seed(cal):
     ("freeze_s = -1", "faults.freeze_s"), ("wobble = 0.1", "faults.wobble")])
 def test_bad_fault_keys_are_refused_by_name(tmp_path, text, key):
     profile = tmp_path / "p.toml"
-    profile.write_text(DEFAULT_PROFILE.read_text() + f"\n[faults]\n{text}\n")
+    profile.write_text(LEGACY.read_text() + f"\n[faults]\n{text}\n")
     with pytest.raises(InputError) as err:
         load_profile(profile)
     assert key in str(err.value) and str(profile) in str(err.value)
@@ -172,7 +171,7 @@ def test_a_power_cut_mid_transition_homes_again_and_keeps_the_sequence(cal, tmp_
     store.save_sequence((Point(60), Point(340, 3.0)), cal.lens)
     saved = store.sequence_path.read_bytes()
     clock = VirtualClock()
-    body = SimBody(load_profile(DEFAULT_PROFILE), clock)
+    body = SimBody(load_profile(LEGACY), clock)
     first = App(clock, body.session, store, state=load_state(store, load_config().ui))
     first.start()
     assert first.wait_idle(until=clock.now() + 600)
@@ -206,7 +205,7 @@ def test_a_short_soak_with_every_fault_neither_crashes_nor_hangs(cal, tmp_path):
     points = (Point(40), Point(330, 2.5), Point(120, 1.5), Point(250, 2.0))
     store.save_sequence(points, cal.lens)
     clock = VirtualClock()
-    body = SimBody(dataclasses.replace(load_profile(DEFAULT_PROFILE), seed=5), clock)
+    body = SimBody(dataclasses.replace(load_profile(LEGACY), seed=5), clock)
     app = App(clock, body.session, store, state=load_state(store, load_config().ui))
 
     def press(name):

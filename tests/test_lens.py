@@ -15,9 +15,15 @@ TRUE_MODEL = LensModel(407, (Drive(1, 1.0, 0.060, 1 / 23.496), Drive(2, 4.0, 0.1
                              Drive(3, 26.0, 0.30, 26 / 94.321)), latency=0.030)
 
 
-def connected(**changes):
+# The legacy EF 24mm, where TRUE_MODEL is the truth (whole steps, no backlash) and
+# one plane's blur_per_step sets the scene: for the tests of the executor's
+# timing and of calibration on a short or flat plane, not of the default lens.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
+
+
+def connected(path=DEFAULT_PROFILE, **changes):
     clock = VirtualClock()
-    profile = dataclasses.replace(load_profile(DEFAULT_PROFILE), **changes)
+    profile = dataclasses.replace(load_profile(path), **changes)
     cam = SimBody(profile, clock).session()
     lens = Lens(cam, clock)
     lens.connect()
@@ -34,7 +40,7 @@ def test_connect_learns_only_what_the_camera_says():
 
 @pytest.mark.parametrize("start", [0, 17, 180, 406, 407])
 def test_homing_reaches_the_near_stop_from_anywhere(start):
-    lens, cam, clock = connected(start=start)
+    lens, cam, clock = connected(LEGACY, start=start)
     lens.model = TRUE_MODEL
     lens.home()
     assert lens.position == 0
@@ -43,7 +49,7 @@ def test_homing_reaches_the_near_stop_from_anywhere(start):
 
 
 def test_commands_take_effect_at_their_deadlines():
-    lens, cam, clock = connected(latency_jitter_ms=0.0)
+    lens, cam, clock = connected(LEGACY, latency_jitter_ms=0.0)
     lens.model = TRUE_MODEL
     lens.home()
     for _ in range(20):  # let the latency estimate settle
@@ -59,7 +65,7 @@ def test_commands_take_effect_at_their_deadlines():
 
 
 def test_a_late_start_shifts_the_plan_instead_of_squeezing_it():
-    lens, cam, clock = connected(busy="drop")
+    lens, cam, clock = connected(LEGACY, busy="drop")
     lens.model = TRUE_MODEL
     lens.home()
     plan = plan_move(0, 300, 0.0, TRUE_MODEL)
@@ -117,7 +123,7 @@ def test_calibration_on_the_seed_that_lost_the_lens():
 
 def test_calibration_of_a_short_lens(tmp_path):
     """A lens of only 60 steps with a strong blur: no room to spare anywhere."""
-    lens, cam, clock = connected(steps=60, start=40, subject=30, blur_per_step=0.2,
+    lens, cam, clock = connected(LEGACY, steps=60, start=40, subject=30, blur_per_step=0.2,
                                  latency_ms=5.0, latency_jitter_ms=0.5,
                                  drive={1: DriveSpec(1, 0, 100.0), 2: DriveSpec(3, 0, 200.0),
                                         3: DriveSpec(10, 0, 400.0)})
@@ -127,7 +133,7 @@ def test_calibration_of_a_short_lens(tmp_path):
 
 
 def test_calibration_fails_clearly_on_a_flat_scene():
-    lens, cam, clock = connected(blur_per_step=0.0, noise=0.5)
+    lens, cam, clock = connected(LEGACY, blur_per_step=0.0, noise=0.5)
     cam.body._scene[:] = 128
     cam.body._blurred.clear()
     with pytest.raises(LensError, match="detail|still"):
@@ -135,7 +141,7 @@ def test_calibration_fails_clearly_on_a_flat_scene():
 
 
 def test_the_transition_log_line_says_what_is_known():
-    lens, cam, clock = connected(latency_jitter_ms=0.0)
+    lens, cam, clock = connected(LEGACY, latency_jitter_ms=0.0)
     lens.model = TRUE_MODEL
     lens.home()
     plan = plan_move(0, 150, 3.0, TRUE_MODEL)

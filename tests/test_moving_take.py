@@ -9,7 +9,6 @@ moved when no press asked.
 
 import dataclasses
 import math
-import shutil
 
 import pytest
 
@@ -80,27 +79,12 @@ def _config(tmp_path, text: str):
     return load_config(path)
 
 
-_CALIBRATED: dict = {}
-
-
-def _calibrated(profile, tmp_path_factory):
-    """A state directory with this lens calibrated (once per profile and session)."""
-    key = (profile.lens, tuple(sorted((k, v.jitter) for k, v in profile.drive.items())),
-           profile.seed)
-    if key not in _CALIBRATED:
-        where = tmp_path_factory.mktemp("calibrated")
-        simulate(profile, parse_script("+0 wait idle\n"), state_dir=where)
-        _CALIBRATED[key] = where
-    return _CALIBRATED[key]
-
-
-def _run(profile, tmp_path, config_text: str = "", name: str = "run", calibrated=None,
+def _run(profile, tmp_path, calibrations, config_text: str = "", name: str = "run",
          runs: int = 1):
-    """The rehearsal, then the take (the sequence twice, Q between) ``runs`` times."""
+    """The rehearsal, then the take (the sequence twice, Q between) ``runs`` times, the
+    lens calibrated before (once a session: ``calibrations`` in conftest.py)."""
     config = _config(tmp_path, config_text) if config_text else load_config()
-    state = tmp_path / name
-    if calibrated is not None:
-        shutil.copytree(calibrated, state)
+    state = calibrations.state_dir(profile, tmp_path / name)
     return simulate(profile, parse_script(REHEARSE + TAKE * runs), state_dir=state,
                     config=config)
 
@@ -111,8 +95,9 @@ def _takes(report):
             or (t["kind"] == "asap" and t["to"] == 1 and t["from"] >= 1)]
 
 
-def test_the_default_lens_lands_every_move_exactly_whatever_the_subject_did(tmp_path):
-    report = _run(load_profile(DEFAULT_PROFILE), tmp_path).to_json()
+def test_the_default_lens_lands_every_move_exactly_whatever_the_subject_did(tmp_path,
+                                                                           calibrations):
+    report = _run(load_profile(DEFAULT_PROFILE), tmp_path, calibrations).to_json()
     assert report["errors"] == []
     moves = _takes(report)
     plays = [t for t in moves if t["kind"] == "play"]
@@ -124,13 +109,12 @@ def test_the_default_lens_lands_every_move_exactly_whatever_the_subject_did(tmp_
     assert report["unasked_motions"] == []                      # nothing moved unasked
 
 
-def test_a_still_scene_corrects_and_the_report_catches_it(tmp_path, tmp_path_factory):
+def test_a_still_scene_corrects_and_the_report_catches_it(tmp_path, calibrations):
     """The same take with ``scene = "still"``: the rig learns the scene and checks each
     arrival against it; the moved subject then drives the lens off its marks (issue
     12's report), which is why "moving" is the default."""
     profile = load_profile(DEFAULT_PROFILE)
-    report = _run(profile, tmp_path, '[position]\nscene = "still"\n',
-                  calibrated=_calibrated(profile, tmp_path_factory)).to_json()
+    report = _run(profile, tmp_path, calibrations, '[position]\nscene = "still"\n').to_json()
     moved = [m for m in report["unasked_motions"]]
     off = [t for t in _takes(report) if t["true_step"] != t["target_step"]]
     assert moved or off      # the checks moved the lens, or left it off its marks
@@ -146,15 +130,13 @@ def _jittery():
     return dataclasses.replace(base, drive=drive, seed=3)
 
 
-def test_on_a_jittery_lens_the_rig_is_no_worse_than_counting_alone(tmp_path,
-                                                                   tmp_path_factory):
+def test_on_a_jittery_lens_the_rig_is_no_worse_than_counting_alone(tmp_path, calibrations):
     profile = _jittery()
-    calibrated = _calibrated(profile, tmp_path_factory)
     # Three takes: counting alone's error grows with every pull, the rig's
     # starts again from the stop at each Q once it has spread.
-    rig = _run(profile, tmp_path, "", "rig", calibrated, runs=3).to_json()
-    counting = _run(profile, tmp_path, "[position]\nrehome = false\n", "counting",
-                    calibrated, runs=3).to_json()
+    rig = _run(profile, tmp_path, calibrations, "", "rig", runs=3).to_json()
+    counting = _run(profile, tmp_path, calibrations, "[position]\nrehome = false\n",
+                    "counting", runs=3).to_json()
     assert rig["errors"] == [] and counting["errors"] == []
     assert rig["unasked_motions"] == []
     # The rig went through the stop on a Q (its count had spread by then),

@@ -25,7 +25,7 @@ from rig.probereport import report
 from rig.probeport import MAX_OUTSTANDING, Port, ProbeSettings
 from rig.probetrip import probe_simulated, truth_calibration
 from rig.probeview import blur_diameter, layers, noise_and_flicker, scale_between
-from rig.sim import DEFAULT_PROFILE, SimBody, parse_profile
+from rig.sim import DEFAULT_PROFILE, PROFILES, SimBody, parse_profile
 from rig.zoo import draw, dump
 
 # ------------------------------------------------------------------ pure parts
@@ -334,7 +334,10 @@ def test_live_view_refused_frames_missing_and_the_profile_loads():
 
 
 def test_blank_scene_optics_and_busy_missing_and_the_profile_loads():
-    text = DEFAULT_PROFILE.read_text().replace("noise = 2.0", "noise = 2.0\ncontrast = 0.0")
+    # The legacy plane, blanked by contrast = 0 (the realistic default's layered
+    # scene keeps its detail with it: the probe's findings, not the lens, are tested).
+    text = (PROFILES / "canon-ef24.toml").read_text().replace(
+        "noise = 2.0", "noise = 2.0\ncontrast = 0.0")
     result, written, _ = probe_simulated(parse_profile(text))
     f = result.findings
     assert f["detail"].value is False

@@ -13,7 +13,10 @@ from rig.store import Store
 
 def test_boots_homes_and_reaches_point_1_in_real_time(tmp_path):
     profile = dataclasses.replace(
-        load_profile(DEFAULT_PROFILE), steps=60, start=40, subject=30, latency_ms=2.0,
+        # The legacy plane (subject and whole steps, no backlash), made small: real
+        # time, not the lens, is what this is about.
+        load_profile(DEFAULT_PROFILE.parent / "canon-ef24.toml"), steps=60, start=40,
+        subject=30, latency_ms=2.0,
         latency_jitter_ms=0.0, preview_ms=2.0,
         drive={1: DriveSpec(1, 0, 500.0), 2: DriveSpec(3, 0, 1000.0),
                3: DriveSpec(10, 0, 2000.0)})

@@ -8,13 +8,16 @@ import pytest
 
 from rig.clock import VirtualClock
 from rig.inputs import InputError
-from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, SimBody, load_profile
+from rig.sim import PROFILES, DriveSpec, SimBody, load_profile
 from rig.vision import focus_measure, grey
 
 
 @pytest.fixture
 def profile():
-    return load_profile(DEFAULT_PROFILE)
+    """The legacy EF 24mm (whole steps, no backlash, one plane sharp at 250): these
+    tests check the simulator's mechanics against its figures; the realistic
+    default has its own tests below (REAL)."""
+    return load_profile(PROFILES / "canon-ef24.toml")
 
 
 def camera(profile, **changes):
@@ -164,7 +167,9 @@ def test_seeded_and_deterministic(profile):
     ("[drive.2]\nsteps = 4.0\nspeed = 0\n", "drive.2.speed"),
 ])
 def test_profile_errors_name_the_key(tmp_path, text, where):
-    base = DEFAULT_PROFILE.read_text()
+    # The legacy profile's text, whose lines this cuts and adds to: the messages,
+    # not the lens, are what this is about.
+    base = (PROFILES / "canon-ef24.toml").read_text()
     lines = [ln for ln in base.splitlines()
              if not any(ln.startswith(k) for k in ("steps =", "start =", "busy ="))
              or not text.startswith(ln.split("=")[0].strip())]

@@ -18,6 +18,8 @@ from rig.harness import check_scene
 from rig.inputs import InputError
 from rig.script import parse_script
 from rig.sim import DEFAULT_PROFILE, SimBody, load_profile, parse_profile
+
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"     # the plane without optics
 from rig.simview import Plate, jinc, level_of, level_value
 from rig.vision import focus_measure, grey
 
@@ -180,7 +182,7 @@ def test_breathing_scales_the_picture_about_its_centre():
 
 
 def test_a_profile_without_optics_draws_its_legacy_plane():
-    legacy = load_profile(DEFAULT_PROFILE)
+    legacy = load_profile(LEGACY)
     assert legacy.optics is None and legacy.layers == ()
     sim = SimBody(legacy, VirtualClock())
     assert sim.view.picture(250.0, 0.0) is sim.view.picture(250.0, 0.0)   # cached, as always
@@ -247,7 +249,7 @@ def test_dolly_over_a_ramp_changes_the_scene_during_a_pull():
 
 
 def test_dolly_on_a_legacy_profile_scales_the_plane_and_moves_its_sharp_position():
-    legacy = load_profile(DEFAULT_PROFILE)
+    legacy = load_profile(LEGACY)
     clock = VirtualClock()
     sim = SimBody(dataclasses.replace(legacy, noise=0.0), clock)
     before = sim.view.picture(250.0, 0.0).copy()
@@ -348,17 +350,18 @@ def test_a_dolly_through_a_nearer_layer_is_refused():
 
 
 def test_rig_simulate_plays_the_scene_and_reports_the_moved_subject(tmp_path):
-    """A session on the default lens: AF after a dolly and a pan finds the moved subject."""
+    """A session on the legacy lens (its plane, sharp at 250, is where this dolly's
+    figure comes from): AF after a dolly and a pan finds the moved subject."""
     from rig.cli import main
     from rig.sim import known_calibration
     from rig.store import Store
-    Store(tmp_path / "state").save_calibration(known_calibration(load_profile(DEFAULT_PROFILE)))
+    Store(tmp_path / "state").save_calibration(known_calibration(load_profile(LEGACY)))
     script = tmp_path / "scene.rig"
     script.write_text("+0 wait idle\n+0.5 press info\n+0.5 press info\n"
                       "+0.5 dolly 1.2 2\n+0 pan 30 2\n+0 walk 1.5\n+0 light 0.8 1\n"
                       "+3 press af\n+0 wait idle\n")
     report = tmp_path / "report.json"
-    assert main(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script", str(script),
+    assert main(["simulate", "--camera", f"sim:{LEGACY}", "--script", str(script),
                  "--report", str(report), "--state-dir", str(tmp_path / "state")]) == 0
     af, = json.loads(report.read_text())["autofocus"]
     assert af["subject"] == pytest.approx(407 - 1.2 * (407 - 250))

@@ -39,7 +39,7 @@ def _jittery():
 
 
 def _script(drop: float) -> str:
-    lines = ["+0 wait idle",                                     # boot: calibrate, home
+    lines = ["+0 wait idle",                                     # boot: home
              "+1 press info", "+0.5 press info", "+0.5 press info",   # into play: learn
              "+0 wait idle"]
     if drop:
@@ -52,10 +52,10 @@ def _script(drop: float) -> str:
 
 
 @pytest.mark.parametrize("drop", [0.0, 0.05])
-def test_a_still_take_holds_the_marks_at_the_subjects_sharp_point(tmp_path, drop):
+def test_a_still_take_holds_the_marks_at_the_subjects_sharp_point(tmp_path, drop, calibrations):
     profile = _jittery()
     assert profile.subject == SHARP
-    state = tmp_path / "state"
+    state = calibrations.state_dir(profile, tmp_path / "state")     # calibrated once a session
     Store(state).save_sequence(POINTS, profile.lens)
     config = tmp_path / "rig.toml"
     config.write_text('[position]\nscene = "still"\n')

@@ -11,28 +11,32 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rig.calibrate import calibrate
 from rig.clock import VirtualClock
 from rig.inputs import InputError
 from rig.lens import FAR, NEAR, Lens
 from rig.planner import plan_move
-from rig.sim import DEFAULT_PROFILE, DriveSpec, SimBody, load_profile
+from rig.sim import PROFILES, DriveSpec, SimBody, load_profile
 from rig.store import Store
 from rig.verify import SceneMap, check_arrival, holds, learn_scene
 from rig.worker import use_calibration
 
 JITTER = {2: 0.4, 3: 2.0}
 BOUND = 6   # steps: bench/drift.py measures the picture's resolution on this lens
+# The legacy EF 24mm (a plane sharp at 250, whole steps, no backlash), whose figures
+# these checks were measured against (bench/drift.py).  The realistic default lens's
+# arrival checks run end to end in tests/test_still_take.py; porting these cases
+# to it (sharp at 271, steps that vary, backlash) is still to do.
+LEGACY = PROFILES / "canon-ef24.toml"
 
 
 @pytest.fixture(scope="module")
-def learnt():
+def learnt(calibrations):
     """(calibration, scene) of the default lens, made once with a jitter-free lens."""
     clock = VirtualClock()
-    body = SimBody(load_profile(DEFAULT_PROFILE), clock)
+    body = SimBody(load_profile(LEGACY), clock)
     lens = Lens(body.session(), clock)
     lens.connect()
-    cal = calibrate(lens)
+    cal = calibrations.calibration(LEGACY)
     use_calibration(lens, cal)
     lens.home()
     return cal, learn_scene(lens, cal.steps)
@@ -43,7 +47,7 @@ class Rig:
 
     def __init__(self, learnt, jitter=None):
         cal, self.scene = learnt
-        profile = load_profile(DEFAULT_PROFILE)
+        profile = load_profile(LEGACY)
         if jitter:
             profile = dataclasses.replace(profile, drive={
                 k: DriveSpec(v.steps, jitter.get(k, v.jitter), v.speed)
@@ -174,16 +178,16 @@ def test_scene_files_round_trip_and_bad_ones_are_refused(learnt, tmp_path):
         SceneMap.from_bytes(small.to_bytes(), "small.npz")
 
 
-def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it():
+def test_sony_reading_catches_a_lost_move_and_the_picture_finishes_it(calibrations):
     """Sony's focalposition (0-100) is coarse: it shows a lost size-3 move (60 steps
     on this lens) but not the last few steps, which the live view settles."""
-    from rig.sim import PROFILES
     clock = VirtualClock()
     body = SimBody(load_profile(PROFILES / "sony-a7.toml"), clock)
     lens = Lens(body.session(), clock)
     lens.connect()
-    cal = calibrate(lens)
+    cal = calibrations.calibration(PROFILES / "sony-a7.toml")
     use_calibration(lens, cal)
+    lens.home()
     assert lens.read_position() == pytest.approx(0, abs=0.5)   # homed, and now readable
     lens.move_to(300)
     lens.wait_free()
