@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from rig.cli import main
+from rig.harness import on_mark
 from rig.sim import DEFAULT_PROFILE, PROFILES
 
 
@@ -60,7 +61,7 @@ SCRIPT = """\
 def check_plays(report):
     plays = [t for t in report["transitions"] if t["kind"] == "play"]
     for t in report["transitions"]:
-        assert t["true_step"] == t["target_step"], t
+        assert on_mark(t), t                 # the demo's rule (rig.harness)
     for t in plays:
         assert abs(t["actual_s"] - t["planned_s"]) <= 0.02 * t["planned_s"], t
     return plays
