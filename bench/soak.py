@@ -82,7 +82,7 @@ class Watch(NullObserver):
         self.play = 0
         self.unverified = 0
 
-    def transition_ended(self, tr: Any, run: Any, position: float) -> None:
+    def transition_ended(self, tr: Any, run: Any, position: float, sigma: float) -> None:
         if tr.kind != "play":
             return
         truth = self.body.truth

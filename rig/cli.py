@@ -186,21 +186,26 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _summary(report: Any, *, check: bool) -> bool:
+    from .harness import on_mark
     lens = report.lens
     print(f"lens: {lens.get('lens', '?')}: {lens.get('steps', '?')} steps; "
           + ", ".join(f"size {d['size']} = {d['steps']:g} steps at {d['speed']:.1f}/s"
                       for d in lens.get("drive", [])))
-    print(f"{'kind':5} {'from':>4} {'to':>3} {'target':>6} {'true':>5} "
+    print(f"{'kind':5} {'from':>4} {'to':>3} {'target':>6} {'true':>5} {'±3σ':>5} "
           f"{'planned':>8} {'actual':>8} {'dev%':>6} {'track':>6}")
     ok = True
     for tr in report.transitions:
         dev = 0.0 if tr["planned_s"] == 0 else 100 * (tr["actual_s"] - tr["planned_s"]) \
             / tr["planned_s"]
-        good = tr["true_step"] == tr["target_step"] and (tr["kind"] != "play" or abs(dev) <= 2)
+        landed = on_mark(tr)
+        good = landed and (tr["kind"] != "play" or abs(dev) <= 2)
         ok &= good
+        bound = tr.get("bound_steps")
         print(f"{tr['kind']:5} {tr['from']:>4} {tr['to']:>3} {tr['target_step']:>6} "
-              f"{tr['true_step']:>5} {tr['planned_s']:>8.3f} {tr['actual_s']:>8.3f} "
-              f"{dev:>+6.2f} {tr['max_tracking_error_steps']:>6.1f}{'' if good else '  <-- off'}")
+              f"{tr['true_step']:>5} {'?' if bound is None else f'{bound:.1f}':>5} "
+              f"{tr['planned_s']:>8.3f} {tr['actual_s']:>8.3f} "
+              f"{dev:>+6.2f} {tr['max_tracking_error_steps']:>6.1f}"
+              f"{'' if good else '  <-- off' if not landed else '  <-- late'}")
     for af in report.autofocus:
         print(f"autofocus: subject {af['subject']:g}, lens at {af['result_step']} "
               f"(true {af['true_step']}), {af['frames']} frames"

@@ -11,7 +11,8 @@ Report (JSON)::
     {"lens": {calibration},
      "transitions": [{"kind", "from", "to", "start_step", "target_step", "true_step",
                       "true_position", "planned_s", "actual_s", "max_tracking_error_steps",
-                      "commands", "late_commands", "counts", "expected_landing_steps"}],
+                      "commands", "late_commands", "counts", "expected_landing_steps",
+                      "rig_position", "sigma_steps", "bound_steps"}],
      "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
                     "ok", "reason" (when not ok)}],
      "unasked_motions": [{"t0", "t1", "x0", "x1"}],
@@ -29,6 +30,13 @@ from the true start to the target over the planned duration.  ``counts``
 are the commands of each size of the plan that ran (from where the lens
 was when it set out: from the stop after a Q through it), and
 ``expected_landing_steps`` the landing error that plan expects.
+``rig_position`` and ``sigma_steps`` are where the rig counted the lens
+when the move ended and the uncertainty it kept for that count (one sigma,
+steps: :class:`rig.position.Tracked`); ``bound_steps`` is how far the
+landing may be off its target: 0 on a lens whose commands repeat (the
+simulator's truth: no drive spreads), else 3 sigma (None: the rig had lost
+its count).  :func:`on_mark` applies it, for ``rig demo``, ``rig
+simulate`` and the tests.
 ``unasked_motions`` are the lens's true motions in play mode (once the lens
 is ready: not the boot's calibration and homing) that no press
 asked for: outside every transition's execution (from its start to its
@@ -74,11 +82,61 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", "BootFrame",
-           "check_scene", "act_on_scene"]
+           "check_scene", "act_on_scene", "commands_spread", "landing_bound", "on_mark",
+           "LANDING_SIGMAS", "ON_STEP"]
 
 IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
 EDGE_S = 0.004          # between quadrature edges of one encoder detent
 CHORD_S = 0.03          # between the two buttons of a chord
+
+# The landing rule (docs/simulator.md, "Did the lens land on its mark?").
+LANDING_SIGMAS = 3.0    # the position model's bound: 99.73 % of landings (docs/cameras.md)
+ON_STEP = 0.5           # "on the target's step": the count lands within half a step of it
+
+
+def commands_spread(profile: Profile) -> bool:
+    """Whether this simulated lens's drive commands spread (the truth, not the rig's view).
+
+    A size whose steps are drawn around their mean (``jitter``), or a Nikon
+    move's units; a Fuji goes to absolute positions.  Lost commands, slips
+    and backlash are not spread: the position model's bound does not cover
+    them.
+    """
+    if profile.vendor == "fuji":
+        return False
+    if profile.vendor == "nikon" and float(profile.options.get("jitter", 0.0)) > 0:
+        return True
+    return any(d.jitter > 0 for d in profile.drive.values())
+
+
+def landing_bound(spreads: bool, sigma: float) -> float | None:
+    """How far a landing may end off its target, steps (beyond :data:`ON_STEP`).
+
+    0 where the commands repeat: the landing must be exact, whatever the
+    rig's uncertainty says (it also grows with time).  Where they spread,
+    the position model's own bound: :data:`LANDING_SIGMAS` times the
+    uncertainty the rig kept for that landing.  None if the rig did not
+    know where the lens was (no bound: only an exact landing passes).
+    """
+    if not spreads:
+        return 0.0
+    if not math.isfinite(sigma):
+        return None
+    return round(LANDING_SIGMAS * sigma, 3)
+
+
+def on_mark(transition: dict[str, Any]) -> bool:
+    """Did a report's transition land on its mark?
+
+    With a bound (a lens whose commands spread): within it of the target,
+    plus half a step (the count itself lands on the target's step, the
+    truth within the bound of the count).  Without one: exactly on the
+    target's step.
+    """
+    bound = transition.get("bound_steps") or 0.0
+    if bound <= 0:
+        return transition["true_step"] == transition["target_step"]
+    return abs(transition["true_position"] - transition["target_step"]) <= bound + ON_STEP
 
 
 class SimulationError(Exception):
@@ -108,6 +166,7 @@ class _Watcher:
     def __init__(self, sim: SimBody, report: Report) -> None:
         self.sim = sim
         self.report = report
+        self.spreads = commands_spread(sim.profile)
         self.calibrating_until = 0.0
         self.learning: list[tuple[float, float]] = []
         self._first_segment = 0
@@ -156,7 +215,8 @@ class _Watcher:
         self._first_segment = self.sim.truth.added
         self._started = self.sim.clock.now()
 
-    def transition_ended(self, tr: Transition, run: Execution, position: float) -> None:
+    def transition_ended(self, tr: Transition, run: Execution, position: float,
+                         sigma: float) -> None:
         truth = self.sim.truth
         segments = truth.since(self._first_segment)
         self.asked.append((self._started, max([run.ended] + [
@@ -186,6 +246,9 @@ class _Watcher:
             "late_commands": run.late,
             "counts": {} if ran is None else {str(k): n for k, n in sorted(ran.counts.items())},
             "expected_landing_steps": 0.0 if ran is None else round(ran.landing, 3),
+            "rig_position": round(position, 3),
+            "sigma_steps": round(sigma, 3) if math.isfinite(sigma) else None,
+            "bound_steps": landing_bound(self.spreads, sigma),
         })
 
     def focused(self, result: AFResult) -> None:

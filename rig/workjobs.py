@@ -59,7 +59,7 @@ class Commands:
             lens, tr.target, tr.start, job.look)
         source = "stop" if tr.from_index is None else f"point {tr.from_index + 1}"
         log.info(run.describe(plan, f"{tr.kind} {source} -> point {tr.to_index + 1}"))
-        w.observer.transition_ended(tr, run, lens.position or 0.0)
+        w.observer.transition_ended(tr, run, lens.position or 0.0, lens.uncertainty)
         busy = interrupted(w)
         if not checks:
             moved(w, lens)

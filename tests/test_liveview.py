@@ -18,7 +18,7 @@ class Pulls(NullObserver):
     def __init__(self):
         self.runs = []
 
-    def transition_ended(self, tr, run, position):
+    def transition_ended(self, tr, run, position, sigma):
         self.runs.append((run.t0, run.ended))
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from rig.config import load_config
 from rig.calibration import parse_calibration
-from rig.harness import simulate
+from rig.harness import on_mark, simulate
 from rig.planner import plan_move
 from rig.script import parse_script
 from rig.sim import DEFAULT_PROFILE, DriveSpec, load_profile
@@ -104,6 +104,7 @@ def test_the_default_lens_lands_every_move_exactly_whatever_the_subject_did(tmp_
     assert len(plays) == 6 and len(moves) >= 8
     for t in report["transitions"]:
         assert t["true_step"] == t["target_step"], t           # every move on its mark
+        assert t["bound_steps"] == 0.0 and on_mark(t), t       # exact: the commands repeat
     for t in plays:
         assert abs(t["actual_s"] - t["planned_s"]) <= 0.03 * t["planned_s"], t
     assert report["unasked_motions"] == []                      # nothing moved unasked
