@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from rig.calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance,
-                             backlash, varying_steps)
+                             backlash, fit_to_travel, Placed, steps_from_runs, steps_line,
+                             travel, varying_steps)
+from rig.simprofile import DriveSpec
 
 
 def legs_for(play, counts, bias=0.0, seed=0):
@@ -80,6 +82,88 @@ def test_weights_keep_loose_placements_out_of_the_slope():
     assert near == pytest.approx(26.0, rel=0.03) and far == pytest.approx(28.0, rel=0.03)
     bad_near, bad_far = varying_steps(spoilt, span)
     assert abs(bad_far - 28.0) > 1.0            # unweighted, the loose ones pull the slope
+
+
+def test_the_slope_error_shrinks_with_more_pairs_and_is_inf_when_unseen():
+    span = 900.0
+    few = pairs_for(26.0, 29.0, span, noise=0.5, seed=3)
+    many = few + pairs_for(26.0, 29.0, span, noise=0.5, seed=4) + pairs_for(
+        26.0, 29.0, span, noise=0.5, seed=5)
+    _, _, err_few = steps_line(few, span)
+    near, far, err_many = steps_line(many, span)
+    assert 0 < err_many < err_few
+    assert abs((far - near) - 3.0) < 3 * err_many        # the truth within its error
+    assert steps_line([(100.0, 126.0, 1), (126.0, 152.5, 1), (152.5, 178.0, 1)],
+                      span)[2] == float("inf")
+
+
+def simulated_runs(near, far, span, sigma, tau, rng, runs=4, blur=None):
+    """Runs from alternate stops: commands with their own spread, every position placed
+    with an error of ``tau`` (``blur(x)`` times that where the picture is a blur)."""
+    spec = DriveSpec(near, 0.0, 100.0, far)
+    out = []
+    for r in range(runs):
+        start, direction = (0.0, 1) if r % 2 == 0 else (span, -1)
+        x, chain, i = start, [Placed(0, start, 0.0)], 0
+        while True:
+            x += direction * (spec.mean(x, direction, span) + rng.normal(0, sigma))
+            i += 1
+            if not 0 < x < span - 2 * near or (direction < 0 and x < 2 * near):
+                break                         # short of the other stop (it clamps)
+            t = tau * (blur(x) if blur else 1.0)
+            chain.append(Placed(i, x + rng.normal(0, t), t * t))
+        out.append(chain)
+    return out
+
+
+@pytest.mark.parametrize("sigma,tau", [(1.3, 0.3), (0.0, 1.5), (0.5, 0.5)])
+def test_steps_from_runs_cover_the_truth_within_three_errors(sigma, tau):
+    """Over many draws, both ends land within three of their stated errors (half the
+    slope's) nearly always: the error the calibration trusts is not too kind."""
+    rng = np.random.default_rng(7)
+    span, near, far = 400.0, 40.0, 37.0
+    misses, errors = 0, []
+    for _ in range(200):
+        chains = simulated_runs(near, far, span, sigma, tau, rng,
+                                blur=lambda x: 1.0 + 4.0 * (x < 120))
+        got_near, got_far, err = steps_from_runs(chains, span, sigma)
+        errors.append(err)
+        misses += abs((got_far - got_near) - (far - near)) > 3 * err
+    assert misses <= 4                        # about 0.3 % expected; a few draws slack
+    assert np.median(errors) < 3.0
+
+
+def test_steps_from_runs_on_a_short_stretch_give_the_mean_and_no_slope():
+    chain = [Placed(0, 100.0, 0.1), Placed(1, 126.0, 0.1), Placed(2, 152.0, 0.1),
+             Placed(3, 178.0, 0.1)]
+    near, far, err = steps_from_runs([chain], 900.0, 0.0)
+    assert near == far == pytest.approx(26.0) and err == float("inf")
+
+
+@pytest.mark.parametrize("near,far,direction,start", [(26.0, 29.4, 1, 0.0), (30.0, 26.1, -1, 900.0),
+                                                      (4.3, 4.8, 1, 120.0)])
+def test_travel_is_the_simulated_commands_own(near, far, direction, start):
+    span = 900.0
+    spec = DriveSpec(near, 0.0, 100.0, far)
+    x = start
+    for _ in range(20):
+        x += direction * spec.mean(x, direction, span)
+    assert travel(near, far, span, start, direction, 20) == pytest.approx(abs(x - start))
+
+
+def test_a_line_is_scaled_to_what_the_runs_from_the_stops_covered():
+    span, near, far = 900.0, 26.0, 29.0
+    legs = [(0.0, 1, 15, travel(near, far, span, 0.0, 1, 15)),
+            (span, -1, 12, travel(near, far, span, span, -1, 12))]
+    # Increments gave the slope right but the level 4 % low: the stops set it right
+    # (to within the travel's own curvature).
+    got = fit_to_travel(0.96 * near, 0.96 * far, span, legs)
+    assert got == pytest.approx((near, far), rel=1e-3)
+    # Runs from the far stop only: the line's level is set where they went.
+    far_only = [(span, -1, 10, travel(near, far, span, span, -1, 10))]
+    got_near, got_far = fit_to_travel(near * 1.1, far * 1.1, span, far_only)
+    assert got_far == pytest.approx(far, rel=3e-3) and got_near == pytest.approx(near, rel=3e-3)
+    assert fit_to_travel(near, far, span, []) == (near, far)
 
 
 def test_arrivals_out_of_their_tolerance_are_the_misses():
