@@ -94,8 +94,8 @@ class CalibrationError(LensError):
 
 Progress = Callable[[str, float], None]
 
-QUEUE_TRAIN = 3         # commands per train on a camera that queues (Canon: 3 outstanding
-                        # at most; Magic Lantern: "with 5, it crashes")
+QUEUE_TRAIN = 2         # commands per train on a camera that queues: never more than two
+                        # requests outstanding (issue 15; Magic Lantern: "with 5, it crashes")
 QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest motion
 BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
 BACKLASH_LEGS = (10, 13, 11, 14, 12, 9, 12, 15, 10, 11)  # size-1 commands per leg, reversing
@@ -106,6 +106,7 @@ SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wid
 ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
 CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run by a middle size
 CHECK_LEAD_MAX = 60     # ... in at most this many commands
+ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working side at least
 ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
@@ -965,13 +966,7 @@ class _LiveView:
                 lens.wait_free()
                 lens.send(lead[0], direction)
             counts[lead[0]] = lead[1]
-        count, x, play = 0, float(lens.position), lens.play
-        while (goal - x) * direction > 0 and count < 1000:
-            nxt, play = model.move(x, size, direction, play)
-            if abs(nxt - goal) > abs(x - goal):
-                break
-            x, count = nxt, count + 1
-        count = max(count, 1)
+        count = self._arrival_count(model, size, direction, goal)
         for _ in range(count):
             lens.wait_free()
             lens.send(size, direction)
@@ -991,6 +986,34 @@ class _LiveView:
         arrival = Arrival(origin, int(round(predicted)), predicted, placed, spread, sent)
         log.info("calibration check: %s", arrival.describe())
         return arrival
+
+    def _arrival_count(self, model, size: int, direction: int, goal: float) -> int:
+        """How many commands of ``size`` from where the lens is land nearest ``goal``
+        on the working side of the sharp point.
+
+        The count whose predicted landing is nearest the goal may fall across
+        the sharp point when one command is long (a Sony size 3 moves 60
+        steps): there the picture hardly changes from step to step, and
+        defocus looks alike either side, so the arrival could only be placed
+        at the working side's edge, steps from where the lens is.  Such a
+        landing is passed over for the nearest one on the working side
+        (``ARRIVAL_MARGIN`` inside it); only when there is none is the nearest
+        taken as it is.
+        """
+        lens = self.lens
+        lo, hi = self.side_lo + ARRIVAL_MARGIN, self.side_hi - ARRIVAL_MARGIN
+        x, play = float(lens.position), lens.play
+        landings: list[tuple[int, float]] = []
+        beyond = 0
+        while len(landings) < 1000 and beyond < 2:
+            x, play = model.move(x, size, direction, play)
+            landings.append((len(landings) + 1, x))
+            if (x - goal) * direction >= 0:
+                beyond += 1
+            if x <= 0.0 or x >= float(model.steps):    # clamped on a stop
+                break
+        inside = [c for c in landings if lo <= c[1] <= hi]
+        return min(inside or landings, key=lambda c: abs(c[1] - goal))[0]
 
     def pacing(self, calibration: Calibration) -> Calibration:
         """``calibration`` as calibration's own moves use it: on a camera that queues,
@@ -1094,9 +1117,9 @@ class _LiveView:
         if sigma > 0:
             count = max(2, min(count, int((e / (3 * sigma)) ** 2)))
         if self.busy == "queue":
-            # Never more requests outstanding than the camera takes: a train of
-            # QUEUE_TRAIN has at most QUEUE_TRAIN - 1 before its last, and every
-            # train drains before the next command (drain()).
+            # Never more than two requests outstanding: a train of QUEUE_TRAIN (2)
+            # has one before its last, and every train drains before the next
+            # command (drain()).
             count = min(count, QUEUE_TRAIN)
         wander = 3 * sigma * math.sqrt(count)
         span = count * e

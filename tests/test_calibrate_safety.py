@@ -33,10 +33,11 @@ def refusal(lens) -> CalibrationError:
     return caught.value
 
 
-def test_a_camera_that_takes_three_requests_never_gets_a_fourth():
-    """A Canon that stops answering (-7) with three requests outstanding: calibration
-    never sends a fourth, and still recovers the lens."""
-    lens, cam, clock = connected(busy="queue", queue_depth=3, start=300)
+def test_a_camera_that_takes_two_requests_never_gets_a_third():
+    """A Canon that stops answering (-7) when a request arrives with two outstanding:
+    calibration never sends a third (issue 15: never more than two outstanding), and
+    still recovers the lens."""
+    lens, cam, clock = connected(busy="queue", queue_depth=2, start=300)
     cal = calibrate(lens)
     assert cam.truth.overflows == 0 and not cam.body.hung
     assert cal.steps == 407

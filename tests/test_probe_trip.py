@@ -27,13 +27,10 @@ def _trip(original, **kw):
     print("\n".join(c.line() for c in trip["checks"] + trip["session"]))
     assert trip["overflows"] == 0
     assert trip["result"].findings["most_outstanding"].value <= 2
-    # At the camera, the calibration's requests included: rig's calibration sends trains
-    # of three on a camera that queues (rig/calibrate.py, QUEUE_TRAIN), so zoo seed 11
-    # (a queue that hangs at a sixth) sees 3 today.  Printed, and held to that train, until
-    # the calibration keeps to two (tests/test_probe.py proves it keeps to two on a camera
-    # that hangs at three).
+    # At the camera, the calibration's requests included: on a camera that queues its
+    # speed trains are of two (rig/calibrate.py, QUEUE_TRAIN), so never a third.
     print(f"most requests outstanding at the camera: {trip['most_outstanding']}")
-    assert trip["most_outstanding"] <= 3
+    assert trip["most_outstanding"] <= 2
     return trip
 
 
