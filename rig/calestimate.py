@@ -6,6 +6,8 @@ synthetic data (``tests/test_calestimate.py``):
 
 * :func:`backlash` - the play of the gear from moves made just after a
   reversal: size-1 commands sent against what the picture says moved;
+* :func:`backlash_error` - how well the legs tell it (the shared placements
+  counted);
 * :func:`varying_steps` - a size's steps at the near and at the far stop
   (linear in between) from pairs of positions the picture placed;
 * :func:`travel` and :func:`fit_to_travel` - how far commands of a size
@@ -23,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["backlash", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
+__all__ = ["backlash", "backlash_error", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
            "arrival_spread",
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
@@ -49,6 +51,22 @@ def backlash(legs: Sequence[tuple[int, float]], *, snap: float = 0.3) -> float:
         lost = lost[1:-1]       # one odd placement either way must not pull the mean
     value = max(0.0, float(np.mean(lost)))
     return 0.0 if value < snap else value
+
+
+def backlash_error(legs: Sequence[tuple[int, float]]) -> float:
+    """The standard error of :func:`backlash` over ``legs`` (steps; ``inf`` under three legs).
+
+    Each leg's loss has its two ends' placement errors in it.  Legs reverse
+    one after another, so a placement shared by two neighbouring legs enters
+    both losses with the same sign (one leg ends too far out where the next
+    starts too far out): the errors add up rather than cancel, and the mean
+    of ``n`` losses has about twice the variance of ``n`` independent ones.
+    Their sample variance (``2 tau^2``) thus gives ``sqrt(2 s^2 / n)``.
+    """
+    if len(legs) < 3:
+        return math.inf
+    lost = np.array([n - abs(moved) for n, moved in legs], dtype=float)
+    return math.sqrt(2.0 * float(np.var(lost, ddof=1)) / len(lost))
 
 
 def varying_steps(pairs: Sequence[tuple[float, float, int]], span: float,

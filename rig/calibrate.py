@@ -31,7 +31,7 @@ import gphoto2 as gp
 import numpy as np
 
 from .calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance, backlash,
-                          Placed, fit_to_travel, steps_from_runs)
+                          backlash_error, Placed, fit_to_travel, steps_from_runs)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -99,6 +99,9 @@ QUEUE_TRAIN = 2         # commands per train on a camera that queues: never more
 QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest motion
 BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
 BACKLASH_LEGS = (10, 13, 11, 14, 12, 9, 12, 15, 10, 11)  # size-1 commands per leg, reversing
+BACKLASH_ROUNDS = 3     # rounds of those legs at most, until the play is known to ...
+BACKLASH_PRECISION = 1.0  # ... this many steps at BACKLASH_SIGMAS standard errors
+BACKLASH_SIGMAS = 3.0
 BACKLASH_SNAP = 0.5     # play under this is placement bias (0.32 seen on a lens without
                         # any), and only the play's whole steps are ever taken up
 BACKLASH_FRAMES = 6     # frames averaged to place each leg's end
@@ -110,7 +113,8 @@ ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working si
 ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
-TEST_COMMANDS = 6       # largest commands out (and back) that show the lens moves
+TEST_COMMANDS = 6       # largest commands back that show the lens moves, and out at least ...
+TEST_REACH = 60         # ... going on out to this many while they leave the picture as it was
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
 LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
@@ -331,7 +335,7 @@ class _LiveView:
             # hides single steps there.  (A flat picture: choose_side says so.)
             if not self.moves_when_driven():
                 raise CalibrationError(
-                    f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{self.big} "
+                    f"the lens does not move when driven: {TEST_REACH + TEST_COMMANDS} size-{self.big} "
                     "commands left the picture as it was: set the lens switch to AF (and the "
                     "camera to a mode that lets the host drive focus)", "mf")
             log.info("the first %d size-1 steps did not change the picture, larger commands "
@@ -360,7 +364,7 @@ class _LiveView:
                     "little detail in focus there to follow single steps. Point the camera "
                     "at a detailed still object within a couple of metres", "precision")
             raise CalibrationError(
-                f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{self.big} "
+                f"the lens does not move when driven: {TEST_REACH + TEST_COMMANDS} size-{self.big} "
                 "commands left the picture as it was: set the lens switch to AF (and the "
                 "camera to a mode that lets the host drive focus)", "mf")
         estimate = max(10, first_still - self.s.stall_window)
@@ -376,7 +380,8 @@ class _LiveView:
         self.range_estimate = estimate
 
     def moves_when_driven(self) -> bool:
-        """Whether the largest commands change the picture: out and back, a frame each.
+        """Whether the largest commands change the picture: out (across the range) and
+        back, a frame each, until one does.
 
         Compared by the probe's signature (shapes and the sharpness of each
         tile at 640 pixels, flicker taken out): a wide lens far from focus
@@ -386,8 +391,12 @@ class _LiveView:
         floor = max(statistics.median([signature_distance(rest[0], rest[1]),
                                        signature_distance(rest[1], rest[2]),
                                        signature_distance(rest[0], rest[2])]), 1e-6)
-        for direction in (FAR, NEAR):
-            for _ in range(TEST_COMMANDS):
+        # Out far enough to cross any lens's whole range (60 of the largest
+        # commands, 20 steps or more each): a lens that moves meets its sharp
+        # point, or leaves the blur, on the way; 6 were once too few for a
+        # 200mm f/1.4 whose near stop is one wide blur.
+        for direction, commands in ((FAR, TEST_REACH), (NEAR, TEST_COMMANDS)):
+            for _ in range(commands):
                 self.step(self.big, direction, self.s.settle_large_s)
                 if signature_distance(signature(self.shot()), rest[0]) > MOVED_NOISE * floor:
                     return True
@@ -458,19 +467,34 @@ class _LiveView:
         for _ in range(BACKLASH_LEGS[0]):
             self.step(1, -outward, self.s.settle_small_s)   # the play taken up inward
         placed = [self.fix(*window, frames=BACKLASH_FRAMES)]
-        legs = []
+        legs: list[tuple[int, float]] = []
         direction = outward
-        for i, n in enumerate(BACKLASH_LEGS):
-            for _ in range(n):
-                self.step(1, direction, self.s.settle_small_s)
-            placed.append(self.fix(*window, frames=BACKLASH_FRAMES))
-            legs.append((n, placed[-1] - placed[-2]))
-            direction = -direction
-            self.progress("backlash", (i + 1) / len(BACKLASH_LEGS))
+        total = BACKLASH_ROUNDS * len(BACKLASH_LEGS)
+        for round_ in range(BACKLASH_ROUNDS):
+            # Every other round in reverse order: the rounds' drifts cancel, so
+            # the legs stay next to where they started.
+            for n in BACKLASH_LEGS[::-1] if round_ % 2 else BACKLASH_LEGS:
+                for _ in range(n):
+                    self.step(1, direction, self.s.settle_small_s)
+                placed.append(self.fix(*window, frames=BACKLASH_FRAMES))
+                legs.append((n, placed[-1] - placed[-2]))
+                direction = -direction
+                self.progress("backlash", len(legs) / total)
+            value = backlash(legs, snap=BACKLASH_SNAP)
+            error = backlash_error(legs)
+            log.info("backlash: %.2f +- %.2f size-1 steps after %d legs (legs lost %s)", value,
+                     error, len(legs), ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
+            # Known to a step at 3 sigma (a play off by a step or more lands every
+            # reversal that far off); legs that scatter more get another round.
+            if BACKLASH_SIGMAS * error <= BACKLASH_PRECISION:
+                break
+        else:
+            raise CalibrationError(
+                f"the play of the focus gear could not be measured to a step: {len(legs)} "
+                f"reversing legs next to the sharp point lost {value:.1f} +- {error:.1f} "
+                f"steps on average (the picture places the lens too loosely there)",
+                "precision")
         self.here = placed[-1]
-        value = backlash(legs, snap=BACKLASH_SNAP)
-        log.info("backlash: %.2f size-1 steps (legs lost %s)", value,
-                 ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
         return value
 
     def shift(self, sweep: "_Sweep", play: float) -> "_Sweep":
