@@ -8,6 +8,8 @@ synthetic data (``tests/test_calestimate.py``):
   reversal: size-1 commands sent against what the picture says moved;
 * :func:`backlash_error` - how well the legs tell it (the shared placements
   counted);
+* :func:`lag_limit` - how far behind a speed train's early frame must be for
+  a queue's lag to be believed;
 * :func:`varying_steps` - a size's steps at the near and at the far stop
   (linear in between) from pairs of positions the picture placed;
 * :func:`travel` and :func:`fit_to_travel` - how far commands of a size
@@ -25,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["backlash", "backlash_error", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
+__all__ = ["backlash", "backlash_error", "lag_limit", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
            "arrival_spread",
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
@@ -67,6 +69,21 @@ def backlash_error(legs: Sequence[tuple[int, float]]) -> float:
         return math.inf
     lost = np.array([n - abs(moved) for n, moved in legs], dtype=float)
     return math.sqrt(2.0 * float(np.var(lost, ddof=1)) / len(lost))
+
+
+LAG_STEPS = 0.75  # a train's early frame this far behind its final one: the queue lagged ...
+LAG_SIGMAS = 3.0  # ... or, where frames place loosely, this many sigmas of that difference
+
+
+def lag_limit(placement_var: float, trains: int) -> float:
+    """How far, on the mean of ``trains`` trains, the early frame must be behind the
+    final one for a queue's lag to be believed (steps).
+
+    The early frame is one placement, the final one two averaged: their
+    difference has 1.5 placement variances, and the mean of ``trains`` of
+    them a ``trains``-th of that.  Never under ``LAG_STEPS``.
+    """
+    return max(LAG_STEPS, LAG_SIGMAS * math.sqrt(1.5 * max(placement_var, 0.0) / max(trains, 1)))
 
 
 def varying_steps(pairs: Sequence[tuple[float, float, int]], span: float,

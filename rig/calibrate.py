@@ -30,8 +30,9 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
-from .calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance, backlash,
-                          backlash_error, Placed, fit_to_travel, steps_from_runs)
+from .calestimate import (LAG_STEPS, Arrival, arrival_misses, arrival_spread,
+                          arrival_tolerance, backlash, backlash_error, fit_to_travel,
+                          lag_limit, Placed, steps_from_runs)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -116,8 +117,6 @@ STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall te
 TEST_COMMANDS = 6       # largest commands back that show the lens moves, and out at least ...
 TEST_REACH = 60         # ... going on out to this many while they leave the picture as it was
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
-LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged ...
-LAG_SIGMAS = 3.0  # ... or, where frames place loosely, this many sigmas of that difference
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
 MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
 NEIGHBOURS = 3          # positions short of an anchor whose placement is measured
@@ -1207,8 +1206,7 @@ class _LiveView:
         # difference has 1.5 placement variances.  A lag is a queue's, the same
         # in every train at a spacing, so it is judged on the trains' mean: one
         # loose placement must not fail a train spaced seconds apart.
-        lag_limit = max(LAG_STEPS,
-                        LAG_SIGMAS * math.sqrt(1.5 * max(self.placement_var, 0.0) / repeats))
+        limit_lag = lag_limit(self.placement_var, repeats)
 
         def ok(spacing: float) -> bool:
             shortfalls, gaps, refusals, lags = [], [], 0, []
@@ -1225,7 +1223,7 @@ class _LiveView:
                 shortfalls.append(short_of(target, final))
                 evidence.append((returns, shortfalls[-1]))
                 lags.append((final - early) * direction)   # early frame still behind
-                lag = lags[-1] > lag_limit
+                lag = lags[-1] > limit_lag
                 refusals += refused
                 if refused or lag or repeats > 1 or abs(shortfalls[-1]) >= 0.5:
                     recover(target)
@@ -1233,24 +1231,24 @@ class _LiveView:
                 self.here = apparent[target]
             # Read against the anchor's own placement: this check is tight.
             short = abs(sum(shortfalls) / repeats) > limit
-            lagged = sum(lags) / repeats > lag_limit
+            lagged = sum(lags) / repeats > limit_lag
             failure = "refused" if refusals else "short" if short else "lag" if lagged else ""
             log.debug("size %d train of %d at %.3f s: shortfalls %s, lags %s (limit %.2f), "
                       "refused %d: %s", size, count, spacing, [round(v, 2) for v in shortfalls],
-                      [round(v, 2) for v in lags], lag_limit, refusals, failure or "passed")
+                      [round(v, 2) for v in lags], limit_lag, refusals, failure or "passed")
             trains.append(_Train(not failure, failure, min(gaps), sum(gaps) / len(gaps)))
             return not failure
 
         try:
             return self._bisect(size, e, count, ok, trains, evidence, sigma, latency_sigma, safe,
-                                lag_limit)
+                                limit_lag)
         except _Unreadable as exc:
             return self._bounded(size, latency_sigma, str(exc))
 
     def _bisect(self, size: int, e: float, count: int, ok: Callable[[float], bool],
                 trains: list["_Train"], evidence: list[tuple[list[float], float]],
                 sigma: float, latency_sigma: float, safe: float,
-                lag_limit: float = LAG_STEPS) -> tuple[float, float]:
+                limit_lag: float = LAG_STEPS) -> tuple[float, float]:
         """The bisection on the spacing, and the motion time and period it gives."""
         hi = min(safe, 0.25 if size == self.sizes[0] else 1.0)
         while not ok(hi):
@@ -1273,12 +1271,12 @@ class _LiveView:
         failures = [t.failure for t in trains]
         if failures.count("lag") > failures.count("short") + failures.count("refused"):
             # The camera queues commands sent too soon (they only lag).  A
-            # passing train may hide up to lag_limit of lag: that, spread over
+            # passing train may hide up to limit_lag of lag: that, spread over
             # the train, is the margin.
-            # A train of ``count`` passes while its lag stays under lag_limit,
-            # so the motion is at most gap / (1 - lag_limit / (e count)).
+            # A train of ``count`` passes while its lag stays under limit_lag,
+            # so the motion is at most gap / (1 - limit_lag / (e count)).
             move = min(t.mean_gap for t in passed)
-            margin = 1.0 / (1.0 - min(lag_limit / (e * count), 0.5)) - 1.0
+            margin = 1.0 / (1.0 - min(limit_lag / (e * count), 0.5)) - 1.0
         else:
             # The camera drops or refuses commands sent too soon.
             move = _motion_time(evidence, e, sigma)
