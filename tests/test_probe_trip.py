@@ -14,7 +14,10 @@ from rig.zoo import profile as zoo_profile
 # that reaches a moving lens, one whose camera drops it.  bench/probe_zoo.py runs 20 and
 # lists, for each lens that fails, the row that is off and whether the calibration put it
 # off (a step size or backlash mis-measured, a speed it could not time, a refusal).
-ZOO_SEEDS = (11, 1507)
+# Zoo 11 (a 35mm f/4, queue) was the queueing one until calibration gave the backlash an
+# error: its legs scatter so (1.65 +- 0.57 steps after 30, truth 1.7) that it is refused
+# with `precision`; zoo 5 (180mm f/1.4, a queue that hangs at a sixth) recovers instead.
+ZOO_SEEDS = (5, 1507)
 QUEUE_SEED = 5   # a 180 mm f/1.4 whose camera queues requests (and hangs at a sixth)
 
 
