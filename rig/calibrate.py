@@ -114,8 +114,7 @@ ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working si
 ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
-TEST_COMMANDS = 6       # largest commands back that show the lens moves, and out at least ...
-TEST_REACH = 60         # ... going on out to this many while they leave the picture as it was
+TEST_REACH = 60         # largest commands out, then back, while they leave the picture as it was
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
 MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
@@ -335,7 +334,7 @@ class _LiveView:
             # hides single steps there.  (A flat picture: choose_side says so.)
             if not self.moves_when_driven():
                 raise CalibrationError(
-                    f"the lens does not move when driven: {TEST_REACH + TEST_COMMANDS} size-{self.big} "
+                    f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
                     "commands left the picture as it was: set the lens switch to AF (and the "
                     "camera to a mode that lets the host drive focus)", "mf")
             log.info("the first %d size-1 steps did not change the picture, larger commands "
@@ -364,7 +363,7 @@ class _LiveView:
                     "little detail in focus there to follow single steps. Point the camera "
                     "at a detailed still object within a couple of metres", "precision")
             raise CalibrationError(
-                f"the lens does not move when driven: {TEST_REACH + TEST_COMMANDS} size-{self.big} "
+                f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
                 "commands left the picture as it was: set the lens switch to AF (and the "
                 "camera to a mode that lets the host drive focus)", "mf")
         estimate = max(10, first_still - self.s.stall_window)
@@ -395,7 +394,10 @@ class _LiveView:
         # commands, 20 steps or more each): a lens that moves meets its sharp
         # point, or leaves the blur, on the way; 6 were once too few for a
         # 200mm f/1.4 whose near stop is one wide blur.
-        for direction, commands in ((FAR, TEST_REACH), (NEAR, TEST_COMMANDS)):
+        # Back as far: a near stop found where a deep-focus picture was merely
+        # still (a 20mm f/5.6 stopped 372 steps short of it) leaves the subject's
+        # sharp point behind the lens, and only the way back crosses it.
+        for direction, commands in ((FAR, TEST_REACH), (NEAR, TEST_REACH)):
             for _ in range(commands):
                 self.step(self.big, direction, self.s.settle_large_s)
                 if signature_distance(signature(self.shot()), rest[0]) > MOVED_NOISE * floor:
