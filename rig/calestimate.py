@@ -10,6 +10,9 @@ synthetic data (``tests/test_calestimate.py``):
   counted);
 * :func:`lag_limit` - how far behind a speed train's early frame must be for
   a queue's lag to be believed;
+* :func:`queued_lag` and :func:`queue_motion_time` - on a camera that queues,
+  how far a train is behind its end when a frame is taken, and the motion
+  time that best explains every train's lag;
 * :func:`varying_steps` - a size's steps at the near and at the far stop
   (linear in between) from pairs of positions the picture placed;
 * :func:`travel` and :func:`fit_to_travel` - how far commands of a size
@@ -27,8 +30,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["backlash", "backlash_error", "lag_limit", "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel", "Arrival", "arrival_misses", "arrival_tolerance",
-           "arrival_spread",
+__all__ = ["backlash", "backlash_error", "lag_limit", "queued_lag", "queue_motion_time",
+           "varying_steps", "steps_line", "Placed", "steps_from_runs", "travel", "fit_to_travel",
+           "Arrival", "arrival_misses", "arrival_tolerance", "arrival_spread",
            "CHECK_MIN_STEPS", "CHECK_SIGMAS"]
 
 CHECK_MIN_STEPS = 2.0   # an arrival this close to the prediction agrees, whatever the noise
@@ -84,6 +88,59 @@ def lag_limit(placement_var: float, trains: int) -> float:
     them a ``trains``-th of that.  Never under ``LAG_STEPS``.
     """
     return max(LAG_STEPS, LAG_SIGMAS * math.sqrt(1.5 * max(placement_var, 0.0) / max(trains, 1)))
+
+
+def queued_lag(returns: Sequence[float], seen: float, move_s: float, steps: float) -> float:
+    """Steps a train still has to go at ``seen`` on a camera that queues, if each
+    command moves ``steps`` in ``move_s``.
+
+    Each command starts when its call returns (``returns``) or when the one
+    before it ends, whichever is later, and moves at an even rate.
+    """
+    lag, free = 0.0, -math.inf
+    for returned in returns:
+        start = max(returned, free)
+        free = start + move_s
+        lag += steps * min(max((free - seen) / move_s, 0.0), 1.0)
+    return lag
+
+
+def queue_motion_time(trains: Sequence[tuple[Sequence[float], float, float]], steps: float,
+                      sigma: float, *, confidence: float = 4.0) -> float:
+    """How long one command moves on a camera that queues, from every train's lag.
+
+    ``trains`` are ``(return times, when the early frame was taken, how far
+    it was placed behind the train's end)``; ``sigma`` is one lag's error
+    (steps).  A queue loses nothing, so only the lag tells the motion time,
+    and only a little per train: for size 1 a train of two lags half a step
+    when its gap is 3/4 of the motion, within one placement's error.  So no
+    single train is judged: each candidate motion time predicts every
+    train's lag (:func:`queued_lag`), scored by the squared misfits in units
+    of ``sigma`` (each capped at 9, so one odd placement cannot outvote the
+    rest), and the longest candidate within ``confidence`` of the best score
+    wins (4: two sigmas): a motion time too short is the one that fills the
+    queue, one too long only slows the pulls.  ``sigma`` is taken as given,
+    though the placement's bias it counts cancels in a lag whose frames are
+    both on the anchor: the lags' own scatter, from a dozen trains, is too
+    loose a guide (it set a size short in a tenth of synthetic runs).
+    Trains whose gaps are all longer than the motion lag nothing whatever it
+    is, and bound it from above only through those that were sent sooner.
+    """
+    if not trains:
+        raise ValueError("no trains to time the motion on")
+    spans = [seen - float(returns[0]) for returns, seen, _ in trains if len(returns)]
+    gaps = np.concatenate([np.diff(np.asarray(r, dtype=float)) for r, _, _ in trains])
+    gaps = gaps[gaps > 0]
+    low = float(gaps.min()) / 4.0 if len(gaps) else 1e-3
+    high = max(max(spans), low * 2.0)
+    grid = np.geomspace(max(low, 1e-4), high, 2000)
+    sigma = max(float(sigma), 1e-3)
+    predicted = np.array([[queued_lag(returns, seen, m, steps) for m in grid]
+                          for returns, seen, _ in trains])
+    lags = np.array([lag for *_, lag in trains], dtype=float)[:, None]
+    misfit = (lags - predicted) / sigma
+    score = np.minimum(misfit * misfit, 9.0).sum(axis=0)
+    return float(grid[np.flatnonzero(score <= score.min() + confidence).max()])
 
 
 def varying_steps(pairs: Sequence[tuple[float, float, int]], span: float,

@@ -30,9 +30,9 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
-from .calestimate import (LAG_STEPS, Arrival, arrival_misses, arrival_spread,
+from .calestimate import (Arrival, arrival_misses, arrival_spread,
                           arrival_tolerance, backlash, backlash_error, fit_to_travel,
-                          lag_limit, Placed, steps_from_runs)
+                          lag_limit, Placed, queue_motion_time, steps_from_runs)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -1177,6 +1177,7 @@ class _LiveView:
         at = ["B"]
         trains: list[_Train] = []
         evidence: list[tuple[list[float], float]] = []   # (return times, shortfall)
+        lagging: list[tuple[list[float], float, float]] = []   # (return times, seen, lag)
 
         def short_of(anchor: str, placed: float) -> float:
             """Steps short of ``anchor`` (negative: beyond) where ``placed`` puts the lens."""
@@ -1217,6 +1218,7 @@ class _LiveView:
                 direction = arrive[target]
                 refused, returns = self.send_train(size, direction, count, spacing)
                 self.clock.sleep_until(returns[-1] + spacing)
+                seen = self.clock.now()
                 early = self.locate(*window)
                 self.clock.sleep(max(0.5, count * spacing))
                 self.drain(size, returns)
@@ -1225,6 +1227,7 @@ class _LiveView:
                 shortfalls.append(short_of(target, final))
                 evidence.append((returns, shortfalls[-1]))
                 lags.append((final - early) * direction)   # early frame still behind
+                lagging.append((returns, seen, lags[-1]))
                 lag = lags[-1] > limit_lag
                 refusals += refused
                 if refused or lag or repeats > 1 or abs(shortfalls[-1]) >= 0.5:
@@ -1243,14 +1246,14 @@ class _LiveView:
 
         try:
             return self._bisect(size, e, count, ok, trains, evidence, sigma, latency_sigma, safe,
-                                limit_lag)
+                                lagging)
         except _Unreadable as exc:
             return self._bounded(size, latency_sigma, str(exc))
 
     def _bisect(self, size: int, e: float, count: int, ok: Callable[[float], bool],
                 trains: list["_Train"], evidence: list[tuple[list[float], float]],
                 sigma: float, latency_sigma: float, safe: float,
-                limit_lag: float = LAG_STEPS) -> tuple[float, float]:
+                lagging: list[tuple[list[float], float, float]]) -> tuple[float, float]:
         """The bisection on the spacing, and the motion time and period it gives."""
         hi = min(safe, 0.25 if size == self.sizes[0] else 1.0)
         while not ok(hi):
@@ -1269,16 +1272,17 @@ class _LiveView:
                 hi = mid
             else:
                 lo = mid
-        passed = [t for t in trains if t.ok]
-        failures = [t.failure for t in trains]
-        if failures.count("lag") > failures.count("short") + failures.count("refused"):
-            # The camera queues commands sent too soon (they only lag).  A
-            # passing train may hide up to limit_lag of lag: that, spread over
-            # the train, is the margin.
-            # A train of ``count`` passes while its lag stays under limit_lag,
-            # so the motion is at most gap / (1 - limit_lag / (e count)).
-            move = min(t.mean_gap for t in passed)
-            margin = 1.0 / (1.0 - min(limit_lag / (e * count), 0.5)) - 1.0
+        if self.busy == "queue":
+            # The camera queues commands sent too soon: they only lag, and a
+            # train of two (issue 15) lags less than a placement's error when
+            # its commands are small (size 1: half a step at 3/4 of the motion),
+            # so a passing train bounds nothing.  The motion time is the one
+            # that explains every train's lag, at its upper confidence bound.
+            lag_sigma = math.sqrt(1.5 * self.placement_var + count * sigma ** 2 + 0.01)
+            move = queue_motion_time(lagging, e, lag_sigma)
+            margin = self.s.margin
+            log.info("size %d: a queued command moves %.1f ms (from %d trains' lags, "
+                     "one placed to %.2f steps)", size, 1000 * move, len(lagging), lag_sigma)
         else:
             # The camera drops or refuses commands sent too soon.
             move = _motion_time(evidence, e, sigma)
