@@ -30,8 +30,9 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
-from .calestimate import (Arrival, arrival_misses, arrival_spread, arrival_tolerance, backlash,
-                          varying_steps)
+from .calestimate import (Arrival, arrival_misses, arrival_spread,
+                          arrival_tolerance, backlash, backlash_error, fit_to_travel,
+                          lag_limit, Placed, queue_motion_time, steps_from_runs)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -94,16 +95,27 @@ class CalibrationError(LensError):
 
 Progress = Callable[[str, float], None]
 
-QUEUE_TRAIN = 3         # commands per train on a camera that queues (Canon: 3 outstanding
-                        # at most; Magic Lantern: "with 5, it crashes")
+QUEUE_TRAIN = 2         # commands per train on a camera that queues: never more than two
+                        # requests outstanding (issue 15; Magic Lantern: "with 5, it crashes")
 QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest motion
 BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
 BACKLASH_LEGS = (10, 13, 11, 14, 12, 9, 12, 15, 10, 11)  # size-1 commands per leg, reversing
+BACKLASH_ROUNDS = 3     # rounds of those legs at most, until the play is known to ...
+BACKLASH_PRECISION = 1.0  # ... this many steps at BACKLASH_SIGMAS standard errors
+BACKLASH_SIGMAS = 3.0
+BACKLASH_SNAP = 0.5     # play under this is placement bias (0.32 seen on a lens without
+                        # any), and only the play's whole steps are ever taken up
 BACKLASH_FRAMES = 6     # frames averaged to place each leg's end
 SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wide lens blurs little)
-TEST_COMMANDS = 6       # largest commands out (and back) that show the lens moves
+ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
+CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run by a middle size
+CHECK_LEAD_MAX = 60     # ... in at most this many commands
+ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working side at least
+ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
+SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
+STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
+TEST_REACH = 60         # largest commands out, then back, while they leave the picture as it was
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
-LAG_STEPS = 0.75  # the early frame of a train this far behind the final one: it lagged
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
 MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
 NEIGHBOURS = 3          # positions short of an anchor whose placement is measured
@@ -253,17 +265,37 @@ class _LiveView:
         for _ in range(2):
             self.step(self.big, NEAR, self.s.settle_large_s)
 
-    def sweep(self) -> tuple[list[np.ndarray], list[float], int]:
-        """Size-1 steps to the far stop; returns fingerprints, sharpness, first still index."""
+    def sweep(self, through_blur: bool = False) -> tuple[list[np.ndarray], list[float], int, bool]:
+        """Size-1 steps to the far stop; returns fingerprints, sharpness, first still index
+        (the stall's start, as if single frames had shown it) and whether the picture
+        changed at all on the way.
+
+        Stalled: the last frame still against frames up to ``stall_window``
+        back, and the mean of the last ``STALL_BLOCK`` frames still against
+        the mean of as many ``stall_window`` back (a lens whose picture
+        changes little per step, a deep-focus wide lens, stays within one
+        frame's noise over the window long before its far stop; averaged,
+        the move shows).  ``through_blur``: no stall counts before the picture
+        has changed (a macro lens's blur at the near stop hides whole
+        stretches of single steps).
+        """
         table = [self.fp()]
         sharp = [focus_measure(grey(self.shot(), SHARP_WIDTH))]
         window = self.s.stall_window
+        block = STALL_BLOCK
         first_still = None
+        changed = False
         c = 0
         self.read(c)
         while True:
             c += 1
             if c > self.s.max_steps:
+                if not changed:
+                    raise CalibrationError(
+                        f"{self.s.max_steps} size-1 steps from the near stop did not change the "
+                        "picture beyond its noise, though larger commands do: too little "
+                        "detail in focus to follow single steps. Point the camera at a detailed "
+                        "still object within a couple of metres", "precision")
                 raise CalibrationError(
                     f"the picture kept changing over {self.s.max_steps} size-1 steps from the "
                     "near stop, longer than any lens: keep the scene and the camera still",
@@ -274,8 +306,13 @@ class _LiveView:
             table.append(steady_fingerprint(jpeg))
             sharp.append(focus_measure(grey(jpeg, SHARP_WIDTH)))
             self.progress("sweep", min(0.99, c / 1000))
-            if c >= window and all(self.still(table[c], table[c - k])
-                                   for k in (window // 4, window // 2, 3 * window // 4, window)):
+            changed = changed or distance(table[c], table[0]) > MOVED_NOISE * self.noise
+            if (c >= window + block - 1 and (changed or not through_blur)
+                    and all(self.still(table[c], table[c - k])
+                            for k in (window // 4, window // 2, 3 * window // 4, window))
+                    and distance(np.mean(table[c - block + 1: c + 1], axis=0),
+                                 np.mean(table[c - window - block + 1: c - window + 1], axis=0))
+                    < 1.35 * self.noise / block):
                 first_still = c if first_still is None else first_still
                 if c - first_still >= 3:
                     break
@@ -283,13 +320,28 @@ class _LiveView:
                 first_still = None
         for _ in range(2):
             self.step(self.big, FAR, self.s.settle_large_s)
-        return table, sharp, first_still
+        # The block's stall starts STALL_BLOCK - 1 steps after a single frame's would.
+        return table, sharp, first_still - (block - 1), changed
 
     def range_sweep(self) -> "_Sweep":
         """The near stop, the sweep from it, the side to work on and the far stop."""
         self.readings = []
         self.find_near_stop()
-        table, sharp, first_still = self.sweep()
+        table, sharp, first_still, changed = self.sweep()
+        if not changed and first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
+            # Still from the first size-1 step on, yet the picture has detail: the
+            # lens does not move, or a blur (a macro lens far from its subject)
+            # hides single steps there.  (A flat picture: choose_side says so.)
+            if not self.moves_when_driven():
+                raise CalibrationError(
+                    f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
+                    "commands left the picture as it was: set the lens switch to AF (and the "
+                    "camera to a mode that lets the host drive focus)", "mf")
+            log.info("the first %d size-1 steps did not change the picture, larger commands "
+                     "do: sweeping again, through the blur", first_still)
+            self.readings = []
+            self.find_near_stop()
+            table, sharp, first_still, changed = self.sweep(through_blur=True)
         self.choose_side(sharp, first_still)
         self.find_far_stop(table, first_still)
         return _Sweep(table, sharp, self.range, self.readings)
@@ -311,7 +363,7 @@ class _LiveView:
                     "little detail in focus there to follow single steps. Point the camera "
                     "at a detailed still object within a couple of metres", "precision")
             raise CalibrationError(
-                f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{self.big} "
+                f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
                 "commands left the picture as it was: set the lens switch to AF (and the "
                 "camera to a mode that lets the host drive focus)", "mf")
         estimate = max(10, first_still - self.s.stall_window)
@@ -327,7 +379,8 @@ class _LiveView:
         self.range_estimate = estimate
 
     def moves_when_driven(self) -> bool:
-        """Whether the largest commands change the picture: out and back, a frame each.
+        """Whether the largest commands change the picture: out (across the range) and
+        back, a frame each, until one does.
 
         Compared by the probe's signature (shapes and the sharpness of each
         tile at 640 pixels, flicker taken out): a wide lens far from focus
@@ -337,8 +390,15 @@ class _LiveView:
         floor = max(statistics.median([signature_distance(rest[0], rest[1]),
                                        signature_distance(rest[1], rest[2]),
                                        signature_distance(rest[0], rest[2])]), 1e-6)
-        for direction in (FAR, NEAR):
-            for _ in range(TEST_COMMANDS):
+        # Out far enough to cross any lens's whole range (60 of the largest
+        # commands, 20 steps or more each): a lens that moves meets its sharp
+        # point, or leaves the blur, on the way; 6 were once too few for a
+        # 200mm f/1.4 whose near stop is one wide blur.
+        # Back as far: a near stop found where a deep-focus picture was merely
+        # still (a 20mm f/5.6 stopped 372 steps short of it) leaves the subject's
+        # sharp point behind the lens, and only the way back crosses it.
+        for direction, commands in ((FAR, TEST_REACH), (NEAR, TEST_REACH)):
+            for _ in range(commands):
                 self.step(self.big, direction, self.s.settle_large_s)
                 if signature_distance(signature(self.shot()), rest[0]) > MOVED_NOISE * floor:
                     return True
@@ -409,19 +469,34 @@ class _LiveView:
         for _ in range(BACKLASH_LEGS[0]):
             self.step(1, -outward, self.s.settle_small_s)   # the play taken up inward
         placed = [self.fix(*window, frames=BACKLASH_FRAMES)]
-        legs = []
+        legs: list[tuple[int, float]] = []
         direction = outward
-        for i, n in enumerate(BACKLASH_LEGS):
-            for _ in range(n):
-                self.step(1, direction, self.s.settle_small_s)
-            placed.append(self.fix(*window, frames=BACKLASH_FRAMES))
-            legs.append((n, placed[-1] - placed[-2]))
-            direction = -direction
-            self.progress("backlash", (i + 1) / len(BACKLASH_LEGS))
+        total = BACKLASH_ROUNDS * len(BACKLASH_LEGS)
+        for round_ in range(BACKLASH_ROUNDS):
+            # Every other round in reverse order: the rounds' drifts cancel, so
+            # the legs stay next to where they started.
+            for n in BACKLASH_LEGS[::-1] if round_ % 2 else BACKLASH_LEGS:
+                for _ in range(n):
+                    self.step(1, direction, self.s.settle_small_s)
+                placed.append(self.fix(*window, frames=BACKLASH_FRAMES))
+                legs.append((n, placed[-1] - placed[-2]))
+                direction = -direction
+                self.progress("backlash", len(legs) / total)
+            value = backlash(legs, snap=BACKLASH_SNAP)
+            error = backlash_error(legs)
+            log.info("backlash: %.2f +- %.2f size-1 steps after %d legs (legs lost %s)", value,
+                     error, len(legs), ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
+            # Known to a step at 3 sigma (a play off by a step or more lands every
+            # reversal that far off); legs that scatter more get another round.
+            if BACKLASH_SIGMAS * error <= BACKLASH_PRECISION:
+                break
+        else:
+            raise CalibrationError(
+                f"the play of the focus gear could not be measured to a step: {len(legs)} "
+                f"reversing legs next to the sharp point lost {value:.1f} +- {error:.1f} "
+                f"steps on average (the picture places the lens too loosely there)",
+                "precision")
         self.here = placed[-1]
-        value = backlash(legs)
-        log.info("backlash: %.2f size-1 steps (legs lost %s)", value,
-                 ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
         return value
 
     def shift(self, sweep: "_Sweep", play: float) -> "_Sweep":
@@ -509,6 +584,12 @@ class _LiveView:
         jittery size gets more runs, back and forth, until the mean is known
         to ``precision`` of a step (standard error sigma / sqrt(n)) or
         ``max_runs`` have been made.
+
+        The size's own steps at both stops (:meth:`_ends`) need runs next
+        to both (a run from the far stop when the first ones stayed near the
+        near one) and more runs, up to ``ENDS_MAX_RUNS``, until each end is
+        known to ``ENDS_PRECISION`` at 3 sigma; a size whose ends stay
+        looser is refused (``precision``): a wrong calibration is worse than none.
         """
         assert self.encoder is not None
         self.progress(f"size {size} steps", 0.0)
@@ -524,10 +605,22 @@ class _LiveView:
             upper = sigma * (1.0 + 1.0 / math.sqrt(2.0 * max(increments, 1)))
             enough = (increments >= MIN_INCREMENTS
                       and upper <= target * math.sqrt(max(commands, 1)))
-            if enough or len(runs) >= self.s.max_runs:
+            seen = self._ends_seen(runs, tracks)
+            near, far, slope_error = self._ends(runs, tracks, value, sigma)
+            # The ends are each about half the slope's error off: known to within
+            # ENDS_PRECISION of a step at 3 sigma.
+            sure = 1.5 * slope_error <= ENDS_PRECISION * value
+            log.info("size %d, %d run(s): steps %.3f, near %.3f, far %.3f (slope +- %.3f)%s",
+                     size, len(runs), value, near, far, slope_error,
+                     "" if sure else ": not yet sure of the ends")
+            most = self.s.max_runs if sure else max(self.s.max_runs, ENDS_MAX_RUNS)
+            if (enough and all(seen.values()) and sure) or len(runs) >= most:
                 break
             self.progress(f"size {size} steps", len(runs) / self.s.max_runs)
-            self.into_stop(FAR if self.here > self.range / 2 else NEAR)
+            # Its own steps at both stops: a run from a stop the runs have not
+            # come near yet, else from the one the lens is closer to.
+            unseen = [end for end, ok in seen.items() if not ok]
+            self.into_stop(unseen[0] if unseen else FAR if self.here > self.range / 2 else NEAR)
             runs.append(self._run(size, value))
         last = runs[-1]
         self.here = float(np.clip(last.start + last.direction * value * len(last.frames),
@@ -538,7 +631,11 @@ class _LiveView:
             raise CalibrationError(f"size {size} commands moved the lens by {value * commands:.1f} "
                                    f"steps in {commands} commands, though size-1 steps move it",
                                    "precision")
-        near, far = self._ends(tracks, value)
+        if not sure:
+            raise CalibrationError(
+                f"size {size}: {len(runs)} runs could not tell its steps at the two stops "
+                f"apart well enough (their difference known to +-{slope_error:.2f} of "
+                f"{value:.2f} steps)", "precision")
         whole = _snap(value, self.s.snap)
         if whole != value and _snap(near, self.s.snap) == _snap(far, self.s.snap) == whole:
             near = far = whole          # a whole number everywhere: the motor's own steps
@@ -547,35 +644,63 @@ class _LiveView:
         self.jitter_steps[size] = value
         return value
 
-    def _ends(self, tracks: list[np.ndarray], mean: float) -> tuple[float, float]:
-        """The size's steps at the near and far stop, from consecutive placed frames.
+    def _ends_seen(self, runs: list["_Run"], tracks: list[np.ndarray]) -> dict[int, bool]:
+        """Whether the runs measured the size next to each stop: a run started there,
+        or placed frames within a quarter of the range of it."""
+        placed = np.concatenate([x[~np.isnan(x)] for x in tracks]) if tracks else np.array([])
+        reach = 0.25 * self.range
+        return {NEAR: any(r.start <= 0 for r in runs) or bool(np.any(placed <= reach)),
+                FAR: (any(r.start >= self.range for r in runs)
+                      or bool(np.any(placed >= self.range - reach)))}
 
-        Placement is precise where the picture changes fast (next to the sharp
-        point), loose where it is a blur: each pair is weighted by the table's
-        sensitivity there, squared.
+    def _ends(self, runs: list["_Run"], tracks: list[np.ndarray],
+              mean: float, sigma: float) -> tuple[float, float, float]:
+        """The size's own steps at the near and far stop, from the placed frames of its runs.
+
+        Pairs run from the stop to the first frame placed and on from each
+        placed frame to the next (over frames left out too), so every command
+        counts, fitted with their covariance (:func:`rig.calestimate.steps_from_runs`):
+        the commands' own spread ``sigma`` and the placement's at both ends, which is
+        small where the picture changes fast (next to the sharp point) and
+        large in a blur (the frame's noise over the table's change per step
+        there), on top of the placement error measured at known positions.
+        The line is then scaled to what the runs
+        covered from their stops (:func:`rig.calestimate.fit_to_travel`).
+        Also returns the standard error of far - near (inf: not measured).
         """
         assert self.encoder is not None
         sens = self.encoder.sensitivity()
         top = float(sens.max()) or 1.0
-        pairs, weights = [], []
-        for x in tracks:
-            for a, b in zip(x[:-1], x[1:]):
-                if np.isnan(a) or np.isnan(b):
-                    continue
-                mid = int(np.clip(round(0.5 * (a + b)), 0, len(sens) - 1))
-                pairs.append((float(a), float(b), 1))
-                weights.append((float(sens[mid]) / top) ** 2 + 1e-3)
-        if len(pairs) < 3:
-            return mean, mean
-        near, far = varying_steps(pairs, float(self.range), weights)
-        # Mean and ends must agree: scale the line to the runs' mean (which rests on the
-        # exact stops), keeping its slope's share.
+        size = self.encoder.table.shape[1]
+        # A run's frame is two looks averaged: pixel variance noise / 4.
+        placement = (self.noise / 4.0) / (size * np.maximum(sens, 1e-3 * top) ** 2)
+        placement = placement + max(self.placement_var, 0.02)
+        chains = []
+        for run, x in zip(runs, tracks):
+            # From the stop (exact, less the play its first command turned) to the first
+            # frame placed, then from each placed frame to the next, across frames left
+            # out (next to the sharp point) too: every command of the run counts.
+            chain = [Placed(0, run.start - run.direction * self.backlash, 0.1)]
+            for i, b in enumerate(x):
+                if not np.isnan(b):
+                    chain.append(Placed(i + 1, float(b), float(
+                        placement[int(np.clip(round(b), 0, len(sens) - 1))])))
+            chains.append(chain)
+        if sum(len(c) - 1 for c in chains) < 3:
+            return mean, mean, math.inf
+        near, far, error = steps_from_runs(chains, float(self.range), sigma)
+        # Ends and runs must agree: scale the line to what the runs covered from the
+        # exact stops, over their own commands, keeping its slope's share.
+        legs = []
+        for run, x in zip(runs, tracks):
+            placed = np.flatnonzero(~np.isnan(x))
+            if len(placed):
+                legs.append((run.start, run.direction, int(placed[-1]) + 1,
+                             abs(float(x[placed[-1]]) - run.start) + self.backlash))
         centre = 0.5 * (near + far)
-        if centre > 0 and abs(centre / mean - 1.0) < 0.5:
-            near, far = near * mean / centre, far * mean / centre
-        else:
-            near = far = mean
-        return near, far
+        if not legs or centre <= 0 or abs(centre / mean - 1.0) >= 0.5:
+            return mean, mean, math.inf
+        return (*fit_to_travel(near, far, float(self.range), legs), error)
 
     def _run(self, size: int, guess: float) -> "_Run":
         """Commands of ``size`` from the stop the lens is on toward the other, a frame each.
@@ -684,8 +809,17 @@ class _LiveView:
         error (up to half a step at some positions) out of sigma.
         """
         eig, power = [], []
+        # A frame placed on a wrong look-alike entry makes two increments off by
+        # steps: such increments are clipped at SPREAD_CLIP robust sigmas, so that
+        # a few misplacements cannot pass for the commands' spread.
+        deviations = [np.diff(x) * run.direction - step for run, x in zip(runs, tracks)]
+        pooled = np.concatenate(deviations) if deviations else np.array([])
+        pooled = pooled[~np.isnan(pooled)]
+        clip = (SPREAD_CLIP * 1.4826 * float(np.median(np.abs(pooled - np.median(pooled))))
+                if len(pooled) >= 5 else math.inf)
+        clip = max(clip, 1.0)
         for run, x in zip(runs, tracks):
-            for segment in _segments(np.diff(x) * run.direction - step):
+            for segment in _segments(np.clip(np.diff(x) * run.direction - step, -clip, clip)):
                 n = len(segment)
                 k = np.arange(1, n + 1)
                 # The MA(1) covariance s2 I + t2 T (T: 2 on the diagonal, -1
@@ -758,27 +892,6 @@ class _LiveView:
         if self.busy == "queue" and returns:
             self.clock.sleep_until(returns[0] + len(returns) * self.bound(size) + QUEUE_GUARD_S)
 
-    def share_variation(self) -> None:
-        """Every size's steps vary along the range as the largest size's do.
-
-        Steps vary with the focus distance because the lens's focusing
-        mechanism does, not the motor's size, so one ratio from the near to
-        the far stop holds for all (within a few per cent on real lenses).
-        The largest size measures it best (most steps per placed frame); the
-        others keep their own mean and take its ratio.
-        """
-        if self.big not in self.ends:
-            return
-        near, far = self.ends[self.big]
-        if near <= 0:
-            return
-        ratio = far / near
-        for size, (n, f) in list(self.ends.items()):
-            if size == self.big:
-                continue
-            mean = 0.5 * (n + f)
-            self.ends[size] = (2.0 * mean / (1.0 + ratio), 2.0 * mean * ratio / (1.0 + ratio))
-
     def busy_mode(self, steps: dict[int, float]) -> str:
         """What the camera does with a command that reaches a moving lens.
 
@@ -811,11 +924,13 @@ class _LiveView:
     def verify(self, calibration: Calibration) -> list[Arrival]:
         """Counted commands of every size from both stops, each arrival placed.
 
-        The lens is homed (on the near stop).  The largest size from there
+        The lens is homed (on the near stop).  The middle size over part of
+        the way (``CHECK_LEAD_SHARE``) and the largest size on from there
         into the working zone next to the sharp point, then each smaller
         size on from there (the smallest after a reversal, so the play
-        counts), then into the far stop by counted commands and the largest
-        size back into the zone: the near stop, the steps of every size
+        counts), then into the far stop by counted commands, and the middle
+        size over part of the way and the largest size on back into the zone
+        (the middle size's steps at both ends are driven): the near stop, the steps of every size
         where they are used, the backlash and the range must all be right
         for each arrival to land where the calibration's own model says
         (within the commands' spread and the placement's).  Commands are
@@ -828,8 +943,15 @@ class _LiveView:
         self.progress("check", 0.0)
         lo, hi = self.zone(40.0)
         inward = NEAR if self.far_side else FAR        # toward the sharp point
-        arrivals = [self._arrive("near stop", self.big, FAR, 0.5 * (lo + hi))]
         smaller = sorted((k for k in self.sizes if k != self.big), reverse=True)
+        middle = [k for k in smaller if k != self.sizes[0]]
+        # From the near stop, the largest middle size over the near part of the way first.
+        lead = None
+        if middle:
+            near_part = 0.5 * (lo + hi) * CHECK_LEAD_SHARE
+            lead = (middle[0], min(CHECK_LEAD_MAX, int(near_part // model.drive(middle[0]).steps)))
+        arrivals = [self._arrive("near stop", self.big, FAR, 0.5 * (lo + hi),
+                                 lead=lead if lead and lead[1] > 0 else None)]
         for i, size in enumerate(smaller):
             self.progress("check", 0.2 + 0.4 * i / max(len(smaller), 1))
             direction = -inward if i % 2 == 0 else inward
@@ -837,32 +959,40 @@ class _LiveView:
             target = float(lens.position) + direction * span
             arrivals.append(self._arrive("previous arrival", size, direction, target,
                                          base=arrivals[-1].placed))
-        self.progress("check", 0.6)
-        self._into_far_stop()
-        self.progress("check", 0.8)
-        arrivals.append(self._arrive("far stop", self.big, NEAR, 0.5 * (lo + hi) - 5.0))
+        # Each middle size's steps at the far end: from the far stop, a run of it over
+        # the far part of the range, then the largest size on into the zone.
+        for i, size in enumerate(middle or [None]):
+            self.progress("check", 0.6 + 0.4 * i / max(len(middle), 1))
+            self._into_far_stop()
+            lead = None
+            if size is not None:
+                far_part = max(0.0, float(self.range) - 0.5 * (lo + hi)) * CHECK_LEAD_SHARE
+                lead = (size, min(CHECK_LEAD_MAX, int(far_part // model.drive(size).far)))
+            arrivals.append(self._arrive("far stop", self.big, NEAR, 0.5 * (lo + hi) - 5.0,
+                                         lead=lead if lead and lead[1] > 0 else None))
         self.progress("check", 1.0)
         return arrivals
 
     def _arrive(self, origin: str, size: int, direction: int, goal: float,
-                base: float | None = None) -> Arrival:
+                base: float | None = None, lead: tuple[int, int] | None = None) -> Arrival:
         """Commands of ``size`` toward ``goal`` (as many as the model says reach it), placed.
 
         From a stop the prediction is the model's position; from the
         previous arrival (``base``, where it was placed) it is that plus the
-        model's move, so each arrival judges its own commands.
+        model's move, so each arrival judges its own commands.  ``lead``:
+        ``(size, count)`` commands sent first, the same way.
         """
         lens = self.lens
         model = lens.model
         assert model is not None and lens.position is not None
-        count, x, play = 0, float(lens.position), lens.play
-        start = x
-        while (goal - x) * direction > 0 and count < 1000:
-            nxt, play = model.move(x, size, direction, play)
-            if abs(nxt - goal) > abs(x - goal):
-                break
-            x, count = nxt, count + 1
-        count = max(count, 1)
+        start = float(lens.position)
+        counts: dict[int, int] = {}
+        if lead is not None:
+            for _ in range(lead[1]):
+                lens.wait_free()
+                lens.send(lead[0], direction)
+            counts[lead[0]] = lead[1]
+        count = self._arrival_count(model, size, direction, goal)
         for _ in range(count):
             lens.wait_free()
             lens.send(size, direction)
@@ -871,15 +1001,45 @@ class _LiveView:
         predicted = float(lens.position)
         if base is not None and math.isfinite(base):
             predicted = base + predicted - start
-        spread = arrival_spread({size: count}, self.jitter, self.placement_var)
+        counts[size] = counts.get(size, 0) + count
+        spread = arrival_spread(counts, self.jitter, self.placement_var)
         reach = arrival_tolerance(spread) + 8.0
         lo = max(predicted - reach, self.side_lo)
         hi = min(predicted + reach, self.side_hi)
         placed = self.fix(lo, hi, frames=ANCHOR_FRAMES) if hi > lo else math.nan
-        arrival = Arrival(origin, int(round(predicted)), predicted, placed, spread,
-                          f"{count} size-{size} command{'s' if count > 1 else ''}")
+        sent = " and ".join(f"{n} size-{k} command{'s' if n > 1 else ''}"
+                            for k, n in counts.items())
+        arrival = Arrival(origin, int(round(predicted)), predicted, placed, spread, sent)
         log.info("calibration check: %s", arrival.describe())
         return arrival
+
+    def _arrival_count(self, model, size: int, direction: int, goal: float) -> int:
+        """How many commands of ``size`` from where the lens is land nearest ``goal``
+        on the working side of the sharp point.
+
+        The count whose predicted landing is nearest the goal may fall across
+        the sharp point when one command is long (a Sony size 3 moves 60
+        steps): there the picture hardly changes from step to step, and
+        defocus looks alike either side, so the arrival could only be placed
+        at the working side's edge, steps from where the lens is.  Such a
+        landing is passed over for the nearest one on the working side
+        (``ARRIVAL_MARGIN`` inside it); only when there is none is the nearest
+        taken as it is.
+        """
+        lens = self.lens
+        lo, hi = self.side_lo + ARRIVAL_MARGIN, self.side_hi - ARRIVAL_MARGIN
+        x, play = float(lens.position), lens.play
+        landings: list[tuple[int, float]] = []
+        beyond = 0
+        while len(landings) < 1000 and beyond < 2:
+            x, play = model.move(x, size, direction, play)
+            landings.append((len(landings) + 1, x))
+            if (x - goal) * direction >= 0:
+                beyond += 1
+            if x <= 0.0 or x >= float(model.steps):    # clamped on a stop
+                break
+        inside = [c for c in landings if lo <= c[1] <= hi]
+        return min(inside or landings, key=lambda c: abs(c[1] - goal))[0]
 
     def pacing(self, calibration: Calibration) -> Calibration:
         """``calibration`` as calibration's own moves use it: on a camera that queues,
@@ -983,9 +1143,9 @@ class _LiveView:
         if sigma > 0:
             count = max(2, min(count, int((e / (3 * sigma)) ** 2)))
         if self.busy == "queue":
-            # Never more requests outstanding than the camera takes: a train of
-            # QUEUE_TRAIN has at most QUEUE_TRAIN - 1 before its last, and every
-            # train drains before the next command (drain()).
+            # Never more than two requests outstanding: a train of QUEUE_TRAIN (2)
+            # has one before its last, and every train drains before the next
+            # command (drain()).
             count = min(count, QUEUE_TRAIN)
         wander = 3 * sigma * math.sqrt(count)
         span = count * e
@@ -1017,6 +1177,7 @@ class _LiveView:
         at = ["B"]
         trains: list[_Train] = []
         evidence: list[tuple[list[float], float]] = []   # (return times, shortfall)
+        lagging: list[tuple[list[float], float, float]] = []   # (return times, seen, lag)
 
         def short_of(anchor: str, placed: float) -> float:
             """Steps short of ``anchor`` (negative: beyond) where ``placed`` puts the lens."""
@@ -1044,14 +1205,20 @@ class _LiveView:
         # command in most trains; the mean shows it).
         repeats = 1 if wander <= 0.3 * e else TRAINS_IF_JITTERY
         limit = max(0.6, 0.3 * e, wander / math.sqrt(repeats))
+        # The early frame is one placement, the final one two averaged: their
+        # difference has 1.5 placement variances.  A lag is a queue's, the same
+        # in every train at a spacing, so it is judged on the trains' mean: one
+        # loose placement must not fail a train spaced seconds apart.
+        limit_lag = lag_limit(self.placement_var, repeats)
 
         def ok(spacing: float) -> bool:
-            shortfalls, gaps, refusals, lags = [], [], 0, 0
+            shortfalls, gaps, refusals, lags = [], [], 0, []
             for _ in range(repeats):
                 target = "A" if at[0] == "B" else "B"
                 direction = arrive[target]
                 refused, returns = self.send_train(size, direction, count, spacing)
                 self.clock.sleep_until(returns[-1] + spacing)
+                seen = self.clock.now()
                 early = self.locate(*window)
                 self.clock.sleep(max(0.5, count * spacing))
                 self.drain(size, returns)
@@ -1059,30 +1226,34 @@ class _LiveView:
                 gaps += [b - a for a, b in zip(returns, returns[1:])] or [spacing]
                 shortfalls.append(short_of(target, final))
                 evidence.append((returns, shortfalls[-1]))
-                lag = (final - early) * direction > LAG_STEPS  # early frame still behind
+                lags.append((final - early) * direction)   # early frame still behind
+                lagging.append((returns, seen, lags[-1]))
+                lag = lags[-1] > limit_lag
                 refusals += refused
-                lags += lag
                 if refused or lag or repeats > 1 or abs(shortfalls[-1]) >= 0.5:
                     recover(target)
                 at[0] = target
                 self.here = apparent[target]
             # Read against the anchor's own placement: this check is tight.
             short = abs(sum(shortfalls) / repeats) > limit
-            failure = "refused" if refusals else "short" if short else "lag" if lags else ""
-            log.debug("size %d train of %d at %.3f s: shortfalls %s, lag %d, refused %d: %s",
-                      size, count, spacing, [round(v, 2) for v in shortfalls], lags, refusals,
-                      failure or "passed")
+            lagged = sum(lags) / repeats > limit_lag
+            failure = "refused" if refusals else "short" if short else "lag" if lagged else ""
+            log.debug("size %d train of %d at %.3f s: shortfalls %s, lags %s (limit %.2f), "
+                      "refused %d: %s", size, count, spacing, [round(v, 2) for v in shortfalls],
+                      [round(v, 2) for v in lags], limit_lag, refusals, failure or "passed")
             trains.append(_Train(not failure, failure, min(gaps), sum(gaps) / len(gaps)))
             return not failure
 
         try:
-            return self._bisect(size, e, count, ok, trains, evidence, sigma, latency_sigma, safe)
+            return self._bisect(size, e, count, ok, trains, evidence, sigma, latency_sigma, safe,
+                                lagging)
         except _Unreadable as exc:
             return self._bounded(size, latency_sigma, str(exc))
 
     def _bisect(self, size: int, e: float, count: int, ok: Callable[[float], bool],
                 trains: list["_Train"], evidence: list[tuple[list[float], float]],
-                sigma: float, latency_sigma: float, safe: float) -> tuple[float, float]:
+                sigma: float, latency_sigma: float, safe: float,
+                lagging: list[tuple[list[float], float, float]]) -> tuple[float, float]:
         """The bisection on the spacing, and the motion time and period it gives."""
         hi = min(safe, 0.25 if size == self.sizes[0] else 1.0)
         while not ok(hi):
@@ -1101,16 +1272,17 @@ class _LiveView:
                 hi = mid
             else:
                 lo = mid
-        passed = [t for t in trains if t.ok]
-        failures = [t.failure for t in trains]
-        if failures.count("lag") > failures.count("short") + failures.count("refused"):
-            # The camera queues commands sent too soon (they only lag).  A
-            # passing train may hide up to LAG_STEPS of lag: that, spread over
-            # the train, is the margin.
-            # A train of ``count`` passes while its lag stays under LAG_STEPS,
-            # so the motion is at most gap / (1 - LAG_STEPS / (e count)).
-            move = min(t.mean_gap for t in passed)
-            margin = 1.0 / (1.0 - min(LAG_STEPS / (e * count), 0.5)) - 1.0
+        if self.busy == "queue":
+            # The camera queues commands sent too soon: they only lag, and a
+            # train of two (issue 15) lags less than a placement's error when
+            # its commands are small (size 1: half a step at 3/4 of the motion),
+            # so a passing train bounds nothing.  The motion time is the one
+            # that explains every train's lag, at its upper confidence bound.
+            lag_sigma = math.sqrt(1.5 * self.placement_var + count * sigma ** 2 + 0.01)
+            move = queue_motion_time(lagging, e, lag_sigma)
+            margin = self.s.margin
+            log.info("size %d: a queued command moves %.1f ms (from %d trains' lags, "
+                     "one placed to %.2f steps)", size, 1000 * move, len(lagging), lag_sigma)
         else:
             # The camera drops or refuses commands sent too soon.
             move = _motion_time(evidence, e, sigma)
@@ -1366,7 +1538,6 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     for i, size in enumerate(sorted(cal.sizes[1:], reverse=True)):
         cal.into_stop(NEAR if i == 0 or cal.here > 0 else FAR)
         steps[size] = cal.effective(size)
-    cal.share_variation()
     cal.busy = cal.busy_mode(steps)
     moves, periods = {}, {}
     for size in sorted(cal.sizes, reverse=True):

@@ -1,6 +1,7 @@
 """Every camera family: detected from what the camera says, calibrated by what it gives."""
 
 import json
+import re
 
 import pytest
 
@@ -97,7 +98,10 @@ def test_sony_commands_lost_in_one_sweep_are_caught_and_swept_again(caplog):
     with caplog.at_level("INFO", logger="rig.calibrate"):
         cal = calibrate(lens, progress=progress)
     assert len(sweeps) == 2 and body.truth.dropped >= 30
-    assert "disagrees with the live view on 48% of the sweep" in caplog.text
+    # 30 of about 830 steps lost at 200: the readings past it are 3-4 units off (the
+    # share depends on how far past the far stop the sweep records)
+    assert re.search(r"disagrees with the live view on 4[5-9]% of the sweep \(by up to [34] "
+                     r"units\)", caplog.text)
     assert "commands were lost in the first calibration sweep" in caplog.text
     assert cal.steps == 800 and cal.extra["sweeps"] == 2
     assert cal.extra["focalposition_linear"] is True

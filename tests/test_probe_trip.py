@@ -14,7 +14,13 @@ from rig.zoo import profile as zoo_profile
 # that reaches a moving lens, one whose camera drops it.  bench/probe_zoo.py runs 20 and
 # lists, for each lens that fails, the row that is off and whether the calibration put it
 # off (a step size or backlash mis-measured, a speed it could not time, a refusal).
-ZOO_SEEDS = (11, 1507)
+# Zoo 11 (a 35mm f/4, queue) was the queueing one until calibration gave the backlash an
+# error: its legs place with a bias next to the sharp point (2.8 +- 0.5 steps after 30,
+# truth 1.7) so it is refused with `precision`, rightly; zoo 5 (180mm f/1.4, a queue that
+# hangs at a sixth) recovers instead.  Zoo 11 stays below, held to the same bound on what
+# is outstanding, until a backlash estimate that sees the bias lets it recover.
+ZOO_SEEDS = (5, 1507)
+REFUSED_QUEUE_SEED = 11
 QUEUE_SEED = 5   # a 180 mm f/1.4 whose camera queues requests (and hangs at a sixth)
 
 
@@ -27,13 +33,10 @@ def _trip(original, **kw):
     print("\n".join(c.line() for c in trip["checks"] + trip["session"]))
     assert trip["overflows"] == 0
     assert trip["result"].findings["most_outstanding"].value <= 2
-    # At the camera, the calibration's requests included: rig's calibration sends trains
-    # of three on a camera that queues (rig/calibrate.py, QUEUE_TRAIN), so zoo seed 11
-    # (a queue that hangs at a sixth) sees 3 today.  Printed, and held to that train, until
-    # the calibration keeps to two (tests/test_probe.py proves it keeps to two on a camera
-    # that hangs at three).
+    # At the camera, the calibration's requests included: on a camera that queues its
+    # speed trains are of two (rig/calibrate.py, QUEUE_TRAIN), so never a third.
     print(f"most requests outstanding at the camera: {trip['most_outstanding']}")
-    assert trip["most_outstanding"] <= 3
+    assert trip["most_outstanding"] <= 2
     return trip
 
 
@@ -57,6 +60,17 @@ def test_round_trip_on_a_zoo_lens_with_rigs_calibration(seed):
     assert not trip["result"].calibration_error
     assert not _failed(trip["checks"])
     assert trip["session"] and not _failed(trip["session"])
+
+
+def test_the_refused_queueing_lens_never_has_a_third_request_outstanding():
+    """Zoo 11, a queueing camera whose calibration refuses for the play (see ZOO_SEEDS):
+    the probe and the calibration up to the refusal keep to two requests outstanding, and
+    the refusal names the play.  When the play is measured better this fails: put the
+    seed back in ZOO_SEEDS."""
+    original = zoo_profile(REFUSED_QUEUE_SEED)
+    assert original.busy == "queue"
+    trip = _trip(original)
+    assert "the play of the focus gear could not be measured" in trip["result"].calibration_error
 
 
 def test_the_probes_own_part_on_a_lens_the_calibration_mismeasures():
