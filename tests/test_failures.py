@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from rig.app import App, load_state
+from rig.calibrate import TEST_REACH
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.display import View, screen_text
@@ -105,7 +106,12 @@ def test_new_lens_on_mf_calibrates_once_switched(tmp_path, caplog):
     rig = Rig(tmp_path / "state")
     rig.body.af = False
     rig.start()
-    rig.clock.sleep(60)
+    # Before it may say MF, calibration drives TEST_REACH of the largest commands out and as
+    # many back, 1 s apart (settle_large_s), until one changes the picture: a lens that
+    # moves meets its sharp point on the way (a 200mm f/1.4's near stop is one wide blur;
+    # 6 commands once called it MF).  With the near stop and the first sweep, the fault
+    # comes at about 150 s of virtual time.
+    rig.clock.sleep(2 * TEST_REACH * 1.0 + 60)
     s = rig.app.state
     assert s.activity == Activity.FAULT and "set the lens switch to AF" in s.message
     assert caplog.text.count("the lens does not move when driven") == 1   # not every retry
