@@ -43,6 +43,8 @@ from .calestimate import Arrival, arrival_spread
 from .calibration import Calibration
 from .calstops import SizeSteps, Stall, count_spread, settle_time, size_steps, stall_point
 from .lens import FAR, NEAR, SPACING_GUARD, Lens
+from .probeport import distance as signature_distance
+from .probeport import signature
 from .vision import distance, steady_fingerprint
 
 __all__ = ["calibrate_stops", "CHECK", "CHECK_OFF"]
@@ -69,6 +71,8 @@ TRIALS = 6            # timing trains per size on a body that drops or refuses
 QUEUE_GUARD = 1.1     # a queueing body's settle-time motion, times this (frames are coarse)
 PASS_SIGMA = 6.0      # the pass's stall known to worse than this (commands): precision
 MIN_CONTRAST = 0.05   # a stall whose picture changes less per step than this: detail
+TEST_COMMANDS = 6     # largest commands each way that show whether the lens moves at all
+MOVED_NOISE = 4.0     # a signature this many noise floors from the resting one: it moved
 VERIFY_REACH = 0.2    # arrivals end this share of the range (at least 40 steps) off the far stop
 
 
@@ -239,8 +243,10 @@ def _trusted(stall: Stall, what: str, noise_ok: bool = True) -> Stall:
 
 
 def find_far_stop(cnt: Counter, limit: int) -> list[np.ndarray]:
-    """Into the far stop; its picture (four frames)."""
-    cnt.home_until_still(FAR, limit)
+    """Into the far stop; its picture (four frames).  A picture still from the first
+    commands on: the lens may not move at all (:func:`_moves_or_refuse`)."""
+    if cnt.home_until_still(FAR, limit) <= 6:
+        _moves_or_refuse(cnt, max(cnt.motion))
     return cnt.plateau(4)
 
 
@@ -270,12 +276,34 @@ def busy_test(cnt: Counter, far_ref: list[np.ndarray]) -> Busy:
     refused = cnt.lens.retries > retries
     two = cnt.approach(FAR, far_ref, every=2).stall
     if one.count < 3:
-        raise _Refusal(f"a size-{big} command moved the lens {one.count:.1f} size-1 steps: "
-                       "the largest size barely moves it", "precision")
+        _moves_or_refuse(cnt, big)
+        raise _Refusal(f"a size-{big} command out of the far stop counted back as "
+                       f"{one.count:.1f} size-1 steps, though size-{big} commands do change "
+                       "the picture: next to the far stop it changes too little with the "
+                       "lens. Point the camera at a still, detailed object within a couple "
+                       "of metres", "detail")
     mode = "error" if refused else "queue" if two.count > 1.5 * one.count else "drop"
     log.info("a command sent to a moving lens: %s (one counted %.1f, two %.1f)", mode,
              one.count, two.count)
     return Busy(mode, one.count, two.count)
+
+
+def _moves_or_refuse(cnt: Counter, big: int) -> None:
+    """Refuse ``mf`` when :data:`TEST_COMMANDS` largest commands each way leave the picture
+    as it was (compared by the probe's signature, which a wide lens's small blur shows)."""
+    rest = [signature(cnt.lens.frame()) for _ in range(3)]
+    floor = max(statistics.median([signature_distance(rest[0], rest[1]),
+                                   signature_distance(rest[1], rest[2]),
+                                   signature_distance(rest[0], rest[2])]), 1e-6)
+    for direction in (NEAR, FAR):
+        for _ in range(TEST_COMMANDS):
+            cnt.send(big, direction)
+            cnt.settle()
+            if signature_distance(signature(cnt.lens.frame()), rest[0]) > MOVED_NOISE * floor:
+                return
+    raise _Refusal(f"the lens does not move when driven: {2 * TEST_COMMANDS} size-{big} "
+                   "commands left the picture as it was: set the lens switch to AF (and the "
+                   "camera to a mode that lets the host drive focus)", "mf")
 
 
 @dataclass(frozen=True)
