@@ -246,7 +246,10 @@ def find_far_stop(cnt: Counter, limit: int) -> list[np.ndarray]:
     """Into the far stop; its picture (four frames).  A picture still from the first
     commands on: the lens may not move at all (:func:`_moves_or_refuse`)."""
     if cnt.home_until_still(FAR, limit) <= 6:
-        _moves_or_refuse(cnt, max(cnt.motion))
+        big = max(cnt.motion)
+        _moves_or_refuse(cnt, big)
+        for _ in range(TEST_COMMANDS + 2):  # back into the far stop from wherever the test left it
+            cnt.send(big, FAR)
     return cnt.plateau(4)
 
 
