@@ -237,7 +237,7 @@ def judge(outcome: dict[str, Any], truth: dict[str, Any]) -> Verdict:
 # ------------------------------------------------------------------ one calibration
 
 
-def worker(profile: str, state: str, out: str) -> None:
+def worker(profile: str, state: str, out: str, method: str = "") -> None:
     """In a subprocess, with PYTHONPATH at the rig/ under test: ``rig calibrate`` on the
     simulated profile, and what became of it (saved, refused, traceback) as JSON in ``out``.
 
@@ -286,7 +286,8 @@ def worker(profile: str, state: str, out: str) -> None:
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             rc = rig.cli.main(["calibrate", "--camera", f"sim:{profile}", "--json",
-                               "--state-dir", state])
+                               "--state-dir", state]
+                              + (["--method", method] if method else []))
         result["rc"] = rc
     except BaseException:                 # escaped main: a traceback for the user
         result.update(status="traceback", error=traceback.format_exc())
@@ -338,8 +339,9 @@ _LOCK = threading.Lock()
 _STOP = threading.Event()
 
 
-def run_one(tree: Path, profile: Path, timeout: float) -> dict[str, Any]:
-    """One calibration in its own process, rig/ from ``tree``."""
+def run_one(tree: Path, profile: Path, timeout: float, method: str = "") -> dict[str, Any]:
+    """One calibration in its own process, rig/ from ``tree`` (``method``: ``rig calibrate
+    --method``, none when empty)."""
     if _STOP.is_set():
         return {"status": "stopped"}
     with tempfile.TemporaryDirectory(prefix="lens_zoo-") as tmp:
@@ -347,7 +349,7 @@ def run_one(tree: Path, profile: Path, timeout: float) -> dict[str, Any]:
         env = dict(os.environ, PYTHONPATH=str(tree), XDG_STATE_HOME=str(Path(tmp) / "xdg"))
         env.pop("STATE_DIRECTORY", None)
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(profile),
-                   str(Path(tmp) / "state"), str(out)]
+                   str(Path(tmp) / "state"), str(out)] + ([method] if method else [])
         started = time.perf_counter()
         child = subprocess.Popen(command, env=env, cwd=tmp, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -502,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="wall seconds one calibration may take before it counts as a hang")
     ap.add_argument("--previous", default=PREVIOUS_REV,
                     help="the git revision whose rig/ is the previous calibration ('' for none)")
+    ap.add_argument("--method", action="append", choices=("liveview", "stops"),
+                    help="calibrate the working tree with this method (rig calibrate "
+                         "--method), one column each; repeat for several (then no "
+                         "previous column); default: the tree's own default")
     args = ap.parse_args(argv)
     if args.n < 1 or args.jobs < 1 or args.timeout <= 0:
         ap.error("--n and --jobs must be >= 1, --timeout > 0")
@@ -514,13 +520,21 @@ def main(argv: list[str] | None = None) -> int:
         trees: dict[str, Path] = {"now": ROOT}
         same = False
         note = ""
-        if args.previous:
+        methods: dict[str, str] = {"now": ""}
+        if args.method:
+            methods = {f"now --method {m}": m for m in dict.fromkeys(args.method)}
+            trees = {name: ROOT for name in methods}
+        if args.previous and len(methods) == 1:
+            if args.method:
+                methods = {"now": args.method[0]}
+                trees = {"now": ROOT}
             (tmpdir / "previous").mkdir()
             old = previous_tree(args.previous, tmpdir / "previous")
             if old is None:
                 note = f"previous ({args.previous}): unavailable (git archive failed)"
             else:
-                same = _tree_digest(old / "rig") == _tree_digest(ROOT / "rig")
+                same = (_tree_digest(old / "rig") == _tree_digest(ROOT / "rig")
+                        and not methods["now"])
                 trees = {f"previous {args.previous}": old, "now": ROOT}
                 if same:
                     note = (f"the working tree's rig/ is the same as {args.previous}'s: "
@@ -547,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
         pool = ThreadPoolExecutor(max_workers=args.jobs)
         futures = {(name, seed): pool.submit(run_one, trees[name],
-                                             tmpdir / f"zoo-{seed}.toml", args.timeout)
+                                             tmpdir / f"zoo-{seed}.toml", args.timeout,
+                                             methods.get(name, ""))
                    for seed in seeds for name in runs}
         done = 0
         try:
@@ -606,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--worker":
         worker(*sys.argv[2:])
         sys.exit(0)
     sys.exit(main())

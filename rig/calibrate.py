@@ -61,6 +61,8 @@ class CalibrationSettings:
     precision_steps: float = 0.1   # ... or to this many steps (one standard error) ...
     max_runs: int = 6              # ... or this many runs from stop to stop were made
     margin: float = 0.015          # spacing = motion time * (1 + margin) + jitter guard
+    method: str = "liveview"       # live-view bodies: "liveview" (the sweep) or "stops"
+                                   # (counting against the stops, rig.calstopsrun)
 
 
 # Why a calibration refused: the fixed set of causes (docs/calibration.md).
@@ -1736,6 +1738,9 @@ def calibrate(lens: Lens, settings: CalibrationSettings | None = None,
             return _calibrate_reading(lens, settings, progress)
         if lens.caps.stop == "error":
             return _calibrate_counting(lens, settings, progress)
+        if settings.method == "stops":
+            from .calstopsrun import calibrate_stops
+            return calibrate_stops(lens, settings, progress)
         return _calibrate_liveview(lens, settings, progress)
     except (CalibrationError, Cancelled, KeyboardInterrupt):
         lens.model = None          # nothing measured is kept

@@ -36,11 +36,13 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps"]
+__all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps", "count_spread",
+           "settle_time"]
 
 GRID = 0.02          # resolution of the stall search, commands
 QUADRATIC = False    # fit a d**2 term too (worse on the zoo: docs/calibration.md)
 RANK = 3             # directions of the picture's change the fit follows
+MIN_LEGS = 3         # legs of one length a spread rests on, at least
 WINDOW = 20.0        # steps off the stop a second fit keeps (the picture's change is not
                      # linear over more; bench/cal_stops.py chose it on zoo seeds 1-12)
 
@@ -217,3 +219,42 @@ def size_steps(near_leg: tuple[int, float, float], far_leg: tuple[int, float, fl
     cov = jinv @ np.diag([e1 ** 2, e2 ** 2]) @ jinv.T
     return SizeSteps(float(p[0]), float(p[1]), math.sqrt(max(cov[0, 0], 0.0)),
                      math.sqrt(max(cov[1, 1], 0.0)), float((p[0] + p[1]) / 2.0))
+
+
+# ------------------------------------------------------------------ spread and timing
+
+
+def count_spread(counts: Sequence[tuple[int, float, float]]) -> float:
+    """One command's spread (steps, one sigma) from legs of equal length counted back.
+
+    ``counts``: ``(commands, counted, sigma)``.  ``k`` commands whose steps
+    spread by ``s`` each count ``k s**2`` more variance than the stall fits'
+    own (``sigma**2``); legs are grouped by ``k`` and the excess pooled.
+    Fewer than :data:`MIN_LEGS` legs of one length say nothing: 0 (two
+    counts make a spread that can be anything; a spread too large would
+    widen the check's tolerance until a wrong calibration passes it).
+    """
+    groups: dict[int, list[tuple[float, float]]] = {}
+    for k, c, s in counts:
+        groups.setdefault(int(k), []).append((float(c), float(s)))
+    excess, dof = 0.0, 0
+    for k, legs in groups.items():
+        if len(legs) < MIN_LEGS or k < 1:
+            continue
+        c = np.array([x for x, _ in legs])
+        s2 = float(np.mean([s * s for _, s in legs]))
+        var = float(np.var(c, ddof=1))
+        excess += (len(legs) - 1) * max(var - s2, 0.0) / k
+        dof += len(legs) - 1
+    return math.sqrt(excess / dof) if dof else 0.0
+
+
+def settle_time(times: Sequence[float], off: Sequence[float], still: float) -> float | None:
+    """When the picture settled: the time of the first frame from which every frame is
+    within ``still`` of the last (``off[i]``: frame ``i``'s distance from the last one).
+    None when even the first frame was (the motion did not show)."""
+    d = np.asarray(off, dtype=float)
+    moving = np.flatnonzero(d >= still)
+    if not len(moving) or moving[-1] + 1 >= len(d):
+        return None
+    return float(times[int(moving[-1]) + 1])

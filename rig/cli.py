@@ -19,7 +19,9 @@ and exit with status 2.  A lens or camera failure exits with status 1.
 
 from __future__ import annotations
 
+
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -149,7 +151,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 1
     line = ProgressLine(sys.stderr, quiet=args.json)
     try:
-        cal = calibrate(lens, _calibration_settings(config), line.update)
+        settings = _calibration_settings(config)
+        if getattr(args, "method", None):
+            settings = dataclasses.replace(settings, method=args.method)
+        cal = calibrate(lens, settings, line.update)
     except KeyboardInterrupt:
         line.stop()
         print("rig: calibration stopped (Ctrl-C): nothing was saved, the saved lens profiles "
@@ -553,6 +558,9 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--camera", help="usb (default) or sim:PROFILE.toml")
     cal.add_argument("--json", action="store_true", help="print the calibration as JSON")
     cal.add_argument("--plot", metavar="PNG", help="draw what the calibration found")
+    cal.add_argument("--method", choices=("liveview", "stops"),
+                     help="live-view bodies: the sweep (liveview) or counting against the "
+                          "stops (stops); default: [calibration] method")
     cal.add_argument("--state-dir")
     cal.add_argument("--config")
     cal.set_defaults(func=cmd_calibrate)

@@ -154,6 +154,7 @@ SCHEMA = Table({
         "settle_large_s": Field(float, above=0, max=10),
         "max_steps": Field(int, min=50, max=100000),
         "stall_window": Field(int, min=8, max=400),
+        "method": Field(str, choices=("liveview", "stops")),
     }),
 })
 
