@@ -159,12 +159,8 @@ class Counter:
     def leave(self, direction: int, commands: int, at_stop: list[np.ndarray]):
         """Size-1 commands off a stop with a frame each: where the lens left it (the play)."""
         from rig.calstops import stall_point
-        counts = [0.0] * len(at_stop)
-        frames = list(at_stop)
-        for c in range(1, commands + 1):
-            self.send(1, direction)
-            counts.append(float(c))
-            frames.append(self.fp())
+        from rig.calstopsrun import leave_readings
+        counts, frames = leave_readings(self.send, self.fp, direction, commands, at_stop)
         fit = stall_point(counts, frames, [c == 0 for c in counts], side="start")
         self.stalls.append({"what": "leave", "fit": fit, "true": self._true_k(counts, "start"),
                             "data": (counts, frames)})

@@ -87,6 +87,19 @@ class _Refusal(Exception):
 # ------------------------------------------------------------------ the driver
 
 
+def leave_readings(send: Callable[[int, int], object], fp: Callable[[], np.ndarray],
+                   direction: int, commands: int,
+                   at_stop: list[np.ndarray]) -> tuple[list[float], list[np.ndarray]]:
+    """``commands`` size-1 commands off a stop, a frame after each: (counts, frames),
+    starting with the frames ``at_stop`` (count 0)."""
+    counts = [0.0] * len(at_stop)
+    frames = list(at_stop)
+    for c in range(1, commands + 1):
+        send(1, direction)
+        counts.append(float(c))
+        frames.append(fp())
+    return counts, frames
+
 class Counter:
     """Paced commands, settled frames and approaches to a stop (no estimates kept here).
 
@@ -167,12 +180,7 @@ class Counter:
 
     def leave(self, direction: int, commands: int, at_stop: list[np.ndarray]) -> Stall:
         """Size-1 commands off a stop with a frame each: where the lens left it (the play)."""
-        counts = [0.0] * len(at_stop)
-        frames = list(at_stop)
-        for c in range(1, commands + 1):
-            self.send(1, direction)
-            counts.append(float(c))
-            frames.append(self.fp())
+        counts, frames = leave_readings(self.send, self.fp, direction, commands, at_stop)
         return stall_point(counts, frames, [c == 0 for c in counts], side="start")
 
     def approach(self, direction: int, ref: list[np.ndarray] | None, *, every: int = 4,
