@@ -100,6 +100,20 @@ def test_a_zoo_lens_is_recovered_checked_and_saved_with_todays_keys(seed):
     assert lens.position == 0 == body.truth.position(clock.now())      # homed
 
 
+def test_a_body_that_refuses_while_the_lens_moves_is_found_so_not_taken_for_dead():
+    """Zoo seed 8 (a 180mm f/3.5 macro on a body that answers -110 while the lens moves):
+    the busy test's second command once went through Lens.send, whose retries ran out
+    behind the first command's long motion, and the calibration stopped with 'the camera
+    stopped answering' (a false cause). Sent straight to the drive, the refusal shows
+    the body's kind."""
+    profile = zoo.profile(8)
+    assert profile.busy == "error"
+    lens, body, clock = connected(profile)
+    cal = calibrate(lens, STOPS)
+    assert cal.extra["busy"] == "error"
+    assert within_the_bar(cal, profile) == []
+
+
 def test_a_queueing_body_never_has_more_than_two_requests_outstanding():
     profile = dataclasses.replace(zoo.profile(5), queue_depth=2)
     lens, body, clock = connected(profile)
