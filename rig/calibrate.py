@@ -31,8 +31,11 @@ import gphoto2 as gp
 import numpy as np
 
 from .calestimate import (Arrival, arrival_misses, arrival_spread,
-                          arrival_tolerance, backlash, backlash_error, fit_to_travel,
-                          lag_limit, Placed, queue_motion_time, steps_from_runs)
+                          arrival_tolerance, backlash, backlash_error,
+                          lag_limit, queue_motion_time)
+from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen, far_stop_fit, fit_run, linear,
+                     motion_time, placement_var, readings_off, run_ends, same_readings,
+                     sharpest, shifted, snap, step_from_runs, track)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -114,7 +117,6 @@ CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run 
 CHECK_LEAD_MAX = 60     # ... in at most this many commands
 ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working side at least
 ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
-SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
 TEST_REACH = 60         # largest commands out, then back, while they leave the picture as it was
 MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
@@ -122,52 +124,7 @@ TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too mu
 MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
 NEIGHBOURS = 3          # positions short of an anchor whose placement is measured
 ANCHOR_FRAMES = 4       # frames averaged to place an anchor or its neighbours
-MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
 JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time
-SPREAD_EVIDENCE = 3.84  # likelihood ratio a spread needs to count (chi-square, 1 dof, 95 %)
-READING_SLACK = 1.0     # focalposition units a reading may be off (rounding, cutting)
-READINGS_OFF = 0.05     # share of readings further off that disagrees (the range, or a
-                        # second sweep's readings)
-
-
-@dataclass(frozen=True)
-class _Run:
-    """Commands of one size from a stop toward the other, a frame after each."""
-
-    start: float          # the stop it started from (exact)
-    direction: int
-    room: float           # steps to the other stop
-    frames: list[np.ndarray]
-
-
-def _segments(values: np.ndarray) -> list[np.ndarray]:
-    """The stretches of ``values`` without NaN."""
-    out, current = [], []
-    for v in values:
-        if np.isnan(v):
-            if current:
-                out.append(np.array(current))
-            current = []
-        else:
-            current.append(float(v))
-    if current:
-        out.append(np.array(current))
-    return out
-
-
-def _step_from_runs(runs: list[_Run], tracks: list[np.ndarray],
-                    fallback: float, play: float = 0.0) -> tuple[float, int]:
-    """Mean step: distance from the stops to the last frames placed, over the commands
-    (each run's first command also turned the ``play``)."""
-    covered, commands = 0.0, 0
-    for run, x in zip(runs, tracks):
-        placed = np.flatnonzero(~np.isnan(x))
-        if len(placed):
-            covered += abs(float(x[placed[-1]]) - run.start) + play
-            commands += int(placed[-1]) + 1
-    if commands == 0:
-        return fallback, len(runs[0].frames)
-    return covered / commands, commands
 
 
 class _Unreadable(Exception):
@@ -369,9 +326,7 @@ class _LiveView:
                 "commands left the picture as it was: set the lens switch to AF (and the "
                 "camera to a mode that lets the host drive focus)", "mf")
         estimate = max(10, first_still - self.s.stall_window)
-        focus = np.convolve(sharp[: estimate + 1], np.ones(5) / 5, mode="same")
-        self.subject = int(np.argmax(focus))
-        contrast = float(focus.max() / max(float(np.median(focus)), 1e-6))
+        self.subject, contrast = sharpest(sharp, estimate)
         if contrast < 1.5:
             raise CalibrationError(
                 f"the live view shows too little detail to calibrate: the sharpest frame of "
@@ -428,14 +383,7 @@ class _LiveView:
             self.step(1, NEAR, self.s.settle_small_s)
             record.append((self.fp() + self.fp()) / 2)   # two looks, as in the runs
             self.progress("far stop", j / back)
-        rec = np.stack(record)
-        tab = np.stack(table)
-        best, best_cost = None, math.inf
-        for r in range(max(back + 1, first_still - 2 * window), end + 1):
-            rows = tab[r - back: r][::-1]  # positions r-1 ... r-back
-            cost = float(np.mean((rows - rec) ** 2))
-            if cost < best_cost:
-                best, best_cost = r, cost
+        best = far_stop_fit(table, record, first_still, window)
         if best is None:
             raise CalibrationError("could not place the far stop: the way back from it "
                                    "matched no stretch of the sweep", "precision")
@@ -510,21 +458,13 @@ class _LiveView:
         came out ``2 play`` too far.  The table is resampled at
         ``p + play`` and every position found so far moved with it.
         """
-        table = np.stack(sweep.table)
-        sharp = np.asarray(sweep.sharp, dtype=float)
-        span = int(round(self.range - 2.0 * play))
-        where = np.minimum(np.arange(span + 1) + play, len(table) - 1)
-        i0 = np.floor(where).astype(int)
-        i1 = np.minimum(i0 + 1, len(table) - 1)
-        f = (where - i0)
-        new_table = (1 - f)[:, None] * table[i0] + f[:, None] * table[i1]
-        new_sharp = (1 - f) * sharp[i0] + f * sharp[i1]
+        new_table, new_sharp, span = shifted(sweep.table, sweep.sharp, self.range, play)
         self.subject = int(round(self.subject - play))
         self.range = span
         self.here = self.here - play
         frames, positions = self.record
         self.record = (frames, [p - play for p in positions])
-        return _Sweep(list(new_table.astype(np.float32)), list(new_sharp), span, sweep.readings)
+        return _Sweep(new_table, new_sharp, span, sweep.readings)
 
     def _placement_var(self, frames: list[np.ndarray], positions: list[int]) -> float:
         """How far frames at known positions place from them (squared steps).
@@ -537,18 +477,7 @@ class _LiveView:
         case the range is off by a step.)
         """
         assert self.encoder is not None
-        errors = []
-        for frame, p in zip(frames, positions):
-            if abs(p - self.subject) < 10 or not 3 <= p <= self.range - 3:
-                continue
-            lo, hi = ((0.0, self.subject - 5.0) if p < self.subject
-                      else (self.subject + 5.0, float(self.range)))
-            errors.append(self.encoder.locate(frame, max(p - 6.0, lo),
-                                              min(p + 6.0, hi)).position - p)
-        if len(errors) < 5:
-            return 0.1
-        e = np.asarray(errors)
-        return float(np.mean((e - np.median(e)) ** 2))
+        return placement_var(self.encoder, frames, positions, self.subject, self.range)
 
     def into_stop(self, direction: int) -> None:
         """Drive size 3 until the picture stops changing, and two more: clamped.
@@ -599,7 +528,7 @@ class _LiveView:
         first = self._fit_run(runs[0])
         while True:
             tracks = [self._track(run, first) for run in runs]
-            value, commands = _step_from_runs(runs, tracks, first, self.backlash)
+            value, commands = step_from_runs(runs, tracks, first, self.backlash)
             sigma, increments = self._spread(runs, tracks, value)
             # Enough when the mean's standard error, with sigma taken at the
             # top of its own one-sigma range, is within the target.
@@ -646,16 +575,12 @@ class _LiveView:
         self.jitter_steps[size] = value
         return value
 
-    def _ends_seen(self, runs: list["_Run"], tracks: list[np.ndarray]) -> dict[int, bool]:
+    def _ends_seen(self, runs: list[Run], tracks: list[np.ndarray]) -> dict[int, bool]:
         """Whether the runs measured the size next to each stop: a run started there,
         or placed frames within a quarter of the range of it."""
-        placed = np.concatenate([x[~np.isnan(x)] for x in tracks]) if tracks else np.array([])
-        reach = 0.25 * self.range
-        return {NEAR: any(r.start <= 0 for r in runs) or bool(np.any(placed <= reach)),
-                FAR: (any(r.start >= self.range for r in runs)
-                      or bool(np.any(placed >= self.range - reach)))}
+        return dict(zip((NEAR, FAR), ends_seen(runs, tracks, self.range)))
 
-    def _ends(self, runs: list["_Run"], tracks: list[np.ndarray],
+    def _ends(self, runs: list[Run], tracks: list[np.ndarray],
               mean: float, sigma: float) -> tuple[float, float, float]:
         """The size's own steps at the near and far stop, from the placed frames of its runs.
 
@@ -671,40 +596,11 @@ class _LiveView:
         Also returns the standard error of far - near (inf: not measured).
         """
         assert self.encoder is not None
-        sens = self.encoder.sensitivity()
-        top = float(sens.max()) or 1.0
-        size = self.encoder.table.shape[1]
-        # A run's frame is two looks averaged: pixel variance noise / 4.
-        placement = (self.noise / 4.0) / (size * np.maximum(sens, 1e-3 * top) ** 2)
-        placement = placement + max(self.placement_var, 0.02)
-        chains = []
-        for run, x in zip(runs, tracks):
-            # From the stop (exact, less the play its first command turned) to the first
-            # frame placed, then from each placed frame to the next, across frames left
-            # out (next to the sharp point) too: every command of the run counts.
-            chain = [Placed(0, run.start - run.direction * self.backlash, 0.1)]
-            for i, b in enumerate(x):
-                if not np.isnan(b):
-                    chain.append(Placed(i + 1, float(b), float(
-                        placement[int(np.clip(round(b), 0, len(sens) - 1))])))
-            chains.append(chain)
-        if sum(len(c) - 1 for c in chains) < 3:
-            return mean, mean, math.inf
-        near, far, error = steps_from_runs(chains, float(self.range), sigma)
-        # Ends and runs must agree: scale the line to what the runs covered from the
-        # exact stops, over their own commands, keeping its slope's share.
-        legs = []
-        for run, x in zip(runs, tracks):
-            placed = np.flatnonzero(~np.isnan(x))
-            if len(placed):
-                legs.append((run.start, run.direction, int(placed[-1]) + 1,
-                             abs(float(x[placed[-1]]) - run.start) + self.backlash))
-        centre = 0.5 * (near + far)
-        if not legs or centre <= 0 or abs(centre / mean - 1.0) >= 0.5:
-            return mean, mean, math.inf
-        return (*fit_to_travel(near, far, float(self.range), legs), error)
+        return run_ends(runs, tracks, mean, sigma, encoder=self.encoder, noise=self.noise,
+                        placement_var=self.placement_var, range_steps=self.range,
+                        play=self.backlash)
 
-    def _run(self, size: int, guess: float) -> "_Run":
+    def _run(self, size: int, guess: float) -> Run:
         """Commands of ``size`` from the stop the lens is on toward the other, a frame each.
 
         Ends when the picture has stopped changing (the lens is clamped on
@@ -726,51 +622,14 @@ class _LiveView:
             if ((i + 1) * guess >= 0.6 * room and len(frames) >= 7
                     and all(self.still(frames[-1], frames[-k]) for k in range(2, 8))):
                 break
-        return _Run(start, direction, room, frames)
+        return Run(start, direction, room, frames)
 
-    def _fit_run(self, run: "_Run") -> float:
+    def _fit_run(self, run: Run) -> float:
         """The step that makes the whole run match the table best (no guess needed)."""
         assert self.encoder is not None
-        start, direction, room = run.start, run.direction, run.room
-        table = self.encoder.table
-        rec = np.stack(run.frames)
-        # Distances of every frame to every table entry, then the best step on
-        # a coarse grid (distances interpolated between entries) ...
-        dist = np.stack([self.encoder.distances(f) for f in rec])        # frames x positions
-        counts = np.arange(1, len(rec) + 1)
-        grid = np.arange(0.5, max(1.0, self.range / 2), 0.05)
-        play = self.backlash     # a run starts with a reversal: its first command turns the play
-        xs = np.clip(start + direction * (np.outer(grid, counts) - play), 0, self.range)
-        lo = np.floor(xs).astype(int)
-        hi = np.minimum(lo + 1, self.range)
-        frac = xs - lo
-        rows = np.arange(len(rec))
-        coarse = ((1 - frac) * dist[rows, lo] + frac * dist[rows, hi]).mean(axis=1)
-        best = float(grid[int(np.argmin(coarse))])
+        return fit_run(run, self.encoder, self.range, self.backlash)
 
-        # ... then refined against interpolated table rows.
-        def cost(e: float) -> float:
-            x = np.clip(start + direction * (e * counts - play), 0, self.range)
-            i0 = np.floor(x).astype(int)
-            i1 = np.minimum(i0 + 1, self.range)
-            f = (x - i0)[:, None]
-            pred = (1 - f) * table[i0] + f * table[i1]
-            return float(np.mean((pred - rec) ** 2))
-
-        fine = np.arange(best - 0.1, best + 0.1, 0.002)
-        value = float(fine[int(np.argmin([cost(e) for e in fine]))])
-        # Again without the frames that may already sit on the far stop: when
-        # commands spread, the lens reaches it earlier or later than a straight
-        # line says, and clamped frames would pull the step short.
-        usable = int(np.sum(np.abs(room - counts * value) >= 2.5 * value))
-        usable = min(usable, int(np.sum(counts * value <= room - 2.5 * value)))
-        if 5 <= usable < len(rec):
-            rec, counts = rec[:usable], counts[:usable]
-            fine = np.arange(value - 0.6, value + 0.6, 0.002)
-            value = float(fine[int(np.argmin([cost(e) for e in fine]))])
-        return value
-
-    def _track(self, run: "_Run", step: float) -> np.ndarray:
+    def _track(self, run: Run, step: float) -> np.ndarray:
         """Each frame of a run placed on the table (NaN where it cannot be trusted).
 
         Each frame is searched next to where the one before was placed, plus
@@ -779,24 +638,9 @@ class _LiveView:
         stop (where the lens may be clamped already) are left out.
         """
         assert self.encoder is not None
-        sharp_margin = 6 + 0.3 * step
-        window = 3 + 0.3 * step
-        out = np.full(len(run.frames), np.nan)
-        last = float(run.start)
-        for i, frame in enumerate(run.frames):
-            predicted = last + run.direction * (step - (self.backlash if i == 0 else 0.0))
-            if (i + 1) * step > run.room - 2.5 * step:
-                break
-            if abs(predicted - self.subject) < sharp_margin or not 3 <= predicted <= self.range - 3:
-                last = predicted
-                continue
-            lo, hi = ((0.0, self.subject - 5.0) if predicted < self.subject
-                      else (self.subject + 5.0, float(self.range)))
-            out[i] = last = self.encoder.locate(frame, max(predicted - window, lo),
-                                                min(predicted + window, hi)).position
-        return out
+        return track(run, step, self.encoder, self.subject, self.range, self.backlash)
 
-    def _spread(self, runs: list["_Run"], tracks: list[np.ndarray],
+    def _spread(self, runs: list[Run], tracks: list[np.ndarray],
                 step: float) -> tuple[float, int]:
         """Spread of single commands (one sigma, steps) from the placed runs, and the
         number of increments it rests on.
@@ -810,40 +654,7 @@ class _LiveView:
         increments most likely, tau given.  Knowing tau keeps the placement
         error (up to half a step at some positions) out of sigma.
         """
-        eig, power = [], []
-        # A frame placed on a wrong look-alike entry makes two increments off by
-        # steps: such increments are clipped at SPREAD_CLIP robust sigmas, so that
-        # a few misplacements cannot pass for the commands' spread.
-        deviations = [np.diff(x) * run.direction - step for run, x in zip(runs, tracks)]
-        pooled = np.concatenate(deviations) if deviations else np.array([])
-        pooled = pooled[~np.isnan(pooled)]
-        clip = (SPREAD_CLIP * 1.4826 * float(np.median(np.abs(pooled - np.median(pooled))))
-                if len(pooled) >= 5 else math.inf)
-        clip = max(clip, 1.0)
-        for run, x in zip(runs, tracks):
-            for segment in _segments(np.clip(np.diff(x) * run.direction - step, -clip, clip)):
-                n = len(segment)
-                k = np.arange(1, n + 1)
-                # The MA(1) covariance s2 I + t2 T (T: 2 on the diagonal, -1
-                # beside it) is diagonal in the sine basis.
-                basis = np.sqrt(2.0 / (n + 1)) * np.sin(np.outer(k, k) * np.pi / (n + 1))
-                eig.append(2.0 - 2.0 * np.cos(k * np.pi / (n + 1)))
-                power.append((basis @ segment) ** 2)
-        count = sum(len(e) for e in eig)
-        if count < 3:
-            return 0.0, count
-        lam, z2 = np.concatenate(eig), np.concatenate(power)
-        tau2 = max(self.placement_var, 1e-4)
-        s2 = np.linspace(0.0, 3.0 * float(np.mean(z2)) + 0.1, 3001)[:, None]
-        c = s2 + tau2 * lam[None, :]
-        loglik = -0.5 * np.sum(np.log(c) + z2 / c, axis=1)
-        best = int(np.argmax(loglik))
-        # A spread the increments cannot tell from none (likelihood ratio
-        # under the 95 % point of chi-square, one degree) is none: placement
-        # noise alone must not slow a size down (period() allows for spread).
-        if 2.0 * (loglik[best] - loglik[0]) < SPREAD_EVIDENCE:
-            return 0.0, count
-        return math.sqrt(float(s2[best, 0])), count
+        return command_spread(runs, tracks, step, self.placement_var)
 
     def known_guess(self, size: int) -> float:
         """A first guess of a size's steps, before it is measured (larger sizes first)."""
@@ -1287,7 +1098,7 @@ class _LiveView:
                      "one placed to %.2f steps)", size, 1000 * move, len(lagging), lag_sigma)
         else:
             # The camera drops or refuses commands sent too soon.
-            move = _motion_time(evidence, e, sigma)
+            move = motion_time(evidence, e, sigma)
             move *= 1.0 + JITTER_ALLOWANCE * sigma / e
             margin = self.s.margin
         spacing = move * (1.0 + margin) + SPACING_GUARD * latency_sigma
@@ -1312,42 +1123,6 @@ class _LiveView:
         return move, move * (1.0 + self.s.margin) + SPACING_GUARD * latency_sigma
 
 
-def _motion_time(trains: list[tuple[list[float], float]], steps: float, sigma: float) -> float:
-    """The motion time of one command that best explains what every train lost.
-
-    A camera that drops (or refuses) a command reaching a moving lens loses,
-    for a motion time ``m``, exactly the commands that come less than ``m``
-    after the last one it took: the return times of a train say which.  So
-    each candidate ``m`` predicts each train's shortfall (``steps`` per lost
-    command); a train's end is read to a few tenths of a step, and commands
-    that spread add ``sigma`` per command taken.  The candidates are scored
-    by their squared misfits in those units (capped, so that one odd train
-    cannot outvote the rest); of those within one unit of the best, the
-    longest wins: a motion time too short is the one that loses commands.
-
-    Every gap of every train counts, those that lost commands too, so the
-    answer sits between the longest gap that lost a command and the
-    shortest that did not: far tighter than the smallest gap of a passing
-    train, and not fooled by one train whose loss went unseen.
-    """
-    gaps = np.concatenate([np.diff(t) for t, _ in trains if len(t) > 1])
-    gaps = gaps[gaps > 0]
-    grid = np.geomspace(float(gaps.min()) / 4.0, float(gaps.max()), 4000)
-    score = np.zeros(len(grid))
-    for returns, short in trains:
-        t = np.asarray(returns)
-        last = np.full(len(grid), t[0])
-        lost = np.zeros(len(grid))
-        for arrival in t[1:]:
-            taken = arrival - last >= grid
-            last = np.where(taken, arrival, last)
-            lost += ~taken
-        spread = np.sqrt(MISFIT_STEPS ** 2 + (len(t) - lost) * sigma ** 2)
-        misfit = (short - steps * lost) / spread
-        score += np.minimum(misfit * misfit, 9.0)
-    return float(grid[np.flatnonzero(score <= score.min() + 1.0).max()])
-
-
 @dataclass(frozen=True)
 class _Sweep:
     """One reference sweep (steps 2-4 of the live view method) and what it found."""
@@ -1356,59 +1131,6 @@ class _Sweep:
     sharp: list[float]                    # sharpness, one per size-1 step
     range: int                            # the far stop, in size-1 steps from the near one
     readings: list[tuple[int, float]]     # (sweep step, focalposition): Sony
-
-
-def _columns(readings: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Sweep steps and readings as two arrays."""
-    table = np.array(readings, dtype=float).reshape(-1, 2)
-    return table[:, 0], table[:, 1]
-
-
-def _readings_off(readings: list[tuple[int, float]], range_steps: int) -> tuple[float, float]:
-    """How far Sony's readings of a sweep are from ``100 c / R``: (share off, most off).
-
-    The sweep went from the near stop in size-1 steps and read the camera's
-    0-100 position after each, so, if the reading is linear in steps, step
-    c reads 100 c / R (100 from the far stop on).  Each reading is only
-    good to a unit (a hundredth of the range; rounded or cut, depending on
-    the body), so a reading more than ``READING_SLACK`` units off is a
-    disagreement.
-    """
-    c, u = _columns(readings)
-    off = np.abs(u - 100.0 * np.minimum(c, range_steps) / range_steps)
-    return float(np.mean(off > READING_SLACK)), float(off.max())
-
-
-def _same_readings(a: _Sweep, b: _Sweep) -> bool:
-    """Did two sweeps read the same positions, step for step, up to the far stop?
-
-    Within a unit, as for the straight line, and with the same share of
-    exceptions: what a body reads at a position is the same every time,
-    while commands lost at random are not lost at the same steps twice.
-    """
-    first, second = dict(a.readings), dict(b.readings)
-    last = max(a.range, b.range)
-    common = [c for c in first if c in second and c <= last]
-    if not common:
-        return False
-    off = np.abs(np.array([first[c] - second[c] for c in common]))
-    return float(np.mean(off > READING_SLACK)) <= READINGS_OFF
-
-
-def _linear(sweep: _Sweep, sweeps: int) -> dict[str, object]:
-    """What the calibration keeps of readings that agree with the live view.
-
-    ``focalposition_range``: the range the readings alone say (least
-    squares between the stops), for the record only.  (Nothing is
-    corrected from it: a sweep that lost commands counted them all the
-    same, so its table, not just its range, is off.)
-    """
-    c, u = _columns(sweep.readings)
-    inside = (u > 0) & (u < 100) & (c < sweep.range)
-    fit = (100.0 * float(np.sum(c[inside] ** 2)) / float(np.sum(u[inside] * c[inside]))
-           if inside.any() else math.nan)
-    return {"focalposition_range": round(fit, 1), "focalposition_linear": True,
-            "sweeps": sweeps}
 
 
 def _checked_sweep(cal: _LiveView, first: _Sweep) -> tuple[_Sweep, dict[str, object]]:
@@ -1434,19 +1156,19 @@ def _checked_sweep(cal: _LiveView, first: _Sweep) -> tuple[_Sweep, dict[str, obj
 
     Returns the sweep to use and what goes into the calibration.
     """
-    share, most = _readings_off(first.readings, first.range)
+    share, most = readings_off(first.readings, first.range)
     if share <= READINGS_OFF:
-        return first, _linear(first, 1)
+        return first, linear(first.readings, first.range, 1)
     log.info("the camera's focus position (0-100) disagrees with the live view on %.0f%% of "
              "the sweep (by up to %.0f units): sweeping again", 100 * share, most)
     second = cal.range_sweep()
-    share2, most2 = _readings_off(second.readings, second.range)
+    share2, most2 = readings_off(second.readings, second.range)
     if share2 <= READINGS_OFF:
         log.warning("commands were lost in the first calibration sweep (the camera's focus "
                     "position disagreed with it); a second sweep agrees and is used")
-        return second, _linear(second, 2)
+        return second, linear(second.readings, second.range, 2)
     unit = max(first.range, second.range) / 100.0
-    same = _same_readings(first, second)
+    same = same_readings(first.readings, second.readings, max(first.range, second.range))
     if same and abs(first.range - second.range) <= READING_SLACK * unit:
         log.warning("this camera's focus position (0-100) is not proportional to the lens "
                     "position: two sweeps read the same values, both off a straight line by "
@@ -1713,9 +1435,7 @@ def _calibrate_reading(lens: Lens, settings: CalibrationSettings,
                    progress, motor_speed=round(speed, 3))
 
 
-def _snap(value: float, snap: float) -> float:
-    whole = round(value)
-    return float(whole) if whole >= 1 and abs(value - whole) <= snap else value
+_snap = snap    # by this name in rig.calstopsrun
 
 
 def _stats(values: list[float]):
