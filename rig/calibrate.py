@@ -30,12 +30,12 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
-from .calestimate import (Arrival, arrival_misses, arrival_spread,
-                          arrival_tolerance, backlash, backlash_error,
-                          lag_limit, queue_motion_time)
-from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen, far_stop_fit, fit_run, linear,
-                     motion_time, placement_var, readings_off, run_ends, same_readings,
-                     sharpest, shifted, snap, step_from_runs, track)
+from .calestimate import (Arrival, arrival_misses, backlash, backlash_error, lag_limit,
+                          queue_motion_time)
+from .calcheck import Ground, verify
+from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen,
+                     far_stop_fit, fit_run, linear, motion_time, placement_var, readings_off,
+                     run_ends, same_readings, sharpest, shifted, snap, step_from_runs, track)
 from .calibration import Calibration, DriveCal
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -113,9 +113,6 @@ BACKLASH_SNAP = 0.5     # play under this is placement bias (0.32 seen on a lens
 BACKLASH_FRAMES = 6     # frames averaged to place each leg's end
 SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wide lens blurs little)
 ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
-CHECK_LEAD_SHARE = 0.6  # of the way from the far stop to the check's zone, run by a middle size
-CHECK_LEAD_MAX = 60     # ... in at most this many commands
-ARRIVAL_MARGIN = 2.0    # a check's arrival lands this far inside the working side at least
 ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
 STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
 TEST_REACH = 60         # largest commands out, then back, while they leave the picture as it was
@@ -733,127 +730,6 @@ class _LiveView:
                  "moves %.1f)", mode, moved, e)
         return mode
 
-    # -- verification: the calibration drives the lens; the picture says where it ended
-    def verify(self, calibration: Calibration) -> list[Arrival]:
-        """Counted commands of every size from both stops, each arrival placed.
-
-        The lens is homed (on the near stop).  The middle size over part of
-        the way (``CHECK_LEAD_SHARE``) and the largest size on from there
-        into the working zone next to the sharp point, then each smaller
-        size on from there (the smallest after a reversal, so the play
-        counts), then into the far stop by counted commands, and the middle
-        size over part of the way and the largest size on back into the zone
-        (the middle size's steps at both ends are driven): the near stop, the steps of every size
-        where they are used, the backlash and the range must all be right
-        for each arrival to land where the calibration's own model says
-        (within the commands' spread and the placement's).  Commands are
-        spaced as the calibration says (a camera that queues: as the settled
-        steps were), so a spacing too short loses commands and shows too.
-        """
-        lens = self.lens
-        model = lens.model
-        assert model is not None
-        self.progress("check", 0.0)
-        lo, hi = self.zone(40.0)
-        inward = NEAR if self.far_side else FAR        # toward the sharp point
-        smaller = sorted((k for k in self.sizes if k != self.big), reverse=True)
-        middle = [k for k in smaller if k != self.sizes[0]]
-        # From the near stop, the largest middle size over the near part of the way first.
-        lead = None
-        if middle:
-            near_part = 0.5 * (lo + hi) * CHECK_LEAD_SHARE
-            lead = (middle[0], min(CHECK_LEAD_MAX, int(near_part // model.drive(middle[0]).steps)))
-        arrivals = [self._arrive("near stop", self.big, FAR, 0.5 * (lo + hi),
-                                 lead=lead if lead and lead[1] > 0 else None)]
-        for i, size in enumerate(smaller):
-            self.progress("check", 0.2 + 0.4 * i / max(len(smaller), 1))
-            direction = -inward if i % 2 == 0 else inward
-            span = 12.0 if size != self.sizes[0] else 5.0
-            target = float(lens.position) + direction * span
-            arrivals.append(self._arrive("previous arrival", size, direction, target,
-                                         base=arrivals[-1].placed))
-        # Each middle size's steps at the far end: from the far stop, a run of it over
-        # the far part of the range, then the largest size on into the zone.
-        for i, size in enumerate(middle or [None]):
-            self.progress("check", 0.6 + 0.4 * i / max(len(middle), 1))
-            self._into_far_stop()
-            lead = None
-            if size is not None:
-                far_part = max(0.0, float(self.range) - 0.5 * (lo + hi)) * CHECK_LEAD_SHARE
-                lead = (size, min(CHECK_LEAD_MAX, int(far_part // model.drive(size).far)))
-            arrivals.append(self._arrive("far stop", self.big, NEAR, 0.5 * (lo + hi) - 5.0,
-                                         lead=lead if lead and lead[1] > 0 else None))
-        self.progress("check", 1.0)
-        return arrivals
-
-    def _arrive(self, origin: str, size: int, direction: int, goal: float,
-                base: float | None = None, lead: tuple[int, int] | None = None) -> Arrival:
-        """Commands of ``size`` toward ``goal`` (as many as the model says reach it), placed.
-
-        From a stop the prediction is the model's position; from the
-        previous arrival (``base``, where it was placed) it is that plus the
-        model's move, so each arrival judges its own commands.  ``lead``:
-        ``(size, count)`` commands sent first, the same way.
-        """
-        lens = self.lens
-        model = lens.model
-        assert model is not None and lens.position is not None
-        start = float(lens.position)
-        counts: dict[int, int] = {}
-        if lead is not None:
-            for _ in range(lead[1]):
-                lens.wait_free()
-                lens.send(lead[0], direction)
-            counts[lead[0]] = lead[1]
-        count = self._arrival_count(model, size, direction, goal)
-        for _ in range(count):
-            lens.wait_free()
-            lens.send(size, direction)
-        lens.wait_free()
-        self.clock.sleep(self.s.settle_large_s)
-        predicted = float(lens.position)
-        if base is not None and math.isfinite(base):
-            predicted = base + predicted - start
-        counts[size] = counts.get(size, 0) + count
-        spread = arrival_spread(counts, self.jitter, self.placement_var)
-        reach = arrival_tolerance(spread) + 8.0
-        lo = max(predicted - reach, self.side_lo)
-        hi = min(predicted + reach, self.side_hi)
-        placed = self.fix(lo, hi, frames=ANCHOR_FRAMES) if hi > lo else math.nan
-        sent = " and ".join(f"{n} size-{k} command{'s' if n > 1 else ''}"
-                            for k, n in counts.items())
-        arrival = Arrival(origin, int(round(predicted)), predicted, placed, spread, sent)
-        log.info("calibration check: %s", arrival.describe())
-        return arrival
-
-    def _arrival_count(self, model, size: int, direction: int, goal: float) -> int:
-        """How many commands of ``size`` from where the lens is land nearest ``goal``
-        on the working side of the sharp point.
-
-        The count whose predicted landing is nearest the goal may fall across
-        the sharp point when one command is long (a Sony size 3 moves 60
-        steps): there the picture hardly changes from step to step, and
-        defocus looks alike either side, so the arrival could only be placed
-        at the working side's edge, steps from where the lens is.  Such a
-        landing is passed over for the nearest one on the working side
-        (``ARRIVAL_MARGIN`` inside it); only when there is none is the nearest
-        taken as it is.
-        """
-        lens = self.lens
-        lo, hi = self.side_lo + ARRIVAL_MARGIN, self.side_hi - ARRIVAL_MARGIN
-        x, play = float(lens.position), lens.play
-        landings: list[tuple[int, float]] = []
-        beyond = 0
-        while len(landings) < 1000 and beyond < 2:
-            x, play = model.move(x, size, direction, play)
-            landings.append((len(landings) + 1, x))
-            if (x - goal) * direction >= 0:
-                beyond += 1
-            if x <= 0.0 or x >= float(model.steps):    # clamped on a stop
-                break
-        inside = [c for c in landings if lo <= c[1] <= hi]
-        return min(inside or landings, key=lambda c: abs(c[1] - goal))[0]
-
     def pacing(self, calibration: Calibration) -> Calibration:
         """``calibration`` as calibration's own moves use it: on a camera that queues,
         no command sooner than the settled steps' wait after the one before."""
@@ -863,20 +739,6 @@ class _LiveView:
             d, speed=min(d.speed, d.steps / (self.bound(d.size) + QUEUE_GUARD_S)), move_s=None)
             for d in calibration.drive)
         return dataclasses.replace(calibration, drive=drives)
-
-    def _into_far_stop(self) -> None:
-        """Into the far stop by counted commands of the largest size, as homing does."""
-        lens = self.lens
-        model = lens.model
-        assert model is not None
-        size, count = model.into_stop()
-        lens.position = None
-        for _ in range(count):
-            lens.wait_free()
-            lens.send(size, FAR)
-        lens.wait_free()
-        lens.fix_position(float(model.steps), 0.0)
-        lens.play = model.play(FAR)
 
     def send_train(self, size: int, direction: int, count: int,
                    spacing: float) -> tuple[int, list[float]]:
@@ -1266,8 +1128,12 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     moves, periods = {}, {}
     for size in sorted(cal.sizes, reverse=True):
         moves[size], periods[size] = cal.period(size, steps, lens.latency.std)
+    ground = Ground(cal.zone(40.0), (cal.side_lo, cal.side_hi), cal.far_side, cal.range,
+                    cal.jitter, cal.placement_var, settings.settle_large_s,
+                    lambda lo, hi: cal.fix(lo, hi, frames=ANCHOR_FRAMES))
     return _finish(lens, "liveview", steps, moves, periods, cal.jitter, cal.range, started,
-                   progress, verify=cal.verify, ends=cal.ends, backlash_steps=cal.backlash,
+                   progress, verify=lambda found: verify(lens, ground, found, progress),
+                   ends=cal.ends, backlash_steps=cal.backlash,
                    pace=cal.pacing, busy=cal.busy, subject_step=cal.subject,
                    **({"bounded_speeds": {str(k): v for k, v in sorted(cal.bounded.items())}}
                       if cal.bounded else {}), encoder_rank=cal.rank,
