@@ -558,19 +558,8 @@ class _LiveView:
 
     def _ends(self, runs: list[Run], tracks: list[np.ndarray],
               mean: float, sigma: float) -> tuple[float, float, float]:
-        """The size's own steps at the near and far stop, from the placed frames of its runs.
-
-        Pairs run from the stop to the first frame placed and on from each
-        placed frame to the next (over frames left out too), so every command
-        counts, fitted with their covariance (:func:`rig.calestimate.steps_from_runs`):
-        the commands' own spread ``sigma`` and the placement's at both ends, which is
-        small where the picture changes fast (next to the sharp point) and
-        large in a blur (the frame's noise over the table's change per step
-        there), on top of the placement error measured at known positions.
-        The line is then scaled to what the runs
-        covered from their stops (:func:`rig.calestimate.fit_to_travel`).
-        Also returns the standard error of far - near (inf: not measured).
-        """
+        """The size's own steps at the near and far stop: :func:`rig.calfit.run_ends`
+        on this sweep's encoder, noise and placement error."""
         assert self.encoder is not None
         return run_ends(runs, tracks, mean, sigma, encoder=self.encoder, noise=self.noise,
                         placement_var=self.placement_var, range_steps=self.range,
