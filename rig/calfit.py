@@ -6,7 +6,8 @@ unit-tested on synthetic data (``tests/test_calfit.py``).  An ``encoder``
 argument is a :class:`rig.vision.Encoder` (or anything with its
 ``table``, ``distances``, ``locate`` and ``sensitivity``):
 
-* :func:`far_stop_fit` - where the far stop is, from the way back from it
+* :func:`far_stop_back`, :func:`far_stop_fit` - how far to step back from
+  the far stop, and where the far stop is, from the way back from it
   aligned with the sweep;
 * :func:`sharpest` - the sharp point of the sweep and its contrast;
 * :func:`shifted` - the sweep in true positions once the play is known;
@@ -20,14 +21,17 @@ argument is a :class:`rig.vision.Encoder` (or anything with its
   train lost, on a camera that drops or refuses;
 * :func:`readings_off`, :func:`same_readings`, :func:`linear` - Sony's
   0-100 ``focalposition`` against the sweep;
-* :func:`snap` - a step this close to a whole number is whole.
+* :func:`snap`, :func:`whole_steps` - a step this close to a whole number is
+  whole;
+* :func:`precise_enough`, :func:`first_guess` - when a size's runs have
+  measured it well enough, and how long to make its first run.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -37,11 +41,13 @@ if TYPE_CHECKING:
     from .vision import Encoder
 
 __all__ = ["Run", "segments", "step_from_runs", "fit_run", "track", "command_spread",
-           "ends_seen", "run_ends", "placement_var", "motion_time", "far_stop_fit", "sharpest",
-           "shifted", "readings_off", "same_readings", "linear", "snap"]
+           "ends_seen", "run_ends", "placement_var", "motion_time", "far_stop_back",
+           "far_stop_fit", "sharpest", "shifted", "readings_off", "same_readings", "linear",
+           "snap", "whole_steps", "precise_enough", "first_guess"]
 
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 SPREAD_EVIDENCE = 3.84  # likelihood ratio a spread needs to count (chi-square, 1 dof, 95 %)
+MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
 MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
 READING_SLACK = 1.0     # focalposition units a reading may be off (rounding, cutting)
 READINGS_OFF = 0.05     # share of readings further off that disagrees (the range, or a
@@ -59,6 +65,20 @@ class Run:
 
 
 # ------------------------------------------------------------ the range
+
+
+def far_stop_back(estimate: int, subject: int, far_side: bool, window: int, end: int) -> int:
+    """How many size-1 steps to take back from the far stop to place it: to well past
+    the sharp point on the working side (on the near side, across it and
+    ``window`` more), at least 60 (or half the range) to vote, never into the
+    near stop (``estimate`` the range as the sweep's stall put it, ``end`` the
+    sweep's last entry)."""
+    if far_side:  # end the way back on the far side of the sharp point
+        back = estimate - (subject + 15)
+    else:         # cross the sharp point and end well on the near side
+        back = estimate - (subject - 15) + window
+    # Long enough to vote, never into the near stop.
+    return int(min(max(back, min(60, estimate // 2)), estimate - 5, end - 5))
 
 
 def far_stop_fit(table: Sequence[np.ndarray], record: Sequence[np.ndarray],
@@ -357,6 +377,37 @@ def snap(value: float, snap: float) -> float:
     whole = round(value)
     return float(whole) if whole >= 1 and abs(value - whole) <= snap else value
 
+
+
+def whole_steps(value: float, near: float, far: float,
+                within: float) -> tuple[float, float, float]:
+    """A size's mean steps and its steps at both stops, snapped: the mean is whole when
+    within ``within`` of a whole number (:func:`snap`); the ends too when both snap
+    to that same number (a whole number everywhere: the motor's own steps)."""
+    whole = snap(value, within)
+    if whole != value and snap(near, within) == snap(far, within) == whole:
+        near = far = whole
+    return whole, near, far
+
+
+def precise_enough(value: float, sigma: float, increments: int, commands: int,
+                   precision: float, precision_steps: float,
+                   min_increments: int = MIN_INCREMENTS) -> bool:
+    """Whether runs of ``commands`` commands of a size measured its mean step ``value``
+    well enough: its standard error, with the spread ``sigma`` (from ``increments``
+    placed increments) taken at the top of its own one-sigma range, within
+    ``precision`` of the step or ``precision_steps`` steps, whichever is larger,
+    and the spread resting on ``min_increments`` increments at least."""
+    target = max(precision_steps, precision * value)
+    upper = sigma * (1.0 + 1.0 / math.sqrt(2.0 * max(increments, 1)))
+    return increments >= min_increments and upper <= target * math.sqrt(max(commands, 1))
+
+
+def first_guess(measured: Mapping[int, float], size: int) -> float:
+    """A first guess of a size's steps before it is measured: a quarter of the
+    smallest larger size measured (larger sizes are measured first), else 20."""
+    bigger = [v for k, v in measured.items() if k > size]
+    return min(bigger) / 4.0 if bigger else 20.0
 
 # ------------------------------------------------------------ speeds
 

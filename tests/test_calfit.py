@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from rig.calfit import (Run, command_spread, ends_seen, far_stop_fit, fit_run, linear,
-                        motion_time, placement_var, readings_off, run_ends, same_readings,
-                        segments, sharpest, shifted, snap, step_from_runs, track)
+from rig.calfit import (Run, command_spread, ends_seen, far_stop_back, far_stop_fit,
+                        first_guess, fit_run, linear, motion_time, placement_var,
+                        precise_enough, readings_off, run_ends, same_readings, segments,
+                        sharpest, shifted, snap, step_from_runs, track, whole_steps)
 from rig.vision import Encoder
 
 RANGE = 300
@@ -142,6 +143,20 @@ def test_far_stop_fit_aligns_the_way_back_with_the_sweep():
     assert far_stop_fit(sweep[:50], record, first_still=40, window=40) is None
 
 
+def test_far_stop_back_passes_the_sharp_point_on_the_working_side_never_into_the_near_stop():
+    # Working on the far side: back to 15 steps past the sharp point.
+    assert far_stop_back(400, 250, True, 40, 450) == 400 - 265
+    # On the near side: across the sharp point, 15 steps and a window more.
+    assert far_stop_back(400, 250, False, 40, 450) == 400 - 235 + 40
+    # A sharp point next to the far stop: still 60 steps back, to vote ...
+    assert far_stop_back(400, 390, True, 40, 450) == 60
+    # ... or half the range on a short one ...
+    assert far_stop_back(100, 95, True, 40, 150) == 50
+    # ... and never into the near stop, nor past the sweep's start.
+    assert far_stop_back(100, 20, False, 40, 150) == 95
+    assert far_stop_back(400, 20, False, 40, 200) == 195
+
+
 def test_sharpest_is_the_smoothed_peak_and_its_contrast():
     x = np.arange(200)
     sharp = list(1.0 + 9.0 * np.exp(-((x - 70) / 8.0) ** 2))
@@ -193,3 +208,30 @@ def test_sony_readings_against_the_sweep():
 def test_snap_to_whole_steps():
     assert snap(25.9, 0.15) == 26.0 and snap(25.8, 0.15) == 25.8
     assert snap(0.95, 0.15) == 1.0 and snap(0.1, 0.15) == 0.1    # never snapped to 0
+
+
+def test_whole_steps_snap_the_ends_only_with_the_mean():
+    assert whole_steps(25.95, 25.5, 26.4, 0.15) == (26.0, 25.5, 26.4)     # ends differ: kept
+    assert whole_steps(25.95, 25.9, 26.1, 0.15) == (26.0, 26.0, 26.0)     # whole everywhere
+    assert whole_steps(26.0, 25.9, 26.1, 0.15) == (26.0, 25.9, 26.1)      # already whole
+    assert whole_steps(25.5, 25.4, 25.6, 0.15) == (25.5, 25.4, 25.6)      # fractional
+
+
+def test_precise_enough_wants_the_mean_known_and_enough_increments():
+    # 100 commands of spread 0.5: standard error about 0.05 < 1 % of 26 steps.
+    assert precise_enough(26.0, 0.5, 100, 100, 0.01, 0.1)
+    # The same spread over 4 commands: 0.25 or more, too loose.
+    assert not precise_enough(26.0, 0.5, 100, 4, 0.01, 0.1)
+    # No spread, but too few increments to say so.
+    assert not precise_enough(26.0, 0.0, 19, 100, 0.01, 0.1)
+    assert precise_enough(26.0, 0.0, 20, 100, 0.01, 0.1)
+    # A small step: the floor in steps (0.1) is the target, not 1 % of 2 steps.
+    assert precise_enough(2.0, 0.9, 100, 100, 0.01, 0.1)
+    assert not precise_enough(2.0, 0.9, 100, 100, 0.01, 0.01)
+
+
+def test_first_guess_is_a_quarter_of_the_next_larger_size():
+    assert first_guess({}, 3) == 20.0
+    assert first_guess({3: 26.0}, 2) == 6.5
+    assert first_guess({3: 26.0, 2: 4.0}, 1) == 1.0         # the smallest larger one
+    assert first_guess({2: 4.0}, 3) == 20.0                 # smaller sizes do not count
