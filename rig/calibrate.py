@@ -32,6 +32,8 @@ import numpy as np
 
 from .calestimate import Arrival, arrival_misses, backlash, backlash_error
 from .calcheck import Ground, verify
+from .calerror import CAUSES, CalibrationError
+from .calframes import Frames, Motor, measure_noise
 from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen,
                      far_stop_fit, fit_run, linear, placement_var, readings_off,
                      run_ends, same_readings, sharpest, shifted, snap, step_from_runs, track)
@@ -68,36 +70,6 @@ class CalibrationSettings:
                                    # (counting against the stops, rig.calstopsrun)
 
 
-# Why a calibration refused: the fixed set of causes (docs/calibration.md).
-CAUSES = {
-    "mf": "the lens does not move when driven (lens switch on MF, or a mode that "
-          "does not let the host drive focus)",
-    "detail": "the picture shows too little detail to measure the lens by",
-    "scene": "the picture changed while the lens stood still (the scene or the camera moved)",
-    "camera": "the camera stopped answering, or failed a call",
-    "timing": "drive commands could not be timed: none ran reliably at any spacing",
-    "precision": "the measurements were too noisy, or disagreed with each other",
-    "check": "the result, checked by driving the lens, disagreed with what it predicts",
-    "interrupted": "stopped by the operator (Ctrl-C) or by the rig",
-    "internal": "a fault in the calibration itself",
-}
-
-
-class CalibrationError(LensError):
-    """Calibration refused: ``cause`` is one of :data:`CAUSES`, the message says what
-    was observed.  ``candidate`` is the calibration a failed check refused, if any;
-    ``code`` the gphoto2 error behind a ``"camera"`` refusal."""
-
-    def __init__(self, message: str, cause: str, *, code: int | None = None,
-                 candidate: Calibration | None = None) -> None:
-        if cause not in CAUSES:
-            raise ValueError(f"unknown calibration cause {cause!r}")
-        super().__init__(message)
-        self.cause = cause
-        self.code = code
-        self.candidate = candidate
-
-
 Progress = Callable[[str, float], None]
 
 BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
@@ -123,7 +95,8 @@ class _LiveView:
         self.clock = lens.clock
         self.s = settings
         self.progress = progress
-        self.noise = 1.0
+        self.frames = Frames(lens)
+        self.motor = Motor(lens, settings)
         self.encoder: Encoder | None = None
         self.subject = 0
         self.range = 0
@@ -134,36 +107,45 @@ class _LiveView:
         self.runs: dict[int, int] = {}             # runs made to measure each size
         self.placement_var = 0.1                   # squared steps (build_encoder measures it)
         self.readings: list[tuple[int, float]] = []  # (sweep step, focalposition): Sony
-        self.backlash = 0.0     # size-1 steps of play (measure_backlash)
-        self.last_dir = 0       # the direction the motor last turned
         self.ends: dict[int, tuple[float, float]] = {}   # a size's steps at the two stops
+
+    # The frame access and the motor (rig.calframes); these phases still use them by
+    # their old names until they move to their own modules.
+    @property
+    def noise(self) -> float:
+        return self.frames.noise
+
+    @property
+    def backlash(self) -> float:
+        return self.motor.play
+
+    @backlash.setter
+    def backlash(self, value: float) -> None:
+        self.motor.play = value
+
+    @property
+    def here(self) -> float:
+        return self.motor.here
+
+    @here.setter
+    def here(self, value: float) -> None:
+        self.motor.here = value
 
     # -- helpers
     def shot(self) -> bytes:
-        return self.lens.frame()
+        return self.frames.shot()
 
     def fp(self) -> np.ndarray:
-        return steady_fingerprint(self.shot())
+        return self.frames.fp()
 
     def step(self, size: int, direction: int, settle: float) -> None:
-        """One command, then ``settle``.  A size-1 step that reverses the motor is
-        preceded by the whole steps of play (once measured), so that it moves the lens."""
-        if size == self.sizes[0]:
-            self.take_up(direction)
-        self.lens.send(size, direction)
-        self.last_dir = direction
-        self.clock.sleep(settle)
+        self.motor.step(size, direction, settle)
 
     def take_up(self, direction: int) -> None:
-        """On a reversal, the play's whole steps in size-1 commands (the lens stays)."""
-        if self.last_dir != direction and self.backlash >= 0.5:
-            for _ in range(int(round(self.backlash))):
-                self.lens.send(self.sizes[0], direction)
-                self.clock.sleep(self.s.settle_small_s)
-        self.last_dir = direction
+        self.motor.take_up(direction)
 
     def still(self, a: np.ndarray, b: np.ndarray) -> bool:
-        return distance(a, b) < 1.35 * self.noise
+        return self.frames.still(a, b)
 
     def locate(self, lo: float, hi: float) -> float:
         assert self.encoder is not None
@@ -177,10 +159,7 @@ class _LiveView:
 
     # -- phases
     def measure_noise(self) -> None:
-        shots = [self.fp() for _ in range(3)]
-        self.noise = max(statistics.median(
-            [distance(shots[0], shots[1]), distance(shots[1], shots[2]),
-             distance(shots[0], shots[2])]), 1e-3)
+        self.frames = measure_noise(self.lens)
 
     def find_near_stop(self) -> None:
         self.progress("near stop", 0.0)
