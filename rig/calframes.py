@@ -8,8 +8,9 @@ to settle, takes up the play of the focus gear on a reversal once it is
 known, and keeps where the lens is believed to be.  :func:`until_still`
 drives until the picture stops changing (a stop).
 
-The live-view phases (:class:`rig.calibrate._LiveView`, :mod:`rig.calspeed`)
-drive and look through these; neither part keeps a phase's results.
+The phases (:mod:`rig.calrange`, :mod:`rig.calbacklash`, :mod:`rig.calsteps`,
+:mod:`rig.calspeed`) take these and return what they found as frozen
+dataclasses; neither part keeps a phase's results.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Motor:
         self.s = settings
         self.sizes = lens.caps.sizes            # finest first
         self.big = max(self.sizes)
-        self.play = 0.0         # size-1 steps of play (the backlash phase)
+        self.play = 0.0         # size-1 steps of play (rig.calbacklash)
         self.last_dir = 0       # the direction the motor last turned
         self.here = 0.0         # where the lens is believed to be
 

@@ -10,10 +10,15 @@ commands.  It adapts to what the camera gives (:class:`rig.drives.Capabilities`)
 * the camera signals its stops (Nikon): count commands until "at limit"
   (:func:`_calibrate_counting`);
 * nothing else (Canon, Olympus, Panasonic, Sony): the live view is the sensor
-  (:class:`_LiveView`); Sony's coarse ``focalposition`` (0-100), where the
-  body reports it, cross-checks the range and the near stop, or is found
-  not to be linear in steps (:func:`_checked_sweep`).  The method is
-  described in ``docs/calibration.md``.
+  (:func:`_calibrate_liveview`, which runs the phases in order: the frame
+  access and motor :mod:`rig.calframes`, the range :mod:`rig.calrange`,
+  placing on its table :mod:`rig.calplace`, the play :mod:`rig.calbacklash`,
+  the steps :mod:`rig.calsteps`, the speeds :mod:`rig.calspeed` and the check
+  :mod:`rig.calcheck`, each handing a frozen result to the next); Sony's coarse
+  ``focalposition`` (0-100), where the body reports it, cross-checks the
+  range and the near stop, or is found not to be linear in steps
+  (:func:`rig.calrange.check_readings`).  The method is described in
+  ``docs/calibration.md``.
 
 Every method leaves the lens homed at position 0.
 """
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import statistics
 from dataclasses import dataclass
 from typing import Callable
@@ -30,21 +34,19 @@ from typing import Callable
 import gphoto2 as gp
 import numpy as np
 
-from .calestimate import Arrival, arrival_misses, backlash, backlash_error
+from .calbacklash import measure_backlash
 from .calcheck import Ground, verify
 from .calerror import CAUSES, CalibrationError
-from .calframes import Frames, Motor, measure_noise
-from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen,
-                     far_stop_fit, fit_run, linear, placement_var, readings_off,
-                     run_ends, same_readings, sharpest, shifted, snap, step_from_runs, track)
+from .calestimate import Arrival, arrival_misses
+from .calfit import snap
+from .calframes import Motor, measure_noise
 from .calibration import Calibration, DriveCal
+from .calplace import Placer, placing
+from .calrange import check_readings, measure_range, shift
 from .calspeed import ANCHOR_FRAMES, measure_speeds, paced
-from .probeport import distance as signature_distance
-from .probeport import signature
+from .calsteps import measure_steps
 from .drives import FujiDrive, NikonDrive, StopReached
 from .lens import FAR, NEAR, SPACING_GUARD, Cancelled, Lens, LensError
-from .vision import (Encoder, distance, focus_measure, grey, low_rank, shows_detail,
-                     steady_fingerprint)
 
 __all__ = ["calibrate", "CalibrationSettings", "CalibrationError", "CAUSES"]
 
@@ -71,640 +73,6 @@ class CalibrationSettings:
 
 
 Progress = Callable[[str, float], None]
-
-BACKLASH_SPAN = 36.0    # steps next to the sharp point where the play is measured
-BACKLASH_LEGS = (10, 13, 11, 14, 12, 9, 12, 15, 10, 11)  # size-1 commands per leg, reversing
-BACKLASH_ROUNDS = 3     # rounds of those legs at most, until the play is known to ...
-BACKLASH_PRECISION = 1.0  # ... this many steps at BACKLASH_SIGMAS standard errors
-BACKLASH_SIGMAS = 3.0
-BACKLASH_SNAP = 0.5     # play under this is placement bias (0.32 seen on a lens without
-                        # any), and only the play's whole steps are ever taken up
-BACKLASH_FRAMES = 6     # frames averaged to place each leg's end
-SHARP_WIDTH = 320        # pixels across which the sweep scores sharpness (a wide lens blurs little)
-ENDS_PRECISION = 0.05   # a size's steps at each stop known to this share, at 3 sigma
-ENDS_MAX_RUNS = 14      # runs a size may take when its ends are not yet known well enough
-STALL_BLOCK = 10        # frames averaged on either side of the sweep's stall test
-TEST_REACH = 60         # largest commands out, then back, while they leave the picture as it was
-MOVED_NOISE = 4.0       # a frame this many noise floors from another: the lens moved
-MIN_INCREMENTS = 20     # placed increments a command's spread rests on, at least
-
-
-class _LiveView:
-    def __init__(self, lens: Lens, settings: CalibrationSettings, progress: Progress) -> None:
-        self.lens = lens
-        self.clock = lens.clock
-        self.s = settings
-        self.progress = progress
-        self.frames = Frames(lens)
-        self.motor = Motor(lens, settings)
-        self.encoder: Encoder | None = None
-        self.subject = 0
-        self.range = 0
-        self.sizes = lens.caps.sizes            # finest first
-        self.big = max(self.sizes)
-        self.jitter: dict[int, float] = {}
-        self.jitter_steps: dict[int, float] = {}   # effective steps measured so far
-        self.runs: dict[int, int] = {}             # runs made to measure each size
-        self.placement_var = 0.1                   # squared steps (build_encoder measures it)
-        self.readings: list[tuple[int, float]] = []  # (sweep step, focalposition): Sony
-        self.ends: dict[int, tuple[float, float]] = {}   # a size's steps at the two stops
-
-    # The frame access and the motor (rig.calframes); these phases still use them by
-    # their old names until they move to their own modules.
-    @property
-    def noise(self) -> float:
-        return self.frames.noise
-
-    @property
-    def backlash(self) -> float:
-        return self.motor.play
-
-    @backlash.setter
-    def backlash(self, value: float) -> None:
-        self.motor.play = value
-
-    @property
-    def here(self) -> float:
-        return self.motor.here
-
-    @here.setter
-    def here(self, value: float) -> None:
-        self.motor.here = value
-
-    # -- helpers
-    def shot(self) -> bytes:
-        return self.frames.shot()
-
-    def fp(self) -> np.ndarray:
-        return self.frames.fp()
-
-    def step(self, size: int, direction: int, settle: float) -> None:
-        self.motor.step(size, direction, settle)
-
-    def take_up(self, direction: int) -> None:
-        self.motor.take_up(direction)
-
-    def still(self, a: np.ndarray, b: np.ndarray) -> bool:
-        return self.frames.still(a, b)
-
-    def locate(self, lo: float, hi: float) -> float:
-        assert self.encoder is not None
-        return self.encoder.locate(self.fp(), lo, hi).position
-
-    def read(self, c: int) -> None:
-        """Keep the camera's own coarse reading at sweep step ``c``, where it gives one."""
-        reading = self.lens.raw_reading()
-        if reading is not None:
-            self.readings.append((c, reading))
-
-    # -- phases
-    def measure_noise(self) -> None:
-        self.frames = measure_noise(self.lens)
-
-    def find_near_stop(self) -> None:
-        self.progress("near stop", 0.0)
-        shots = [self.fp()]
-        limit = self.s.max_steps // 4
-        for _ in range(limit):
-            self.step(self.big, NEAR, self.s.settle_large_s)
-            shots.append(self.fp())
-            # Still against each of the last four: one pair alone can match by
-            # symmetry (two positions equally far either side of the sharp point).
-            if len(shots) >= 5 and all(self.still(shots[-1], shots[-k]) for k in range(2, 6)):
-                break
-        else:
-            raise CalibrationError(
-                "could not find the near stop: the picture kept changing. "
-                "Keep the camera and the scene still while calibrating", "scene")
-        for _ in range(2):
-            self.step(self.big, NEAR, self.s.settle_large_s)
-
-    def sweep(self, through_blur: bool = False) -> tuple[list[np.ndarray], list[float], int, bool]:
-        """Size-1 steps to the far stop; returns fingerprints, sharpness, first still index
-        (the stall's start, as if single frames had shown it) and whether the picture
-        changed at all on the way.
-
-        Stalled: the last frame still against frames up to ``stall_window``
-        back, and the mean of the last ``STALL_BLOCK`` frames still against
-        the mean of as many ``stall_window`` back (a lens whose picture
-        changes little per step, a deep-focus wide lens, stays within one
-        frame's noise over the window long before its far stop; averaged,
-        the move shows).  ``through_blur``: no stall counts before the picture
-        has changed (a macro lens's blur at the near stop hides whole
-        stretches of single steps).
-        """
-        table = [self.fp()]
-        sharp = [focus_measure(grey(self.shot(), SHARP_WIDTH))]
-        window = self.s.stall_window
-        block = STALL_BLOCK
-        first_still = None
-        changed = False
-        c = 0
-        self.read(c)
-        while True:
-            c += 1
-            if c > self.s.max_steps:
-                if not changed:
-                    raise CalibrationError(
-                        f"{self.s.max_steps} size-1 steps from the near stop did not change the "
-                        "picture beyond its noise, though larger commands do: too little "
-                        "detail in focus to follow single steps. Point the camera at a detailed "
-                        "still object within a couple of metres", "precision")
-                raise CalibrationError(
-                    f"the picture kept changing over {self.s.max_steps} size-1 steps from the "
-                    "near stop, longer than any lens: keep the scene and the camera still",
-                    "scene")
-            self.step(1, FAR, self.s.settle_small_s)
-            self.read(c)
-            jpeg = self.shot()
-            table.append(steady_fingerprint(jpeg))
-            sharp.append(focus_measure(grey(jpeg, SHARP_WIDTH)))
-            self.progress("sweep", min(0.99, c / 1000))
-            changed = changed or distance(table[c], table[0]) > MOVED_NOISE * self.noise
-            if (c >= window + block - 1 and (changed or not through_blur)
-                    and all(self.still(table[c], table[c - k])
-                            for k in (window // 4, window // 2, 3 * window // 4, window))
-                    and distance(np.mean(table[c - block + 1: c + 1], axis=0),
-                                 np.mean(table[c - window - block + 1: c - window + 1], axis=0))
-                    < 1.35 * self.noise / block):
-                first_still = c if first_still is None else first_still
-                if c - first_still >= 3:
-                    break
-            else:
-                first_still = None
-        for _ in range(2):
-            self.step(self.big, FAR, self.s.settle_large_s)
-        # The block's stall starts STALL_BLOCK - 1 steps after a single frame's would.
-        return table, sharp, first_still - (block - 1), changed
-
-    def range_sweep(self) -> "_Sweep":
-        """The near stop, the sweep from it, the side to work on and the far stop."""
-        self.readings = []
-        self.find_near_stop()
-        table, sharp, first_still, changed = self.sweep()
-        if not changed and first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
-            # Still from the first size-1 step on, yet the picture has detail: the
-            # lens does not move, or a blur (a macro lens far from its subject)
-            # hides single steps there.  (A flat picture: choose_side says so.)
-            if not self.moves_when_driven():
-                raise CalibrationError(
-                    f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
-                    "commands left the picture as it was: set the lens switch to AF (and the "
-                    "camera to a mode that lets the host drive focus)", "mf")
-            log.info("the first %d size-1 steps did not change the picture, larger commands "
-                     "do: sweeping again, through the blur", first_still)
-            self.readings = []
-            self.find_near_stop()
-            table, sharp, first_still, changed = self.sweep(through_blur=True)
-        self.choose_side(sharp, first_still)
-        self.find_far_stop(table, first_still)
-        return _Sweep(table, sharp, self.range, self.readings)
-
-    def choose_side(self, sharp: list[float], first_still: int) -> None:
-        """Pick the side of the sharpest point with more room to work on.
-
-        Defocus looks alike either side of the sharpest point, so a frame is
-        only placed without ambiguity when the search stays on one side.
-        """
-        if first_still <= self.s.stall_window + 3 and shows_detail(self.fp()):
-            # Still from the first size-1 step on, yet the picture has detail:
-            # the lens does not move, or size-1 steps change this picture too
-            # little to see.  Larger commands tell which.
-            if self.moves_when_driven():
-                raise CalibrationError(
-                    f"the first {first_still} size-1 steps from the near stop did not change "
-                    f"the picture beyond its noise, though size-{self.big} commands do: too "
-                    "little detail in focus there to follow single steps. Point the camera "
-                    "at a detailed still object within a couple of metres", "precision")
-            raise CalibrationError(
-                f"the lens does not move when driven: {2 * TEST_REACH} size-{self.big} "
-                "commands left the picture as it was: set the lens switch to AF (and the "
-                "camera to a mode that lets the host drive focus)", "mf")
-        estimate = max(10, first_still - self.s.stall_window)
-        self.subject, contrast = sharpest(sharp, estimate)
-        if contrast < 1.5:
-            raise CalibrationError(
-                f"the live view shows too little detail to calibrate: the sharpest frame of "
-                f"the sweep is only {contrast:.2f} times as sharp as the median one. Point the "
-                "camera at a still, detailed object within a couple of metres", "detail")
-        self.far_side = (estimate - self.subject) >= self.subject
-        self.range_estimate = estimate
-
-    def moves_when_driven(self) -> bool:
-        """Whether the largest commands change the picture: out (across the range) and
-        back, a frame each, until one does.
-
-        Compared by the probe's signature (shapes and the sharpness of each
-        tile at 640 pixels, flicker taken out): a wide lens far from focus
-        blurs too little for a fingerprint alone to show a move.
-        """
-        rest = [signature(self.shot()) for _ in range(3)]
-        floor = max(statistics.median([signature_distance(rest[0], rest[1]),
-                                       signature_distance(rest[1], rest[2]),
-                                       signature_distance(rest[0], rest[2])]), 1e-6)
-        # Out far enough to cross any lens's whole range (60 of the largest
-        # commands, 20 steps or more each): a lens that moves meets its sharp
-        # point, or leaves the blur, on the way; 6 were once too few for a
-        # 200mm f/1.4 whose near stop is one wide blur.
-        # Back as far: a near stop found where a deep-focus picture was merely
-        # still (a 20mm f/5.6 stopped 372 steps short of it) leaves the subject's
-        # sharp point behind the lens, and only the way back crosses it.
-        for direction, commands in ((FAR, TEST_REACH), (NEAR, TEST_REACH)):
-            for _ in range(commands):
-                self.step(self.big, direction, self.s.settle_large_s)
-                if signature_distance(signature(self.shot()), rest[0]) > MOVED_NOISE * floor:
-                    return True
-        return False
-
-    def find_far_stop(self, table: list[np.ndarray], first_still: int) -> int:
-        """Step back K size-1 steps and align them with the table: gives R exactly.
-
-        The record and the table are compared as whole sequences, so the fit
-        draws on every frame of the way back, mostly on the sharp region where
-        frames differ most from step to step.
-        """
-        self.progress("far stop", 0.0)
-        end = len(table) - 1
-        window = self.s.stall_window
-        if self.far_side:  # end the way back on the far side of the sharp point
-            back = self.range_estimate - (self.subject + 15)
-        else:              # cross the sharp point and end well on the near side
-            back = self.range_estimate - (self.subject - 15) + window
-        # Long enough to vote, never into the near stop.
-        back = int(min(max(back, min(60, self.range_estimate // 2)),
-                       self.range_estimate - 5, end - 5))
-        record = []
-        for j in range(1, back + 1):
-            self.step(1, NEAR, self.s.settle_small_s)
-            record.append((self.fp() + self.fp()) / 2)   # two looks, as in the runs
-            self.progress("far stop", j / back)
-        best = far_stop_fit(table, record, first_still, window)
-        if best is None:
-            raise CalibrationError("could not place the far stop: the way back from it "
-                                   "matched no stretch of the sweep", "precision")
-        self.range = best
-        self.here = float(best - back)
-        self.record = (record, [best - j for j in range(1, back + 1)])
-        return best
-
-    def build_encoder(self, table: list[np.ndarray]) -> None:
-        clean, self.rank = low_rank(np.stack(table[: self.range + 1]), self.noise)
-        self.encoder = Encoder(clean)
-        if self.far_side:
-            self.side_lo, self.side_hi = self.subject + 6, self.range
-        else:
-            self.side_lo, self.side_hi = 0, self.subject - 6
-        self.placement_var = self._placement_var(*self.record)
-
-    def measure_backlash(self) -> float:
-        """The play: size-1 legs back and forth next to the sharp point, each placed.
-
-        After a reversal the motor turns the play before the lens follows,
-        so each leg of ``n`` commands moves the lens ``n - play``
-        (:func:`rig.calestimate.backlash`).  Legs of different lengths end on
-        different positions, so the placement's bias (the same at one
-        position every time) averages out.
-        """
-        self.progress("backlash", 0.0)
-        lo, hi = self.zone(BACKLASH_SPAN)
-        window = (max(lo - 4, self.side_lo), min(hi + 4, self.side_hi))
-        start = (lo + 16) if self.far_side else (hi - 16)
-        self.goto(start, {self.sizes[0]: 1.0})
-        outward = FAR if self.far_side else NEAR    # away from the sharp point
-        for _ in range(BACKLASH_LEGS[0]):
-            self.step(1, -outward, self.s.settle_small_s)   # the play taken up inward
-        placed = [self.fix(*window, frames=BACKLASH_FRAMES)]
-        legs: list[tuple[int, float]] = []
-        direction = outward
-        total = BACKLASH_ROUNDS * len(BACKLASH_LEGS)
-        for round_ in range(BACKLASH_ROUNDS):
-            # Every other round in reverse order: the rounds' drifts cancel, so
-            # the legs stay next to where they started.
-            for n in BACKLASH_LEGS[::-1] if round_ % 2 else BACKLASH_LEGS:
-                for _ in range(n):
-                    self.step(1, direction, self.s.settle_small_s)
-                placed.append(self.fix(*window, frames=BACKLASH_FRAMES))
-                legs.append((n, placed[-1] - placed[-2]))
-                direction = -direction
-                self.progress("backlash", len(legs) / total)
-            value = backlash(legs, snap=BACKLASH_SNAP)
-            error = backlash_error(legs)
-            log.info("backlash: %.2f +- %.2f size-1 steps after %d legs (legs lost %s)", value,
-                     error, len(legs), ", ".join(f"{n - abs(m):.1f}" for n, m in legs))
-            # Known to a step at 3 sigma (a play off by a step or more lands every
-            # reversal that far off); legs that scatter more get another round.
-            if BACKLASH_SIGMAS * error <= BACKLASH_PRECISION:
-                break
-        else:
-            raise CalibrationError(
-                f"the play of the focus gear could not be measured to a step: {len(legs)} "
-                f"reversing legs next to the sharp point lost {value:.1f} +- {error:.1f} "
-                f"steps on average (the picture places the lens too loosely there)",
-                "precision")
-        self.here = placed[-1]
-        return value
-
-    def shift(self, sweep: "_Sweep", play: float) -> "_Sweep":
-        """The sweep in true positions, once the play is known.
-
-        The sweep's first commands after the near stop only took up the
-        play, so its entry ``c`` shows position ``c - play``; the way back
-        from the far stop lost the play again, so the far stop's alignment
-        came out ``2 play`` too far.  The table is resampled at
-        ``p + play`` and every position found so far moved with it.
-        """
-        new_table, new_sharp, span = shifted(sweep.table, sweep.sharp, self.range, play)
-        self.subject = int(round(self.subject - play))
-        self.range = span
-        self.here = self.here - play
-        frames, positions = self.record
-        self.record = (frames, [p - play for p in positions])
-        return _Sweep(new_table, new_sharp, span, sweep.readings)
-
-    def _placement_var(self, frames: list[np.ndarray], positions: list[int]) -> float:
-        """How far frames at known positions place from them (squared steps).
-
-        The way back from the far stop was made of size-1 steps, so each of
-        its frames was taken at a known position.  Placed as the runs are
-        placed (on their side of the sharp point), they show the placement
-        error: noise, and the bias of up to half a step that the same
-        position shows every time.  (Their median offset is taken out, in
-        case the range is off by a step.)
-        """
-        assert self.encoder is not None
-        return placement_var(self.encoder, frames, positions, self.subject, self.range)
-
-    def into_stop(self, direction: int) -> None:
-        """Drive size 3 until the picture stops changing, and two more: clamped.
-
-        "Still" is judged against each of the two frames before, so two
-        positions mirrored about the sharp point cannot pass for a stop.
-        """
-        shots = [self.fp()]
-        for _ in range(self.s.max_steps // 4):
-            self.step(self.big, direction, self.s.settle_large_s)
-            shots.append(self.fp())
-            if len(shots) >= 4 and all(self.still(shots[-1], shots[-k]) for k in (2, 3, 4)):
-                break
-        else:
-            raise CalibrationError("driving into a stop, the picture kept changing: keep "
-                                   "the camera and the scene still while calibrating", "scene")
-        self.step(self.big, direction, self.s.settle_large_s)
-        self.here = float(self.range if direction == FAR else 0)
-
-    def effective(self, size: int) -> float:
-        """Effective steps and spread of ``size``: runs from one stop into the other.
-
-        The first run, one frame after each command, is fitted whole: for a
-        candidate step ``e`` the lens would be at ``clip(start + i * e)``
-        after command i, and the ``e`` whose table entries best match all the
-        frames wins.  That needs no guess, settles the look-alike positions
-        either side of the sharp point and models the clamp at the far end.
-
-        Then every frame of every run is placed on the table, following the
-        run (each frame searched next to the one before, plus ``e``, on its
-        side of the sharp point).  The step is the distance covered from the
-        stop, where the position is exact, to the last frame placed before the
-        clamp, over the commands sent: the mean of every command of the runs.
-        The spread comes from the same placements (:meth:`_spread`).  A
-        jittery size gets more runs, back and forth, until the mean is known
-        to ``precision`` of a step (standard error sigma / sqrt(n)) or
-        ``max_runs`` have been made.
-
-        The size's own steps at both stops (:meth:`_ends`) need runs next
-        to both (a run from the far stop when the first ones stayed near the
-        near one) and more runs, up to ``ENDS_MAX_RUNS``, until each end is
-        known to ``ENDS_PRECISION`` at 3 sigma; a size whose ends stay
-        looser is refused (``precision``): a wrong calibration is worse than none.
-        """
-        assert self.encoder is not None
-        self.progress(f"size {size} steps", 0.0)
-        runs = [self._run(size, self.known_guess(size))]
-        first = self._fit_run(runs[0])
-        while True:
-            tracks = [self._track(run, first) for run in runs]
-            value, commands = step_from_runs(runs, tracks, first, self.backlash)
-            sigma, increments = self._spread(runs, tracks, value)
-            # Enough when the mean's standard error, with sigma taken at the
-            # top of its own one-sigma range, is within the target.
-            target = max(self.s.precision_steps, self.s.precision * value)
-            upper = sigma * (1.0 + 1.0 / math.sqrt(2.0 * max(increments, 1)))
-            enough = (increments >= MIN_INCREMENTS
-                      and upper <= target * math.sqrt(max(commands, 1)))
-            seen = self._ends_seen(runs, tracks)
-            near, far, slope_error = self._ends(runs, tracks, value, sigma)
-            # The ends are each about half the slope's error off: known to within
-            # ENDS_PRECISION of a step at 3 sigma.
-            sure = 1.5 * slope_error <= ENDS_PRECISION * value
-            log.info("size %d, %d run(s): steps %.3f, near %.3f, far %.3f (slope +- %.3f)%s",
-                     size, len(runs), value, near, far, slope_error,
-                     "" if sure else ": not yet sure of the ends")
-            most = self.s.max_runs if sure else max(self.s.max_runs, ENDS_MAX_RUNS)
-            if (enough and all(seen.values()) and sure) or len(runs) >= most:
-                break
-            self.progress(f"size {size} steps", len(runs) / self.s.max_runs)
-            # Its own steps at both stops: a run from a stop the runs have not
-            # come near yet, else from the one the lens is closer to.
-            unseen = [end for end, ok in seen.items() if not ok]
-            self.into_stop(unseen[0] if unseen else FAR if self.here > self.range / 2 else NEAR)
-            runs.append(self._run(size, value))
-        last = runs[-1]
-        self.here = float(np.clip(last.start + last.direction * value * len(last.frames),
-                                  0, self.range))
-        self.jitter[size] = round(sigma, 3)
-        self.runs[size] = len(runs)
-        if value * commands < 3 and first * len(runs[0].frames) < 3:
-            raise CalibrationError(f"size {size} commands moved the lens by {value * commands:.1f} "
-                                   f"steps in {commands} commands, though size-1 steps move it",
-                                   "precision")
-        if not sure:
-            raise CalibrationError(
-                f"size {size}: {len(runs)} runs could not tell its steps at the two stops "
-                f"apart well enough (their difference known to +-{slope_error:.2f} of "
-                f"{value:.2f} steps)", "precision")
-        whole = _snap(value, self.s.snap)
-        if whole != value and _snap(near, self.s.snap) == _snap(far, self.s.snap) == whole:
-            near = far = whole          # a whole number everywhere: the motor's own steps
-        value = whole
-        self.ends[size] = (near, far)
-        self.jitter_steps[size] = value
-        return value
-
-    def _ends_seen(self, runs: list[Run], tracks: list[np.ndarray]) -> dict[int, bool]:
-        """Whether the runs measured the size next to each stop: a run started there,
-        or placed frames within a quarter of the range of it."""
-        return dict(zip((NEAR, FAR), ends_seen(runs, tracks, self.range)))
-
-    def _ends(self, runs: list[Run], tracks: list[np.ndarray],
-              mean: float, sigma: float) -> tuple[float, float, float]:
-        """The size's own steps at the near and far stop: :func:`rig.calfit.run_ends`
-        on this sweep's encoder, noise and placement error."""
-        assert self.encoder is not None
-        return run_ends(runs, tracks, mean, sigma, encoder=self.encoder, noise=self.noise,
-                        placement_var=self.placement_var, range_steps=self.range,
-                        play=self.backlash)
-
-    def _run(self, size: int, guess: float) -> Run:
-        """Commands of ``size`` from the stop the lens is on toward the other, a frame each.
-
-        Ends when the picture has stopped changing (the lens is clamped on
-        the other stop) or after enough commands to cross the range.
-        """
-        start = self.here
-        direction = FAR if start <= self.range / 2 else NEAR
-        room = self.range - start if direction == FAR else start
-        # Long enough to cross the sharp region, where placement is precise.
-        limit = int(min(100, max(40, 0.8 * self.range / guess)))
-        frames = []
-        for i in range(limit):
-            self.step(size, direction, self.s.settle_large_s)
-            frames.append((self.fp() + self.fp()) / 2)   # two looks: less noise
-            self.progress(f"size {size} steps", (i + 1) / limit)
-            # Clamped on the other stop?  Only worth asking once the run could
-            # be there: far from the sharp point a few small steps hardly
-            # change a blurred picture.
-            if ((i + 1) * guess >= 0.6 * room and len(frames) >= 7
-                    and all(self.still(frames[-1], frames[-k]) for k in range(2, 8))):
-                break
-        return Run(start, direction, room, frames)
-
-    def _fit_run(self, run: Run) -> float:
-        """The step that makes the whole run match the table best (no guess needed)."""
-        assert self.encoder is not None
-        return fit_run(run, self.encoder, self.range, self.backlash)
-
-    def _track(self, run: Run, step: float) -> np.ndarray:
-        """Each frame of a run placed on the table (NaN where it cannot be trusted).
-
-        Each frame is searched next to where the one before was placed, plus
-        ``step``, and only on that side of the sharp point: defocus looks
-        alike either side of it.  Frames close to the sharp point or to a
-        stop (where the lens may be clamped already) are left out.
-        """
-        assert self.encoder is not None
-        return track(run, step, self.encoder, self.subject, self.range, self.backlash)
-
-    def _spread(self, runs: list[Run], tracks: list[np.ndarray],
-                step: float) -> tuple[float, int]:
-        """Spread of single commands (one sigma, steps) from the placed runs, and the
-        number of increments it rests on.
-
-        Placed after command i, the lens is at x_i = x_(i-1) + step + s_i +
-        p_i - p_(i-1): s_i the command's own spread (sigma), p_i the error of
-        placing that frame, tau, measured at known positions when the far
-        stop was found (:meth:`build_encoder`).  The increments of a run are
-        then a moving average of order 1 (variance sigma^2 + 2 tau^2,
-        neighbours correlated by -tau^2): sigma is the value that makes the
-        increments most likely, tau given.  Knowing tau keeps the placement
-        error (up to half a step at some positions) out of sigma.
-        """
-        return command_spread(runs, tracks, step, self.placement_var)
-
-    def known_guess(self, size: int) -> float:
-        """A first guess of a size's steps, before it is measured (larger sizes first)."""
-        done = {k: v for k, v in self.jitter_steps.items()}
-        bigger = [v for k, v in done.items() if k > size]
-        return min(bigger) / 4.0 if bigger else 20.0
-
-    def zone(self, span: float) -> tuple[float, float]:
-        """The stretch of ``span`` steps next to the sharp point, on the working side.
-
-        Frames change most from step to step there, so placing them on the
-        table is most precise (a few tenths of a step).
-        """
-        if self.far_side:
-            lo = self.subject + 8
-            return lo, min(float(self.range) - 2, lo + span)
-        hi = self.subject - 8
-        return max(2.0, hi - span), hi
-
-    def goto(self, target: float, steps: dict[int, float]) -> None:
-        """Move near ``target`` with settled commands, then place the frame on the table."""
-        left = target - self.here
-        direction = FAR if left > 0 else NEAR
-        left = abs(left)
-        for size in sorted(steps, reverse=True):
-            if size not in steps:
-                continue
-            n = int(left // steps[size])
-            for _ in range(n):
-                settle = self.s.settle_small_s if size == self.sizes[0] else self.s.settle_large_s
-                self.step(size, direction, settle)
-            left -= n * steps[size]
-        window = 6 + 0.1 * abs(target - self.here)
-        lo = max(target - window, self.side_lo)
-        hi = min(target + window, self.side_hi)
-        self.here = self.locate(lo, hi)
-
-    def fix(self, lo: float, hi: float, frames: int = 3) -> float:
-        """The lens position placed on the table, averaged over a few frames."""
-        return sum(self.locate(lo, hi) for _ in range(frames)) / frames
-
-    def bound(self, size: int) -> float:
-        """The longest one command of ``size`` may move: what the settled steps wait."""
-        return self.s.settle_small_s if size == self.sizes[0] else self.s.settle_large_s
-
-
-
-@dataclass(frozen=True)
-class _Sweep:
-    """One reference sweep (steps 2-4 of the live view method) and what it found."""
-
-    table: list[np.ndarray]               # fingerprints, one per size-1 step
-    sharp: list[float]                    # sharpness, one per size-1 step
-    range: int                            # the far stop, in size-1 steps from the near one
-    readings: list[tuple[int, float]]     # (sweep step, focalposition): Sony
-
-
-def _checked_sweep(cal: _LiveView, first: _Sweep) -> tuple[_Sweep, dict[str, object]]:
-    """Cross-check a sweep with Sony's ``focalposition``; sweep again if they disagree.
-
-    More than ``READINGS_OFF`` of the readings off the straight line
-    ``100 c / R`` means one of two things, and one sweep cannot tell which:
-    commands were lost in the sweep (or the picture misled the far-stop
-    search), or this body's reading is not linear in steps (Sony's drive
-    is not linear in its sizes; nothing says its reading is linear in
-    size-1 steps).  So the lens sweeps once more, from the near stop:
-
-    * the second sweep agrees with the straight line: the first one lost
-      commands; the second is used;
-    * it disagrees again, but reads what the first read, step for step
-      (within a unit), and finds the same range (within a unit): the
-      reading is not linear.  The live view's calibration stands, and the
-      calibration says ``focalposition_linear: false``, so the reading is
-      given no scale in steps (:func:`rig.worker.use_calibration`) and
-      positions are checked in the live view only;
-    * the sweeps disagree with each other: commands are being lost (or the
-      picture changes).  Calibration fails.
-
-    Returns the sweep to use and what goes into the calibration.
-    """
-    share, most = readings_off(first.readings, first.range)
-    if share <= READINGS_OFF:
-        return first, linear(first.readings, first.range, 1)
-    log.info("the camera's focus position (0-100) disagrees with the live view on %.0f%% of "
-             "the sweep (by up to %.0f units): sweeping again", 100 * share, most)
-    second = cal.range_sweep()
-    share2, most2 = readings_off(second.readings, second.range)
-    if share2 <= READINGS_OFF:
-        log.warning("commands were lost in the first calibration sweep (the camera's focus "
-                    "position disagreed with it); a second sweep agrees and is used")
-        return second, linear(second.readings, second.range, 2)
-    unit = max(first.range, second.range) / 100.0
-    same = same_readings(first.readings, second.readings, max(first.range, second.range))
-    if same and abs(first.range - second.range) <= READING_SLACK * unit:
-        log.warning("this camera's focus position (0-100) is not proportional to the lens "
-                    "position: two sweeps read the same values, both off a straight line by "
-                    "up to %.0f units. The calibration uses the live view alone, and so do "
-                    "the position checks: the camera's reading is not used", max(most, most2))
-        return second, {"focalposition_linear": False, "sweeps": 2}
-    why = ("the camera read the same in both, so the picture changed" if same else
-           "differently each time: commands were lost or the picture changed")
-    raise CalibrationError(
-        f"the live view puts the far stop {first.range}, then {second.range} steps from the "
-        f"near stop, but the camera's focus position (0-100) disagrees on {share:.0%}, then "
-        f"{share2:.0%} of the way (by up to {max(most, most2):.0f} units), {why}. Keep the "
-        "camera and the scene still and calibrate again", "precision")
 
 
 def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, float],
@@ -762,42 +130,46 @@ def _finish(lens: Lens, method: str, steps: dict[int, float], moves: dict[int, f
 
 def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
                         progress: Progress) -> Calibration:
-    """Canon, Olympus, Panasonic, Sony: the live view is the position sensor."""
+    """Canon, Olympus, Panasonic, Sony: the live view is the position sensor.
+
+    The phases in order, each handing its findings to the next: the noise
+    (:func:`rig.calframes.measure_noise`), the range (:mod:`rig.calrange`),
+    the play (:mod:`rig.calbacklash`), each size's steps (:mod:`rig.calsteps`)
+    and speed (:mod:`rig.calspeed`), then the check (:mod:`rig.calcheck`).
+    """
     started = lens.clock.now()
-    cal = _LiveView(lens, settings, progress)
+    motor = Motor(lens, settings)
     lens.liveview_on()
-    cal.measure_noise()
-    sweep = cal.range_sweep()
+    frames = measure_noise(lens)
+    sweep = measure_range(frames, motor, progress)
     checked: dict[str, object] = {}
     if sweep.readings:
-        sweep, checked = _checked_sweep(cal, sweep)
-    cal.build_encoder(sweep.table)
-    cal.backlash = cal.measure_backlash()
-    if cal.backlash > 0:
-        sweep = cal.shift(sweep, cal.backlash)
-        cal.build_encoder(sweep.table)
-    assert cal.encoder is not None
+        sweep, checked = check_readings(sweep, lambda: measure_range(frames, motor, progress))
+    at = Placer(frames, motor, placing(sweep, frames.noise))
+    play = measure_backlash(at, progress).steps
+    motor.play = play
+    if play > 0:
+        sweep = shift(sweep, play)
+        motor.here = motor.here - play
+        at = Placer(frames, motor, placing(sweep, frames.noise))
     curves = {
-        "focus_curve": [round(float(v), 3) for v in sweep.sharp[: cal.range + 1]],
-        "sensitivity": [round(float(v), 4) for v in cal.encoder.sensitivity()],
+        "focus_curve": [round(float(v), 3) for v in sweep.sharp[: sweep.range + 1]],
+        "sensitivity": [round(float(v), 4) for v in at.placing.encoder.sensitivity()],
     }
-    steps = {cal.sizes[0]: 1.0}
-    for i, size in enumerate(sorted(cal.sizes[1:], reverse=True)):
-        cal.into_stop(NEAR if i == 0 or cal.here > 0 else FAR)
-        steps[size] = cal.effective(size)
-    speeds = measure_speeds(cal, steps)
-    ground = Ground(cal.zone(40.0), (cal.side_lo, cal.side_hi), cal.far_side, cal.range,
-                    cal.jitter, cal.placement_var, settings.settle_large_s,
-                    lambda lo, hi: cal.fix(lo, hi, frames=ANCHOR_FRAMES))
-    return _finish(lens, "liveview", steps, speeds.moves, speeds.periods, cal.jitter, cal.range,
-                   started,
-                   progress, verify=lambda found: verify(lens, ground, found, progress),
-                   ends=cal.ends, backlash_steps=cal.backlash,
-                   pace=lambda found: paced(found, speeds.busy, cal.bound), busy=speeds.busy,
-                   subject_step=cal.subject,
+    found = measure_steps(at, progress)
+    speeds = measure_speeds(at, found.steps, found.jitter, progress)
+    ground = Ground(at.placing.zone(40.0), at.placing.side, sweep.far_side, sweep.range,
+                    found.jitter, at.placing.placement_var, settings.settle_large_s,
+                    lambda lo, hi: at.fix(lo, hi, frames=ANCHOR_FRAMES))
+    return _finish(lens, "liveview", found.steps, speeds.moves, speeds.periods, found.jitter,
+                   sweep.range, started,
+                   progress, verify=lambda cal: verify(lens, ground, cal, progress),
+                   ends=found.ends, backlash_steps=play,
+                   pace=lambda cal: paced(cal, speeds.busy, motor.bound), busy=speeds.busy,
+                   subject_step=sweep.subject,
                    **({"bounded_speeds": {str(k): v for k, v in sorted(speeds.bounded.items())}}
-                      if speeds.bounded else {}), encoder_rank=cal.rank,
-                   runs={str(k): v for k, v in sorted(cal.runs.items())}, **checked,
+                      if speeds.bounded else {}), encoder_rank=at.placing.rank,
+                   runs={str(k): v for k, v in sorted(found.runs.items())}, **checked,
                    **curves)
 
 

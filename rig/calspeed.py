@@ -1,9 +1,9 @@
 """The live-view calibration's speeds: what the camera does with a command that
 reaches a moving lens, and how long each size's command moves.
 
-:func:`measure_speeds` runs on the live view's frame access and motor
-(``cal``, :class:`rig.calibrate._LiveView`) once the range, the encoder, the
-play and every size's steps are known, and returns its findings as one
+:func:`measure_speeds` runs on the live view's frame access and motor, placed
+on the sweep's table (:class:`rig.calplace.Placer`), once the range, the
+encoder, the play and every size's steps are known, and returns its findings as one
 frozen :class:`Speeds`: the camera's busy mode, each size's motion time and
 period, and the sizes left at the settled steps' pace, and why.
 :func:`paced` is a calibration as calibration's own moves use it.  The
@@ -17,21 +17,21 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import gphoto2 as gp
 
 from .calestimate import lag_limit, queue_motion_time
 from .calfit import motion_time
 from .calibration import Calibration
+from .calplace import Placer
 from .lens import FAR, NEAR, SPACING_GUARD
-
-if TYPE_CHECKING:
-    from .calibrate import _LiveView
 
 __all__ = ["Speeds", "measure_speeds", "paced", "ANCHOR_FRAMES"]
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
 
 QUEUE_TRAIN = 2         # commands per train on a camera that queues: never more than two
                         # requests outstanding (issue 15; Magic Lantern: "with 5, it crashes")
@@ -52,14 +52,16 @@ class Speeds:
     bounded: dict[int, str]      # sizes left at the settled steps' pace, and why
 
 
-def measure_speeds(cal: "_LiveView", steps: dict[int, float]) -> Speeds:
+def measure_speeds(at: Placer, steps: dict[int, float], jitter: dict[int, float],
+                   progress: Progress) -> Speeds:
     """The busy test, then each size's motion time and period, largest first (each
-    period's guard from the call latency's spread as measured so far)."""
-    busy = _Timing(cal, "queue").busy_mode(steps)
-    timing = _Timing(cal, busy)
+    period's guard from the call latency's spread as measured so far); ``jitter``
+    is each size's spread (:class:`rig.calsteps.Steps`)."""
+    busy = _Timing(at, jitter, progress, "queue").busy_mode(steps)
+    timing = _Timing(at, jitter, progress, busy)
     moves, periods = {}, {}
-    for size in sorted(cal.sizes, reverse=True):
-        moves[size], periods[size] = timing.period(size, steps, cal.lens.latency.std)
+    for size in sorted(at.motor.sizes, reverse=True):
+        moves[size], periods[size] = timing.period(size, steps, at.motor.lens.latency.std)
     return Speeds(busy, moves, periods, dict(timing.bounded))
 
 
@@ -89,16 +91,19 @@ class _Train:
 class _Timing:
     """Speed trains of one calibration, on a camera whose busy mode is ``busy``."""
 
-    def __init__(self, cal: "_LiveView", busy: str) -> None:
-        self.cal = cal
+    def __init__(self, at: Placer, jitter: dict[int, float], progress: Progress,
+                 busy: str) -> None:
+        self.at = at
+        self.jitter = jitter
+        self.progress = progress
         self.busy = busy
         self.bounded: dict[int, str] = {}   # sizes timed by the settled steps, and why
 
     def drain(self, size: int, returns: list[float]) -> None:
         """On a camera that queues: wait until every command of a train has surely run."""
-        cal = self.cal
+        motor = self.at.motor
         if self.busy == "queue" and returns:
-            cal.clock.sleep_until(returns[0] + len(returns) * cal.bound(size) + QUEUE_GUARD_S)
+            motor.clock.sleep_until(returns[0] + len(returns) * motor.bound(size) + QUEUE_GUARD_S)
 
     def busy_mode(self, steps: dict[int, float]) -> str:
         """What the camera does with a command that reaches a moving lens.
@@ -108,21 +113,21 @@ class _Timing:
         one when it was dropped; a -110 answer says refused.  Never more
         than two requests outstanding.
         """
-        cal = self.cal
-        cal.progress("busy test", 0.0)
-        e = steps[cal.big]
-        lo, hi = cal.zone(2 * e + 8)
-        window = (max(lo - e - 4, cal.side_lo), min(hi + e + 4, cal.side_hi))
-        start = lo if abs(cal.here - lo) <= abs(cal.here - hi) else hi
-        cal.goto(start, steps)
+        at, motor = self.at, self.at.motor
+        self.progress("busy test", 0.0)
+        e = steps[motor.big]
+        lo, hi = at.placing.zone(2 * e + 8)
+        window = (max(lo - e - 4, at.placing.side[0]), min(hi + e + 4, at.placing.side[1]))
+        start = lo if abs(motor.here - lo) <= abs(motor.here - hi) else hi
+        at.goto(start, steps)
         direction = FAR if start < (lo + hi) / 2 else NEAR
         for _ in range(6):          # the play taken up toward the test
-            cal.step(1, direction, cal.s.settle_small_s)
-        before = cal.fix(*window, frames=ANCHOR_FRAMES)
-        refused, returns = self.send_train(cal.big, direction, 2, 0.0)
-        cal.clock.sleep_until(returns[0] + 2 * cal.bound(cal.big) + QUEUE_GUARD_S)
-        after = cal.fix(*window, frames=ANCHOR_FRAMES)
-        cal.here = after
+            motor.step(1, direction, motor.s.settle_small_s)
+        before = at.fix(*window, frames=ANCHOR_FRAMES)
+        refused, returns = self.send_train(motor.big, direction, 2, 0.0)
+        motor.clock.sleep_until(returns[0] + 2 * motor.bound(motor.big) + QUEUE_GUARD_S)
+        after = at.fix(*window, frames=ANCHOR_FRAMES)
+        motor.here = after
         moved = (after - before) * direction
         mode = "error" if refused else "queue" if moved > 1.5 * e - 3 else "drop"
         log.info("a command sent to a moving lens: %s (two moved the lens %.1f steps, one "
@@ -132,20 +137,20 @@ class _Timing:
     def send_train(self, size: int, direction: int, count: int,
                    spacing: float) -> tuple[int, list[float]]:
         """``count`` commands ``spacing`` apart; returns (refused, return times)."""
-        cal = self.cal
-        cal.take_up(direction)
+        motor = self.at.motor
+        motor.take_up(direction)
         refused = 0
-        t = cal.clock.now() + 0.01
+        t = motor.clock.now() + 0.01
         returns = []
         for i in range(count):
-            cal.clock.sleep_until(t + i * spacing)
+            motor.clock.sleep_until(t + i * spacing)
             try:
-                cal.lens.send(size, direction)
+                motor.lens.send(size, direction)
             except gp.GPhoto2Error as exc:
                 if exc.code != gp.GP_ERROR_CAMERA_BUSY:
                     raise
                 refused += 1
-            returns.append(cal.clock.now())
+            returns.append(motor.clock.now())
         return refused, returns
 
     def neighbourhood(self, window: tuple[float, float], arrive: int) -> dict[int, float]:
@@ -159,17 +164,17 @@ class _Timing:
         tenths of a step of each other; comparing with each neighbour's own
         placement tells them apart all the same.
         """
-        cal = self.cal
-        settle = cal.s.settle_small_s
-        looks = {0: cal.fix(*window, frames=ANCHOR_FRAMES)}
-        cal.step(1, arrive, settle)
-        looks[-1] = cal.fix(*window, frames=ANCHOR_FRAMES)
-        cal.step(1, -arrive, settle)
+        at, motor = self.at, self.at.motor
+        settle = motor.s.settle_small_s
+        looks = {0: at.fix(*window, frames=ANCHOR_FRAMES)}
+        motor.step(1, arrive, settle)
+        looks[-1] = at.fix(*window, frames=ANCHOR_FRAMES)
+        motor.step(1, -arrive, settle)
         for k in range(1, NEIGHBOURS + 1):
-            cal.step(1, -arrive, settle)
-            looks[k] = cal.fix(*window, frames=ANCHOR_FRAMES)
+            motor.step(1, -arrive, settle)
+            looks[k] = at.fix(*window, frames=ANCHOR_FRAMES)
         for _ in range(NEIGHBOURS):
-            cal.step(1, arrive, settle)
+            motor.step(1, arrive, settle)
         return looks
 
     def period(self, size: int, steps: dict[int, float],
@@ -198,15 +203,15 @@ class _Timing:
         plus a guard of SPACING_GUARD * sigma for the latency jitter (see
         :meth:`Lens.execute`).
         """
-        cal = self.cal
+        at, motor = self.at, self.at.motor
         e = steps[size]
-        count = 32 if size == cal.sizes[0] else 16 if size != cal.big else 4
-        room = (cal.side_hi - cal.side_lo) - 2 * e - 12
+        count = 32 if size == motor.sizes[0] else 16 if size != motor.big else 4
+        room = (at.placing.side[1] - at.placing.side[0]) - 2 * e - 12
         count = max(2, min(count, int(room // e)))
         # Commands that spread (sigma per command) make a train's end wander by
         # sigma * sqrt(count): keep that under a third of one command, so a
         # lost command still stands out, and allow for it in the checks.
-        sigma = cal.jitter.get(size, 0.0)
+        sigma = self.jitter.get(size, 0.0)
         if sigma > 0:
             count = max(2, min(count, int((e / (3 * sigma)) ** 2)))
         if self.busy == "queue":
@@ -216,18 +221,19 @@ class _Timing:
             count = min(count, QUEUE_TRAIN)
         wander = 3 * sigma * math.sqrt(count)
         span = count * e
-        lo_zone, hi_zone = cal.zone(span + e + 4)
-        window = (max(lo_zone - e - 4, cal.side_lo), min(hi_zone + e + 4, cal.side_hi))
-        cal.goto(lo_zone if abs(cal.here - lo_zone) < abs(cal.here - hi_zone) else hi_zone,
-                  steps)
-        toward_b = FAR if cal.here < (lo_zone + hi_zone) / 2 else NEAR
+        lo_zone, hi_zone = at.placing.zone(span + e + 4)
+        lo_side, hi_side = at.placing.side
+        window = (max(lo_zone - e - 4, lo_side), min(hi_zone + e + 4, hi_side))
+        at.goto(lo_zone if abs(motor.here - lo_zone) < abs(motor.here - hi_zone) else hi_zone,
+                steps)
+        toward_b = FAR if motor.here < (lo_zone + hi_zone) / 2 else NEAR
         arrive = {"A": -toward_b, "B": toward_b}
-        safe = max(cal.s.settle_large_s, 4 * cal.s.settle_small_s)
+        safe = max(motor.s.settle_large_s, 4 * motor.s.settle_small_s)
         looks = {"A": self.neighbourhood(window, arrive["A"])}
         self.drain(size, self.send_train(size, toward_b, count, safe)[1])
-        cal.clock.sleep(safe)
+        motor.clock.sleep(safe)
         # Steps short of where the mean step puts B.
-        off = (looks["A"][0] + toward_b * span - cal.fix(*window, frames=ANCHOR_FRAMES)) * toward_b
+        off = (looks["A"][0] + toward_b * span - at.fix(*window, frames=ANCHOR_FRAMES)) * toward_b
         if abs(off) > max(1.5, 0.3 * e, wander):
             # Sent slowly, every command ran: it is the reading of the train's end
             # (or the play taken up before it) that is off.  The check drive judges
@@ -238,10 +244,10 @@ class _Timing:
             # This train's own spread would stay in every later shortfall
             # (they are read against B): put B where the mean step says.
             for _ in range(abs(round(off))):
-                cal.step(1, toward_b if off > 0 else -toward_b, cal.s.settle_small_s)
+                motor.step(1, toward_b if off > 0 else -toward_b, motor.s.settle_small_s)
         looks["B"] = self.neighbourhood(window, arrive["B"])
         apparent = {anchor: look[0] for anchor, look in looks.items()}
-        at = ["B"]
+        on = ["B"]      # the anchor the lens is on
         trains: list[_Train] = []
         evidence: list[tuple[list[float], float]] = []   # (return times, shortfall)
         lagging: list[tuple[list[float], float, float]] = []   # (return times, seen, lag)
@@ -257,12 +263,12 @@ class _Timing:
         def recover(anchor: str) -> None:
             """Size-1 steps at a safe pace until the lens is on ``anchor``."""
             for _ in range(12):
-                off = round(short_of(anchor, cal.fix(*window, frames=ANCHOR_FRAMES)))
+                off = round(short_of(anchor, at.fix(*window, frames=ANCHOR_FRAMES)))
                 if off == 0:
                     return
                 for _ in range(abs(off)):
-                    cal.step(1, arrive[anchor] if off > 0 else -arrive[anchor],
-                              cal.s.settle_small_s)
+                    motor.step(1, arrive[anchor] if off > 0 else -arrive[anchor],
+                               motor.s.settle_small_s)
             raise _Unreadable("twelve tries could not bring the lens back onto its anchor "
                               "between trains")
 
@@ -276,20 +282,20 @@ class _Timing:
         # difference has 1.5 placement variances.  A lag is a queue's, the same
         # in every train at a spacing, so it is judged on the trains' mean: one
         # loose placement must not fail a train spaced seconds apart.
-        limit_lag = lag_limit(cal.placement_var, repeats)
+        limit_lag = lag_limit(at.placing.placement_var, repeats)
 
         def ok(spacing: float) -> bool:
             shortfalls, gaps, refusals, lags = [], [], 0, []
             for _ in range(repeats):
-                target = "A" if at[0] == "B" else "B"
+                target = "A" if on[0] == "B" else "B"
                 direction = arrive[target]
                 refused, returns = self.send_train(size, direction, count, spacing)
-                cal.clock.sleep_until(returns[-1] + spacing)
-                seen = cal.clock.now()
-                early = cal.locate(*window)
-                cal.clock.sleep(max(0.5, count * spacing))
+                motor.clock.sleep_until(returns[-1] + spacing)
+                seen = motor.clock.now()
+                early = at.locate(*window)
+                motor.clock.sleep(max(0.5, count * spacing))
                 self.drain(size, returns)
-                final = cal.fix(*window, frames=2)
+                final = at.fix(*window, frames=2)
                 gaps += [b - a for a, b in zip(returns, returns[1:])] or [spacing]
                 shortfalls.append(short_of(target, final))
                 evidence.append((returns, shortfalls[-1]))
@@ -299,8 +305,8 @@ class _Timing:
                 refusals += refused
                 if refused or lag or repeats > 1 or abs(shortfalls[-1]) >= 0.5:
                     recover(target)
-                at[0] = target
-                cal.here = apparent[target]
+                on[0] = target
+                motor.here = apparent[target]
             # Read against the anchor's own placement: this check is tight.
             short = abs(sum(shortfalls) / repeats) > limit
             lagged = sum(lags) / repeats > limit_lag
@@ -322,8 +328,8 @@ class _Timing:
                 sigma: float, latency_sigma: float, safe: float,
                 lagging: list[tuple[list[float], float, float]]) -> tuple[float, float]:
         """The bisection on the spacing, and the motion time and period it gives."""
-        cal = self.cal
-        hi = min(safe, 0.25 if size == cal.sizes[0] else 1.0)
+        at, motor = self.at, self.at.motor
+        hi = min(safe, 0.25 if size == motor.sizes[0] else 1.0)
         while not ok(hi):
             hi *= 2
             if hi > 8.0:
@@ -331,8 +337,8 @@ class _Timing:
                 # is the reading of a train's end that is too loose here.
                 return self._bounded(size, latency_sigma, "no train passed, even 8 s apart")
         lo = 0.0
-        for r in range(cal.s.bisect_rounds):
-            cal.progress(f"size {size} speed", r / cal.s.bisect_rounds)
+        for r in range(motor.s.bisect_rounds):
+            self.progress(f"size {size} speed", r / motor.s.bisect_rounds)
             mid = 0.5 * (lo + hi)
             # A failure is believed only when a second train fails too: one
             # odd placement must not stop the bisection above the true value.
@@ -346,16 +352,16 @@ class _Timing:
             # its commands are small (size 1: half a step at 3/4 of the motion),
             # so a passing train bounds nothing.  The motion time is the one
             # that explains every train's lag, at its upper confidence bound.
-            lag_sigma = math.sqrt(1.5 * cal.placement_var + count * sigma ** 2 + 0.01)
+            lag_sigma = math.sqrt(1.5 * at.placing.placement_var + count * sigma ** 2 + 0.01)
             move = queue_motion_time(lagging, e, lag_sigma)
-            margin = cal.s.margin
+            margin = motor.s.margin
             log.info("size %d: a queued command moves %.1f ms (from %d trains' lags, "
                      "one placed to %.2f steps)", size, 1000 * move, len(lagging), lag_sigma)
         else:
             # The camera drops or refuses commands sent too soon.
             move = motion_time(evidence, e, sigma)
             move *= 1.0 + JITTER_ALLOWANCE * sigma / e
-            margin = cal.s.margin
+            margin = motor.s.margin
         spacing = move * (1.0 + margin) + SPACING_GUARD * latency_sigma
         # Confirm with two more trains; back off by 10 % until they pass.
         for _ in range(10):
@@ -371,9 +377,9 @@ class _Timing:
         (a picture that changes little per step there), the spacing every
         settled step of the calibration used stands: no command was lost at it.
         """
-        cal = self.cal
-        move = cal.bound(size)
+        motor = self.at.motor
+        move = motor.bound(size)
         log.warning("size %d: %s; its commands are spaced by the settled steps' %.2f s "
                     "(slower than the lens can go, never faster)", size, why, move)
         self.bounded[size] = why
-        return move, move * (1.0 + cal.s.margin) + SPACING_GUARD * latency_sigma
+        return move, move * (1.0 + motor.s.margin) + SPACING_GUARD * latency_sigma

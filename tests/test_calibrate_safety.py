@@ -8,7 +8,9 @@ import gphoto2 as gp
 import pytest
 
 import rig.calibrate as calibrate_module
-from rig import zoo
+from rig import calsteps, zoo
+from rig.calframes import Motor, measure_noise
+from rig.calrange import measure_range
 from rig.calibrate import CAUSES, CalibrationError, calibrate
 from rig.cli import main
 from rig.clock import VirtualClock
@@ -61,13 +63,12 @@ def test_a_blur_at_the_near_stop_is_swept_through_not_called_mf():
     the range (the far stop's alignment is twice the play long until the play is known)."""
     profile = zoo.profile(8)
     lens, cam, clock = connected(profile)
-    cal = calibrate_module._LiveView(lens, calibrate_module.CalibrationSettings(),
-                                     lambda phase, fraction: None)
     lens.liveview_on()
-    cal.measure_noise()
-    cal.range_sweep()
+    frames = measure_noise(lens)
+    sweep = measure_range(frames, Motor(lens, calibrate_module.CalibrationSettings()),
+                          lambda phase, fraction: None)
     assert cam.truth.ignored == 0                       # the lens did move
-    assert abs(cal.range - 2 * profile.backlash - profile.steps) <= 0.01 * profile.steps
+    assert abs(sweep.range - 2 * profile.backlash - profile.steps) <= 0.01 * profile.steps
 
 
 def test_a_flat_picture_is_refused_for_its_detail():
@@ -94,9 +95,9 @@ def test_a_camera_that_goes_away_is_refused_for_the_camera_with_its_code():
 
 
 def test_a_fault_of_its_own_is_a_refusal_not_a_traceback(monkeypatch):
-    def broken(self):
+    def broken(frames, motor, progress):
         return 1 / 0
-    monkeypatch.setattr(calibrate_module._LiveView, "range_sweep", broken)
+    monkeypatch.setattr(calibrate_module, "measure_range", broken)
     lens, cam, clock = connected()
     error = refusal(lens)
     assert error.cause == "internal" and "ZeroDivisionError" in str(error)
@@ -105,15 +106,15 @@ def test_a_fault_of_its_own_is_a_refusal_not_a_traceback(monkeypatch):
 def test_a_wrong_result_fails_its_check_and_is_not_returned(monkeypatch):
     """Size 3 measured 8 % long: the check drive from the near stop lands elsewhere
     than the calibration predicts, and calibration refuses, naming the arrival."""
-    effective = calibrate_module._LiveView.effective
+    effective = calsteps.effective
 
-    def long(self, size):
-        value = effective(self, size)
+    def long(at, size, guess, progress):
+        found = effective(at, size, guess, progress)
         if size == 3:
-            self.ends[size] = (value * 1.08, value * 1.08)
-            return value * 1.08
-        return value
-    monkeypatch.setattr(calibrate_module._LiveView, "effective", long)
+            return dataclasses.replace(found, steps=found.steps * 1.08, near=found.steps * 1.08,
+                                       far=found.steps * 1.08)
+        return found
+    monkeypatch.setattr(calsteps, "effective", long)
     lens, cam, clock = connected()
     error = refusal(lens)
     assert error.cause == "check"

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from rig.app import App, load_state
-from rig.calibrate import TEST_REACH
+from rig.calrange import TEST_REACH
 from rig.clock import VirtualClock
 from rig.config import load_config
 from rig.display import View, screen_text

@@ -95,7 +95,7 @@ def test_sony_commands_lost_in_one_sweep_are_caught_and_swept_again(caplog):
 
     lens, body = sony_lens()
     progress, sweeps = lose_in_sweeps(body, [200])
-    with caplog.at_level("INFO", logger="rig.calibrate"):
+    with caplog.at_level("INFO", logger="rig.calrange"):
         cal = calibrate(lens, progress=progress)
     assert len(sweeps) == 2 and body.truth.dropped >= 30
     # 30 of about 830 steps lost at 200: the readings past it are 3-4 units off (the
