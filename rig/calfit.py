@@ -6,6 +6,7 @@ unit-tested on synthetic data (``tests/test_calfit.py``).  An ``encoder``
 argument is a :class:`rig.vision.Encoder` (or anything with its
 ``table``, ``distances``, ``locate`` and ``sensitivity``):
 
+* :func:`stalled` - whether the sweep has come to rest on the far stop;
 * :func:`far_stop_back`, :func:`far_stop_fit` - how far to step back from
   the far stop, and where the far stop is, from the way back from it
   aligned with the sweep;
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from .vision import Encoder
 
 __all__ = ["Run", "segments", "step_from_runs", "fit_run", "track", "command_spread",
-           "ends_seen", "run_ends", "placement_var", "motion_time", "far_stop_back",
+           "ends_seen", "run_ends", "placement_var", "motion_time", "stalled", "far_stop_back",
            "far_stop_fit", "sharpest", "shifted", "readings_off", "same_readings", "linear",
            "snap", "whole_steps", "precise_enough", "first_guess"]
 
@@ -65,6 +66,29 @@ class Run:
 
 
 # ------------------------------------------------------------ the range
+
+
+def _apart(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared difference of two fingerprints (as :func:`rig.vision.distance`)."""
+    d = a - b
+    return float(np.dot(d, d) / d.size)
+
+
+def stalled(table: Sequence[np.ndarray], c: int, window: int, block: int, noise: float,
+            still: float = 1.35) -> bool:
+    """Whether the sweep has stalled at entry ``c``: the frame still (within ``still``
+    noise floors) against frames up to ``window`` back, and the mean of the last
+    ``block`` frames still against the mean of as many ``window`` back, within
+    ``still`` floors over ``block`` (averaged, a lens whose picture changes less
+    than one frame's noise over the window shows its move)."""
+    if c < window + block - 1:
+        return False
+    if not all(_apart(table[c], table[c - k]) < still * noise
+               for k in (window // 4, window // 2, 3 * window // 4, window)):
+        return False
+    return (_apart(np.mean(table[c - block + 1: c + 1], axis=0),
+                   np.mean(table[c - window - block + 1: c - window + 1], axis=0))
+            < still * noise / block)
 
 
 def far_stop_back(estimate: int, subject: int, far_side: bool, window: int, end: int) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .calerror import CalibrationError
 from .calfit import (READING_SLACK, READINGS_OFF, far_stop_back, far_stop_fit, linear,
-                     readings_off, same_readings, sharpest, shifted)
+                     readings_off, same_readings, sharpest, shifted, stalled)
 from .calframes import STILL_NOISE, Frames, Motor, until_still
 from .lens import FAR, NEAR
 from .probeport import distance as signature_distance
@@ -158,12 +158,8 @@ class _Ranging:
             sharp.append(frames.sharpness(SHARP_WIDTH, jpeg))
             self.progress("sweep", min(0.99, c / 1000))
             changed = changed or distance(table[c], table[0]) > MOVED_NOISE * noise
-            if (c >= window + block - 1 and (changed or not through_blur)
-                    and all(frames.still(table[c], table[c - k])
-                            for k in (window // 4, window // 2, 3 * window // 4, window))
-                    and distance(np.mean(table[c - block + 1: c + 1], axis=0),
-                                 np.mean(table[c - window - block + 1: c - window + 1], axis=0))
-                    < STILL_NOISE * noise / block):
+            if (changed or not through_blur) and stalled(table, c, window, block, noise,
+                                                         STILL_NOISE):
                 first_still = c if first_still is None else first_still
                 if c - first_still >= 3:
                     break

@@ -8,7 +8,8 @@ import pytest
 from rig.calfit import (Run, command_spread, ends_seen, far_stop_back, far_stop_fit,
                         first_guess, fit_run, linear, motion_time, placement_var,
                         precise_enough, readings_off, run_ends, same_readings, segments,
-                        sharpest, shifted, snap, step_from_runs, track, whole_steps)
+                        sharpest, shifted, snap, stalled, step_from_runs, track,
+                        whole_steps)
 from rig.vision import Encoder
 
 RANGE = 300
@@ -141,6 +142,28 @@ def test_far_stop_fit_aligns_the_way_back_with_the_sweep():
     record = [tab[300 - j] for j in range(1, 61)]      # 60 steps back from 300
     assert far_stop_fit(sweep, record, first_still=310, window=40) == 300
     assert far_stop_fit(sweep[:50], record, first_still=40, window=40) is None
+
+
+def test_stalled_needs_single_frames_and_block_means_still():
+    rng = np.random.default_rng(1)
+    noise_sd, n, width = 1.0, 120, 1024
+    base = rng.uniform(50, 150, width)
+    floor = 2 * noise_sd ** 2          # mean squared difference of two noisy frames
+
+    def frames(drift):
+        return [(base + drift * i + rng.normal(0, noise_sd, width)).astype(np.float32)
+                for i in range(n)]
+    rest = frames(0.0)
+    assert stalled(rest, 100, 40, 10, floor)
+    assert not stalled(rest, 48, 40, 10, floor)        # not yet a window and a block in
+    # A drift of 0.015 grey levels a step: 0.6 over the window, lost in a single
+    # frame's noise, but the block means (a tenth of its variance) show it.
+    creeping = frames(0.015)
+    assert all(np.mean((creeping[100] - creeping[100 - k]) ** 2) < 1.35 * floor
+               for k in (10, 20, 30, 40))
+    assert not stalled(creeping, 100, 40, 10, floor)
+    # A lens still moving fast: single frames already differ.
+    assert not stalled(frames(0.5), 100, 40, 10, floor)
 
 
 def test_far_stop_back_passes_the_sharp_point_on_the_working_side_never_into_the_near_stop():
