@@ -48,6 +48,13 @@ class DriveTest:
     result: str
     how: str
     detail: str
+    # Calibrated, watched in the live view, and the lens moved: did the
+    # picture come back to the one at rest once the lens was driven one
+    # command more back than out?  Only a lens that sat on the near stop
+    # does (the stop clamps it); one that the homing before never moved (a
+    # lens switched from MF to AF meanwhile) ends a command short.  None
+    # where it was not looked at (a camera reading is homed again anyway).
+    returned: bool | None = None
 
 
 class _Watch:
@@ -89,6 +96,13 @@ class _Watch:
         self.frames.append(now)
         return ratio > CHANGE, f"picture changed {ratio:.1f}x the noise"
 
+    def back_at_rest(self) -> tuple[bool, str]:
+        """Look again: is the picture the one at rest before the drive?"""
+        now = steady_fingerprint(self.lens.frame())
+        ratio = distance(now, self.frames[REST_FRAMES - 1]) / self.noise
+        self.frames.append(now)
+        return ratio <= CHANGE, f"back {ratio:.1f}x the noise from the picture at rest"
+
     def blind(self) -> bool:
         """True if the picture at rest is too plain for a move to show in it."""
         return not self.reading and not self.detailed
@@ -101,8 +115,10 @@ def drive_test(lens: Lens) -> DriveTest:
     size, then one command more than went out back toward near.  Homed
     without a reading, the lens sits on the near stop, so the stop clamps
     it to 0 exactly whatever the spread of single commands, and the
-    position is 0 again afterwards; a camera that reports its position is
-    read again instead.
+    position is 0 again afterwards; a last look says whether the picture
+    is the one at rest again (``returned``: False when the homing never
+    reached the stop, and the caller must home again); a camera that
+    reports its position is read again instead.
 
     Not calibrated (``rig doctor`` on a new lens): the position is unknown,
     so a few of the largest commands toward far, and if nothing changed
@@ -129,13 +145,19 @@ def _calibrated(lens: Lens) -> DriveTest:
     for _ in range(count + 1):
         lens.send(big.size, NEAR)
         lens.wait_free()
+    returned = None
     if watch.reading:
         lens.home()
     else:
         # One command more back than out: the near stop clamps the lens to 0,
-        # and the motor's play is taken up toward near, exactly as homing leaves it.
+        # and the motor's play is taken up toward near, exactly as homing
+        # leaves it, if the lens sat on the stop; the picture says whether it did.
+        if moved:
+            returned, back = watch.back_at_rest()
+            detail = f"{detail}; {back}"
         lens.stopped_at(NEAR)
-    return DriveTest(MOVED if moved else UNSEEN if blind else STILL, watch.how, detail)
+    return DriveTest(MOVED if moved else UNSEEN if blind else STILL, watch.how, detail,
+                     returned)
 
 
 def _uncalibrated(lens: Lens) -> DriveTest:
