@@ -56,6 +56,10 @@ from rig.harness import simulate  # noqa: E402
 from rig.script import parse_script  # noqa: E402
 from rig.sequencer import Point  # noqa: E402
 from rig.sim import DEFAULT_PROFILE, DriveSpec, Profile, load_profile  # noqa: E402
+
+# The legacy EF 24mm (whole steps, no play, steps the same along the range): the lens
+# this bench's variants are made of, named since the default became canon-ef24-real.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
 from rig.store import Store  # noqa: E402
 from rig import verify  # noqa: E402
 from rig.clock import VirtualClock  # noqa: E402
@@ -71,7 +75,7 @@ JITTER = {2: 0.4, 3: 2.0}
 
 
 def jittery(seed: int) -> Profile:
-    base = load_profile(DEFAULT_PROFILE)
+    base = load_profile(LEGACY)
     drive = {size: DriveSpec(spec.steps, JITTER.get(size, spec.jitter), spec.speed)
              for size, spec in base.drive.items()}
     return dataclasses.replace(base, drive=drive, seed=seed)

@@ -40,6 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rig.clock import VirtualClock  # noqa: E402
 from rig.sim import DEFAULT_PROFILE, PROFILES, Profile, SimBody, load_profile  # noqa: E402
+
+# The legacy EF 24mm (whole steps, no play, steps the same along the range): the lens
+# this bench's variants are made of, named since the default became canon-ef24-real.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
 from rig.vision import fingerprint, grey  # noqa: E402
 from rig.zoo import profile as zoo_profile  # noqa: E402
 
@@ -128,9 +132,9 @@ def main() -> None:
     args = parser.parse_args()
 
     lenses: list[tuple[str, Profile]] = [
-        ("legacy EF 24mm (baseline)", load_profile(DEFAULT_PROFILE)),
+        ("legacy EF 24mm (baseline)", load_profile(LEGACY)),
         ("legacy EF 24mm at 960x640",
-         dataclasses.replace(load_profile(DEFAULT_PROFILE), width=960, height=640)),
+         dataclasses.replace(load_profile(LEGACY), width=960, height=640)),
         ("realistic EF 24mm f/2.8", load_profile(PROFILES / "canon-ef24-real.toml")),
         ("realistic EF 100mm macro", load_profile(PROFILES / "canon-ef100-macro.toml")),
     ] + [(f"zoo {seed}: {zoo_profile(seed).lens.split(' #')[0][4:]}", zoo_profile(seed))

@@ -48,6 +48,10 @@ from rig.config import load_config  # noqa: E402
 from rig.lens import Lens  # noqa: E402
 from rig.sequencer import Activity, Edge, Mode, Point  # noqa: E402
 from rig.sim import DEFAULT_PROFILE, DriveSpec, Profile, SimBody, load_profile  # noqa: E402
+
+# The legacy EF 24mm (whole steps, no play, steps the same along the range): the lens
+# this bench's variants are made of, named since the default became canon-ef24-real.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
 from rig.store import Store  # noqa: E402
 from rig.worker import NullObserver  # noqa: E402
 
@@ -61,7 +65,7 @@ WARM_UP = 500           # transitions before the first memory reading
 
 
 def profile(seed: int) -> Profile:
-    base = load_profile(DEFAULT_PROFILE)
+    base = load_profile(LEGACY)
     drive = {k: DriveSpec(v.steps, {2: 0.4, 3: 2.0}.get(k, v.jitter), v.speed)
              for k, v in base.drive.items()}
     return dataclasses.replace(base, drive=drive, seed=seed)

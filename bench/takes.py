@@ -79,6 +79,10 @@ from rig.inputs import InputError  # noqa: E402
 from rig.lens import Lens  # noqa: E402
 from rig.script import parse_script  # noqa: E402
 from rig.sim import DEFAULT_PROFILE, PROFILES, DriveSpec, Profile, SimBody, load_profile  # noqa: E402
+
+# The legacy EF 24mm (whole steps, no play, steps the same along the range): the lens
+# this bench's variants are made of, named since the default became canon-ef24-real.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
 from rig.store import Store  # noqa: E402
 
 JITTER = {2: 0.4, 3: 2.0}        # the jittery lens: bench/drift.py's
@@ -107,7 +111,7 @@ def _config(overlay: str) -> Config:
 
 
 def jittery() -> Profile:
-    base = load_profile(DEFAULT_PROFILE)
+    base = load_profile(LEGACY)
     drive = {size: DriveSpec(spec.steps, JITTER.get(size, spec.jitter), spec.speed,
                              spec.steps_far)
              for size, spec in base.drive.items()}
@@ -115,7 +119,7 @@ def jittery() -> Profile:
 
 
 def dropping() -> Profile:
-    base = load_profile(DEFAULT_PROFILE)
+    base = load_profile(LEGACY)
     return dataclasses.replace(base, drop=DROP, lens=base.lens + " (drops 3 %)")
 
 

@@ -191,7 +191,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _summary(report: Any, *, check: bool) -> bool:
-    from .harness import on_mark
+    from .harness import af_on_mark, on_mark
     lens = report.lens
     print(f"lens: {lens.get('lens', '?')}: {lens.get('steps', '?')} steps; "
           + ", ".join(f"size {d['size']} = {d['steps']:g} steps at {d['speed']:.1f}/s"
@@ -212,9 +212,16 @@ def _summary(report: Any, *, check: bool) -> bool:
               f"{dev:>+6.2f} {tr['max_tracking_error_steps']:>6.1f}"
               f"{'' if good else '  <-- off' if not landed else '  <-- late'}")
     for af in report.autofocus:
+        # The count after AF is what a stored point keeps: held to the truth
+        # as a landing is to its target.
+        counted = af_on_mark(af)
+        ok &= counted
+        bound = af.get("bound_steps")
         print(f"autofocus: subject {af['subject']:g}, lens at {af['result_step']} "
-              f"(true {af['true_step']}), {af['frames']} frames"
-              + ("" if af.get("ok", True) else f": failed, {af.get('reason')}"))
+              f"(true {af['true_step']}, ±3σ {'?' if bound is None else f'{bound:.1f}'}), "
+              f"{af['frames']} frames"
+              + ("" if af.get("ok", True) else f": failed, {af.get('reason')}")
+              + ("" if counted else "  <-- off"))
     for err in report.errors:
         print(f"error: {err}")
     ok &= not report.errors

@@ -13,8 +13,8 @@ Report (JSON)::
                       "true_position", "planned_s", "actual_s", "max_tracking_error_steps",
                       "commands", "late_commands", "counts", "expected_landing_steps",
                       "rig_position", "sigma_steps", "bound_steps"}],
-     "autofocus": [{"subject", "result_step", "true_step", "frames", "moves", "region",
-                    "ok", "reason" (when not ok)}],
+     "autofocus": [{"subject", "result_step", "true_step", "true_position", "sigma_steps",
+                    "bound_steps", "frames", "moves", "region", "ok", "reason" (when not ok)}],
      "unasked_motions": [{"t0", "t1", "x0", "x1"}],
      "errors": [],
      "end_step"}
@@ -82,7 +82,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 __all__ = ["simulate", "Report", "SimulationError", "simulate_boot", "BootRun", "BootFrame",
-           "check_scene", "act_on_scene", "commands_spread", "landing_bound", "on_mark",
+           "check_scene", "act_on_scene", "commands_spread", "landing_bound", "on_mark", "af_on_mark",
            "LANDING_SIGMAS", "ON_STEP"]
 
 IDLE_LIMIT_S = 3600.0   # "wait idle" gives up after an hour of virtual time
@@ -123,6 +123,11 @@ def landing_bound(spreads: bool, sigma: float) -> float | None:
     if not math.isfinite(sigma):
         return None
     return round(LANDING_SIGMAS * sigma, 3)
+
+
+def af_on_mark(af: dict[str, Any]) -> bool:
+    """Did an autofocus end where the rig counts it, within the same bound?"""
+    return on_mark({**af, "target_step": af["result_step"]})
 
 
 def on_mark(transition: dict[str, Any]) -> bool:
@@ -251,12 +256,15 @@ class _Watcher:
             "bound_steps": landing_bound(self.spreads, sigma),
         })
 
-    def focused(self, result: AFResult) -> None:
+    def focused(self, result: AFResult, sigma: float) -> None:
         truth = self.sim.truth
         self.report.autofocus.append({
             "subject": truth.subject,
             "result_step": result.position,
             "true_step": truth.step(truth.settled_at()),
+            "true_position": round(truth.position(truth.settled_at()), 3),
+            "sigma_steps": round(sigma, 3) if math.isfinite(sigma) else None,
+            "bound_steps": landing_bound(self.spreads, sigma),
             "frames": result.frames,
             "moves": result.moves,
             "region": list(result.roi),

@@ -27,7 +27,7 @@ __all__ = ["Profile", "DriveSpec", "Optics", "Layer", "load_profile", "parse_pro
            "profile_from_dict", "DEFAULT_PROFILE", "PROFILES", "VENDORS", "schema"]
 
 DATA = Path(__file__).parent / "data"
-DEFAULT_PROFILE = DATA / "profiles" / "canon-ef24.toml"
+DEFAULT_PROFILE = DATA / "profiles" / "canon-ef24-real.toml"
 PROFILES = DATA / "profiles"
 
 VENDORS = {

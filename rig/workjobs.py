@@ -120,7 +120,7 @@ class Commands:
         self.scenes.forget()
         result = autofocus(lens, job.region or DEFAULT_ROI)
         self.last_af, self.af_count = result, self.af_count + 1
-        w.observer.focused(result)
+        w.observer.focused(result, lens.uncertainty)
         w.post(Focused(result.position, result.ok, result.reason, w.clock.now(),
                        lens.trusted, lens.uncertainty))
 

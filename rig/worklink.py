@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import gphoto2 as gp
@@ -66,6 +67,14 @@ LOST = {gp.GP_ERROR_IO_USB_FIND, gp.GP_ERROR_IO, gp.GP_ERROR_TIMEOUT,
 
 class CameraLost(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What :meth:`Link.moves` found."""
+
+    moved: bool          # the lens moved when driven (or the picture cannot tell)
+    homed: bool          # False: the lens was not on the near stop before the test
 
 
 def kind_of(message: str) -> str:
@@ -187,16 +196,17 @@ class Link:
                 log.info("homed in %.1f s", w.clock.now() - started)
             w.observer.calibrated(cal)
             refused = False
-            while not self.moves(lens):
+            while not (test := self.moves(lens)).moved:
                 refused = True
                 message = ("the lens does not move: set the lens switch to AF "
                            "(or point the camera at something with detail)")
                 self.report(message, kind="lens_mf")
                 if self.wait(RETRY_S):
                     raise Cancelled()
-            if refused:
-                # The homing before the check ran on a lens that did not move:
-                # home again now that it does.
+            if refused or not test.homed:
+                # The homing before the check ran on a lens that did not move
+                # (or not all the way: switched to AF meanwhile): home again
+                # now that it does.  The stop, not the count, says where it is.
                 progress(w, Activity.HOMING)("homing", 0.0)
                 lens.home()
             self.scenes.recall(lens)
@@ -217,18 +227,22 @@ class Link:
         self.reported = ""
         w.post(Ready(lens.model, round(lens.position or 0), w.clock.now(), lens.uncertainty))
 
-    def moves(self, lens: Lens) -> bool:
-        """A short test drive and back: did the lens move?
+    def moves(self, lens: Lens) -> Moved:
+        """A short test drive and back: did the lens move, and was it homed?
 
         (:func:`rig.precheck.drive_test`, which ``rig doctor`` runs too.)  A
         picture with no structure at all (a blank wall) cannot tell: rig says
-        so in the log and carries on rather than blame the lens switch.
+        so in the log and carries on rather than blame the lens switch.  A
+        lens that moves but did not come back to the picture it left was not
+        on the near stop: the homing before it drove a lens that did not
+        move (all the way), and must be done again.
         """
         test = drive_test(lens)
+        log.info("test drive: %s (%s: %s)", test.result, test.how, test.detail)
         if test.result == UNSEEN:
             log.warning("the picture has too little detail to see the lens move; "
                         "carrying on (if the lens does not move, set it to AF)")
-        return test.result != STILL
+        return Moved(test.result != STILL, test.returned is not False)
 
     def refused(self, lens: Lens, message: str) -> None:
         """Show what the operator must fix, retry until it is fixed, re-home."""
@@ -239,7 +253,10 @@ class Link:
             try:
                 lens.liveview_on()
                 lens.home()
-                if self.moves(lens):
+                test = self.moves(lens)
+                if test.moved:
+                    if not test.homed:      # fixed while it homed: home again
+                        lens.home()
                     break
             except LensError as exc:
                 message = str(exc)

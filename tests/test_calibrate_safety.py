@@ -17,6 +17,9 @@ from rig.clock import VirtualClock
 from rig.lens import Lens
 from rig.sim import DEFAULT_PROFILE, SimBody, load_profile
 
+# The legacy EF 24mm (whole steps, no spread): where a test checks its exact numbers.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
+
 
 def connected(profile=None, **changes):
     clock = VirtualClock()
@@ -39,7 +42,7 @@ def test_a_camera_that_takes_two_requests_never_gets_a_third():
     """A Canon that stops answering (-7) when a request arrives with two outstanding:
     calibration never sends a third (issue 15: never more than two outstanding), and
     still recovers the lens."""
-    lens, cam, clock = connected(busy="queue", queue_depth=2, start=300)
+    lens, cam, clock = connected(load_profile(LEGACY), busy="queue", queue_depth=2, start=300)
     cal = calibrate(lens)
     assert cam.truth.overflows == 0 and not cam.body.hung
     assert cal.steps == 407
@@ -115,7 +118,7 @@ def test_a_wrong_result_fails_its_check_and_is_not_returned(monkeypatch):
                                        far=found.steps * 1.08)
         return found
     monkeypatch.setattr(calsteps, "effective", long)
-    lens, cam, clock = connected()
+    lens, cam, clock = connected(load_profile(LEGACY))      # 26 steps exactly: 28.08
     error = refusal(lens)
     assert error.cause == "check"
     assert "size-3 commands from the near stop" in str(error)

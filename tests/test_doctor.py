@@ -23,11 +23,14 @@ from rig.clock import VirtualClock
 from rig.config import Config, load_config
 from rig.doctor import (FAIL, OK, SKIP, STOP_SERVICE, WARN, Doctor, Verdict, check_camera,
                         check_gpio, check_oled, check_service, check_web, format_verdict, run)
-from rig.sim import DEFAULT_PROFILE, PROFILES
+from rig.sim import PROFILES
 from rig.store import Store
 from rig.web import token_for, token_path
 
-CANON = DEFAULT_PROFILE.read_text()
+# The legacy EF 24mm, named: the verdicts quote its numbers exactly (320x224 frames,
+# sizes 1 / 4 / 26 whole steps) and the blank picture below edits its plane's keys.
+LEGACY = PROFILES / "canon-ef24.toml"
+CANON = LEGACY.read_text()
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +43,8 @@ def host(monkeypatch, tmp_path):
 
 @pytest.fixture
 def calibrated(tmp_path_factory, calibrations):
-    """A state directory holding the default lens's calibration (measured once a session)."""
-    return calibrations.state_dir(DEFAULT_PROFILE, tmp_path_factory.mktemp("calibrated"))
+    """A state directory holding the legacy lens's calibration (measured once a session)."""
+    return calibrations.state_dir(LEGACY, tmp_path_factory.mktemp("calibrated"))
 
 
 def free_port():
@@ -75,7 +78,7 @@ def doctor(capsys, camera, config, state):
 
 
 def test_a_good_rig_on_the_simulator(capsys, config, calibrated):
-    code, v = doctor(capsys, DEFAULT_PROFILE, config, calibrated)
+    code, v = doctor(capsys, LEGACY, config, calibrated)
     assert code == 0
     assert v["config"] == (OK, f"{config}, valid", "")
     assert v["service"] == (SKIP, "systemd is not running on this machine", "")
@@ -114,7 +117,7 @@ def test_it_ends_with_a_qr_code_of_the_page_with_its_token(capsys, config, calib
     import zxingcpp
     from PIL import Image
     from rig.address import qr_link, qr_matrix
-    assert main(["doctor", "--camera", f"sim:{DEFAULT_PROFILE}", "--config", str(config),
+    assert main(["doctor", "--camera", f"sim:{LEGACY}", "--config", str(config),
                  "--state-dir", str(calibrated)]) == 0
     out = capsys.readouterr().out.splitlines()
     port = load_config(config)["web"]["port"]
@@ -153,7 +156,7 @@ def test_lens_on_mf(capsys, config, calibrated, tmp_path, with_calibration):
 
 
 def test_a_new_lens_is_not_a_failure(capsys, config, tmp_path):
-    code, v = doctor(capsys, DEFAULT_PROFILE, config, tmp_path / "new")
+    code, v = doctor(capsys, LEGACY, config, tmp_path / "new")
     assert code == 0
     assert v["calibration"] == (WARN, "none yet for this camera and lens",
                                 "rig calibrates it at its next start (minutes; aim at a still "
@@ -226,7 +229,7 @@ def test_a_damaged_calibration_is_named(capsys, config, calibrated, tmp_path):
     shutil.copytree(calibrated, state)
     saved = next((state / "lenses").glob("*.json"))
     saved.write_text('{"lens": "x", "steps": 407, "drive": []}')
-    code, v = doctor(capsys, DEFAULT_PROFILE, config, state)
+    code, v = doctor(capsys, LEGACY, config, state)
     assert code == 1
     assert v["calibration"][:2] == (FAIL, f"{saved}: drive: must list at least one "
                                           "{size, steps, speed}")
@@ -240,7 +243,7 @@ def test_a_damaged_calibration_with_a_good_backup_is_a_warning(capsys, config, c
     saved = next((state / "lenses").glob("*.json"))
     shutil.copy(saved, saved.with_name(saved.name + ".bak"))
     saved.write_text('{"lens": "x", "ste')
-    code, v = doctor(capsys, DEFAULT_PROFILE, config, state)
+    code, v = doctor(capsys, LEGACY, config, state)
     assert v["calibration"][0] == WARN and "using the backup" in v["calibration"][1]
     assert saved.read_text() == '{"lens": "x", "ste'          # doctor changes nothing
 
@@ -248,7 +251,7 @@ def test_a_damaged_calibration_with_a_good_backup_is_a_warning(capsys, config, c
 def test_a_bad_config_is_a_failure_and_the_rest_runs_on_defaults(capsys, tmp_path, calibrated):
     bad = tmp_path / "rig.toml"
     bad.write_text("[buttons]\nb = 5\n")
-    code, v = doctor(capsys, DEFAULT_PROFILE, bad, calibrated)
+    code, v = doctor(capsys, LEGACY, bad, calibrated)
     assert code == 1
     assert v["config"][:2] == (FAIL, f"{bad}:2: buttons.b: GPIO5 is already used by "
                                      "buttons.a (a default) (the checks below use the "

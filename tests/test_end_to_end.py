@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from rig.cli import main
-from rig.harness import on_mark
+from rig.harness import af_on_mark, on_mark
 from rig.sim import DEFAULT_PROFILE, PROFILES
 
 
@@ -83,7 +83,10 @@ def test_demo_calibrates_records_and_plays_twice(tmp_path, capsys):
     assert report["lens"]["steps"] == 407 and report["errors"] == []
     for af in report["autofocus"]:
         assert abs(af["true_step"] - af["subject"]) <= 6
-        assert af["result_step"] == af["true_step"]
+        # The rig's count after AF against the truth, within the 3 sigma it kept
+        # (exact on a lens whose commands repeat; the realistic default's spread:
+        # 128 counted for 119.7 true on this run, its sigma 3.07 steps, bound 9.2).
+        assert af_on_mark(af), af
     gif = Image.open(tmp_path / "oled.gif")
     assert gif.n_frames > 500 and gif.size == (256, 128)
 
@@ -236,7 +239,10 @@ def test_saved_state_survives_a_restart_and_bad_input_loses_nothing(tmp_path, ca
     assert main(["simulate", "--camera", f"sim:{DEFAULT_PROFILE}", "--script", str(play),
                  "--report", str(tmp_path / "r3.json"), "--state-dir", str(state)]) == 0
     report = json.loads((tmp_path / "r3.json").read_text())
-    kinds = [(t["kind"], t["from"], t["to"], t["true_step"]) for t in report["transitions"]]
+    # The points' positions are the rig's counts; where the lens truly ended is
+    # check_plays' on_mark: within the rig's 3 sigma of them (the realistic
+    # default's commands spread: 151 for 150 is a landing on its mark).
+    kinds = [(t["kind"], t["from"], t["to"], t["target_step"]) for t in report["transitions"]]
     assert kinds == [("asap", 0, 1, 150), ("play", 1, 2, 250)]
     assert next((state / "lenses").glob("*.json")).read_bytes() == calibration
     check_plays(report)

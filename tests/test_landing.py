@@ -13,7 +13,7 @@ from rig.cli import DEMO_SCRIPT
 from rig.harness import (LANDING_SIGMAS, ON_STEP, commands_spread, landing_bound, on_mark,
                          simulate)
 from rig.script import load_script
-from rig.sim import DEFAULT_PROFILE, PROFILES, known_calibration, load_profile
+from rig.sim import PROFILES, known_calibration, load_profile
 from rig.store import Store
 
 LEGACY = PROFILES / "canon-ef24.toml"
@@ -85,7 +85,7 @@ def test_the_demo_on_a_lens_whose_commands_spread_lands_within_the_models_bound(
 
 def test_where_commands_repeat_the_rule_is_exact_whatever_sigma_says():
     assert commands_spread(load_profile(PROFILES / "canon-ef24-real.toml"))
-    assert not commands_spread(load_profile(DEFAULT_PROFILE))
+    assert not commands_spread(load_profile(LEGACY))
     # Time alone grows sigma (a lens left alone may be touched): no bound from it.
     assert landing_bound(False, 0.5) == 0.0
     assert landing_bound(True, 0.5) == 1.5

@@ -41,7 +41,8 @@ def _trip(original, **kw):
 
 
 def test_round_trip_on_the_default_lens_with_rigs_calibration():
-    """The legacy EF 24mm: the written profile has the original's range, steps, latency,
+    """The default lens (canon-ef24-real since it replaced the legacy EF 24mm): the
+    written profile has the original's range, steps, latency,
     frame time and busy behaviour, and the demo with fixed points on it makes the same
     moves, with each transition's time within 2 % of the original's."""
     trip = _trip(load_profile(DEFAULT_PROFILE))

@@ -24,7 +24,9 @@ from rig.sim import DEFAULT_PROFILE, DriveSpec, load_profile
 from rig.store import Store
 
 JITTER = {2: 0.4, 3: 2.0}             # bench/drift.py's jittery EF 24mm
-SHARP = 250                           # where the default profile's subject is sharp
+SHARP = 250                           # where the legacy profile's subject is sharp
+# The legacy EF 24mm (canon-ef24.toml), as bench/drift.py makes its jittery lens of it.
+LEGACY = DEFAULT_PROFILE.parent / "canon-ef24.toml"
 POINTS = (Point(40), Point(SHARP, 2.0), Point(120, 1.5), Point(SHARP, 1.5), Point(390, 2.5),
           Point(SHARP, 2.0))
 PASSES = 4
@@ -32,7 +34,7 @@ WORST = 8                             # issue 12: within max 8 steps of the targ
 
 
 def _jittery():
-    base = load_profile(DEFAULT_PROFILE)
+    base = load_profile(LEGACY)
     drive = {size: DriveSpec(spec.steps, JITTER.get(size, spec.jitter), spec.speed)
              for size, spec in base.drive.items()}
     return dataclasses.replace(base, drive=drive, seed=3)
