@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .vision import Encoder
 
 __all__ = ["Run", "segments", "step_from_runs", "fit_run", "track", "command_spread",
-           "ends_seen", "run_ends", "placement_var", "motion_time", "far_stop_fit", "sharpest",
+           "ends_seen", "run_ends", "placement_var", "placement_profile", "motion_time", "far_stop_fit", "sharpest",
            "shifted", "readings_off", "same_readings", "linear", "snap"]
 
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
@@ -241,19 +241,41 @@ def track(run: Run, step: float, encoder: "Encoder", subject: int, range_steps: 
     return out
 
 
+def placement_profile(encoder: "Encoder", noise: float, placement_var: float) -> np.ndarray:
+    """How far a run's frame (two looks averaged) places from where the lens is, squared
+    steps, at each table entry.
+
+    The frame's noise over the table's change per step there (small next to
+    the sharp point, large in a blur), on top of the placement error
+    measured at known positions (``placement_var``, at least 0.02).
+    """
+    sens = encoder.sensitivity()
+    top = float(sens.max()) or 1.0
+    size = encoder.table.shape[1]
+    # A run's frame is two looks averaged: pixel variance noise / 4.
+    placement = (noise / 4.0) / (size * np.maximum(sens, 1e-3 * top) ** 2)
+    return placement + max(placement_var, 0.02)
+
+
 def command_spread(runs: Sequence[Run], tracks: Sequence[np.ndarray], step: float,
-                   placement_var: float) -> tuple[float, int]:
+                   placement_var: float,
+                   placement: np.ndarray | None = None) -> tuple[float, int]:
     """Spread of single commands (one sigma, steps) from the placed runs, and the
     number of increments it rests on.
 
     Placed after command i, the lens is at x_i = x_(i-1) + step + s_i +
     p_i - p_(i-1): s_i the command's own spread (sigma), p_i the error of
-    placing that frame, tau (``placement_var`` = tau^2, measured at known
-    positions).  The increments of a run are then a moving average of
-    order 1 (variance sigma^2 + 2 tau^2, neighbours correlated by -tau^2):
-    sigma is the value that makes the increments most likely, tau given.
-    Knowing tau keeps the placement error (up to half a step at some
-    positions) out of sigma.
+    placing that frame, of variance tau_i^2.  The increments of a run are
+    then a moving average of order 1 (variance sigma^2 + tau_i^2 +
+    tau_(i-1)^2, neighbours correlated by -tau_i^2): sigma is the value
+    that makes the increments most likely, the taus given.  Knowing them
+    keeps the placement error out of sigma.  ``placement`` gives tau^2 at
+    each table entry (:func:`placement_profile`: large in a blur, where a
+    frame places loosely); without it every frame has ``placement_var``
+    (measured at known positions next to the sharp point).  A single
+    tau for all frames let the blur's loose placements pass for spread:
+    a 180 mm macro's size 2 (spread 0.43) measured 1.18, and the check,
+    whose tolerance grows with the spread, let its ends 5.6 % off through.
     """
     eig, power = [], []
     # A frame placed on a wrong look-alike entry makes two increments off by
@@ -265,22 +287,33 @@ def command_spread(runs: Sequence[Run], tracks: Sequence[np.ndarray], step: floa
     clip = (SPREAD_CLIP * 1.4826 * float(np.median(np.abs(pooled - np.median(pooled))))
             if len(pooled) >= 5 else math.inf)
     clip = max(clip, 1.0)
+    tau2_floor = max(placement_var, 1e-4)
     for run, x in zip(runs, tracks):
-        for segment in segments(np.clip(np.diff(x) * run.direction - step, -clip, clip)):
+        d = np.clip(np.diff(x) * run.direction - step, -clip, clip)
+        for first, last in _stretches(d):
+            segment = d[first:last]
             n = len(segment)
-            k = np.arange(1, n + 1)
-            # The MA(1) covariance s2 I + t2 T (T: 2 on the diagonal, -1
-            # beside it) is diagonal in the sine basis.
-            basis = np.sqrt(2.0 / (n + 1)) * np.sin(np.outer(k, k) * np.pi / (n + 1))
-            eig.append(2.0 - 2.0 * np.cos(k * np.pi / (n + 1)))
-            power.append((basis @ segment) ** 2)
+            frames = x[first:last + 1]           # the n + 1 frames of the n increments
+            if placement is None:
+                tau2 = np.full(n + 1, tau2_floor)
+            else:
+                where = np.clip(np.round(frames).astype(int), 0, len(placement) - 1)
+                tau2 = np.maximum(placement[where], tau2_floor)
+            # The MA(1) covariance of the increments, less the commands' own
+            # sigma^2 I: its eigenbasis makes the likelihood a sum.
+            cov = np.diag(tau2[:-1] + tau2[1:])
+            if n > 1:
+                off = -tau2[1:-1]
+                cov += np.diag(off, 1) + np.diag(off, -1)
+            lam, basis = np.linalg.eigh(cov)
+            eig.append(np.maximum(lam, 0.0))
+            power.append((basis.T @ segment) ** 2)
     count = sum(len(e) for e in eig)
     if count < 3:
         return 0.0, count
     lam, z2 = np.concatenate(eig), np.concatenate(power)
-    tau2 = max(placement_var, 1e-4)
     s2 = np.linspace(0.0, 3.0 * float(np.mean(z2)) + 0.1, 3001)[:, None]
-    c = s2 + tau2 * lam[None, :]
+    c = s2 + lam[None, :] + 1e-9
     loglik = -0.5 * np.sum(np.log(c) + z2 / c, axis=1)
     best = int(np.argmax(loglik))
     # A spread the increments cannot tell from none (likelihood ratio
@@ -289,6 +322,21 @@ def command_spread(runs: Sequence[Run], tracks: Sequence[np.ndarray], step: floa
     if 2.0 * (loglik[best] - loglik[0]) < SPREAD_EVIDENCE:
         return 0.0, count
     return math.sqrt(float(s2[best, 0])), count
+
+
+def _stretches(values: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` of each stretch of ``values[first:last]`` without NaN."""
+    out, first = [], None
+    for i, v in enumerate(values):
+        if np.isnan(v):
+            if first is not None:
+                out.append((first, i))
+            first = None
+        elif first is None:
+            first = i
+    if first is not None:
+        out.append((first, len(values)))
+    return out
 
 
 def ends_seen(runs: Sequence[Run], tracks: Sequence[np.ndarray],
@@ -318,12 +366,7 @@ def run_ends(runs: Sequence[Run], tracks: Sequence[np.ndarray], mean: float, sig
     covered from their stops (:func:`rig.calestimate.fit_to_travel`).
     Also returns the standard error of far - near (inf: not measured).
     """
-    sens = encoder.sensitivity()
-    top = float(sens.max()) or 1.0
-    size = encoder.table.shape[1]
-    # A run's frame is two looks averaged: pixel variance noise / 4.
-    placement = (noise / 4.0) / (size * np.maximum(sens, 1e-3 * top) ** 2)
-    placement = placement + max(placement_var, 0.02)
+    placement = placement_profile(encoder, noise, placement_var)
     chains = []
     for run, x in zip(runs, tracks):
         # From the stop (exact, less the play its first command turned) to the first
@@ -333,7 +376,7 @@ def run_ends(runs: Sequence[Run], tracks: Sequence[np.ndarray], mean: float, sig
         for i, b in enumerate(x):
             if not np.isnan(b):
                 chain.append(Placed(i + 1, float(b), float(
-                    placement[int(np.clip(round(b), 0, len(sens) - 1))])))
+                    placement[int(np.clip(round(b), 0, len(placement) - 1))])))
         chains.append(chain)
     if sum(len(c) - 1 for c in chains) < 3:
         return mean, mean, math.inf
