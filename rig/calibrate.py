@@ -33,7 +33,8 @@ import numpy as np
 from .calestimate import Arrival, arrival_misses, backlash, backlash_error
 from .calcheck import Ground, verify
 from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen,
-                     far_stop_fit, fit_run, linear, placement_var, readings_off,
+                     far_stop_fit, fit_run, linear, placement_profile, placement_var,
+                     readings_off,
                      run_ends, same_readings, sharpest, shifted, snap, step_from_runs, track)
 from .calibration import Calibration, DriveCal
 from .calspeed import ANCHOR_FRAMES, measure_speeds, paced
@@ -619,7 +620,9 @@ class _LiveView:
         increments most likely, tau given.  Knowing tau keeps the placement
         error (up to half a step at some positions) out of sigma.
         """
-        return command_spread(runs, tracks, step, self.placement_var)
+        assert self.encoder is not None
+        return command_spread(runs, tracks, step, self.placement_var,
+                              placement_profile(self.encoder, self.noise, self.placement_var))
 
     def known_guess(self, size: int) -> float:
         """A first guess of a size's steps, before it is measured (larger sizes first)."""
@@ -809,7 +812,8 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     speeds = measure_speeds(cal, steps)
     ground = Ground(cal.zone(40.0), (cal.side_lo, cal.side_hi), cal.far_side, cal.range,
                     cal.jitter, cal.placement_var, settings.settle_large_s,
-                    lambda lo, hi: cal.fix(lo, hi, frames=ANCHOR_FRAMES))
+                    lambda lo, hi: cal.fix(lo, hi, frames=ANCHOR_FRAMES),
+                    tuple(float(v) for v in cal.encoder.sensitivity()))
     return _finish(lens, "liveview", steps, speeds.moves, speeds.periods, cal.jitter, cal.range,
                    started,
                    progress, verify=lambda found: verify(lens, ground, found, progress),
