@@ -32,10 +32,9 @@ import numpy as np
 
 from .calestimate import Arrival, arrival_misses, backlash, backlash_error
 from .calcheck import Ground, verify
-from .calfit import (READING_SLACK, READINGS_OFF, Run, command_spread, ends_seen,
-                     far_stop_fit, fit_run, linear, placement_profile, placement_var,
-                     readings_off,
-                     run_ends, same_readings, sharpest, shifted, snap, step_from_runs, track)
+from .calfit import (READING_SLACK, READINGS_OFF, Run, ends_seen, far_stop_fit, fit_run,
+                     linear, placement_var, readings_off, run_ends, run_spread,
+                     same_readings, sharpest, shifted, snap, step_from_runs, track)
 from .calibration import Calibration, DriveCal
 from .calspeed import ANCHOR_FRAMES, measure_speeds, paced
 from .probeport import distance as signature_distance
@@ -621,8 +620,8 @@ class _LiveView:
         error (up to half a step at some positions) out of sigma.
         """
         assert self.encoder is not None
-        return command_spread(runs, tracks, step, self.placement_var,
-                              placement_profile(self.encoder, self.noise, self.placement_var))
+        return run_spread(runs, tracks, step, encoder=self.encoder, noise=self.noise,
+                          placement_var=self.placement_var)
 
     def known_guess(self, size: int) -> float:
         """A first guess of a size's steps, before it is measured (larger sizes first)."""
