@@ -43,7 +43,7 @@ __all__ = ["Run", "segments", "step_from_runs", "fit_run", "track", "command_spr
 
 SPREAD_CLIP = 4.0       # increments beyond this many robust sigmas are clipped (misplacements)
 SPREAD_EVIDENCE = 3.84  # likelihood ratio a spread needs to count (chi-square, 1 dof, 95 %)
-WELL_PLACED = 0.15      # a run's frame counts where the table changes per step by at least
+WELL_PLACED = 0.5       # a run's frame counts where the table changes per step by at least
                         # this share of its most (in a blur frames place steps off) ...
 WELL_MIN = 12           # ... when that leaves this many increments at least
 MISFIT_STEPS = 0.5      # how well a train's end is read, one sigma, steps
