@@ -48,7 +48,9 @@ DEEP_SENSITIVITY = 0.3  # a leg that crosses the sharp point goes on while the p
                         # by this share of its most per step (it places well there) ...
 DEEP_MARGIN = 10.0      # ... less this many steps
 ENDS_CHI2 = 11.83       # a size's legs disagree with its ends beyond this (chi-square, two
-                        # degrees of freedom: 3 sigma)
+                        # degrees of freedom: 3 sigma) ...
+ENDS_MATERIAL = 0.04    # ... and by more than this share at one end at least (legs that
+                        # tell the mean to a fraction of a percent find 1-4 % in good ones)
 
 Progress = Callable[[str, float], None]
 
@@ -76,7 +78,8 @@ def verify(lens: Lens, ground: Ground, calibration: Calibration,
     The arrivals, the legs' too, are returned for the caller's verdict
     (:func:`rig.calestimate.arrival_misses`).  When every arrival before the
     legs agrees, a size whose legs disagree with its ends beyond their
-    spread (:func:`ends_verdict`, ``ENDS_CHI2``) is refused here first,
+    spread (:func:`ends_verdict`, ``ENDS_CHI2``) and by more than
+    ``ENDS_MATERIAL`` at one end is refused here first,
     ``precision``: its runs and its legs measured it differently.
     """
     arrivals = drive_arrivals(lens, ground, calibration, progress)
@@ -88,7 +91,7 @@ def verify(lens: Lens, ground: Ground, calibration: Calibration,
         verdicts = ends_verdict(legs, float(ground.range_steps), calibration)
         for v in verdicts:
             log.info("calibration check: %s", v.describe())
-        bad = [v for v in verdicts if v.chi2 > ENDS_CHI2]
+        bad = [v for v in verdicts if v.refused]
         if bad:
             from .calibrate import CalibrationError     # (calibrate imports this module)
             raise CalibrationError(
@@ -361,6 +364,12 @@ class EndsVerdict:
         """The larger of the two ends' differences, as a share of the calibration's."""
         return max((abs(g / e - 1.0) for g, e in zip(self.legs, self.ends) if e > 0),
                    default=0.0)
+
+    @property
+    def refused(self) -> bool:
+        """Apart beyond the legs' spread (``ENDS_CHI2``) and by a share that matters
+        (``ENDS_MATERIAL``)."""
+        return self.chi2 > ENDS_CHI2 and self.apart > ENDS_MATERIAL
 
     def describe(self) -> str:
         return (f"size {self.size}'s steps at the near and far stop: its runs put them at "
