@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 
 from .calerror import CalibrationError
-from .calfit import (Run, command_spread, ends_seen, first_guess, fit_run, precise_enough,
-                     run_ends, step_from_runs, track, whole_steps)
+from .calfit import (Run, ends_seen, first_guess, fit_run, precise_enough, run_ends,
+                     run_spread, step_from_runs, track, whole_steps)
 from .calframes import until_still
 from .calplace import Placer
 from .lens import FAR, NEAR
@@ -103,8 +103,8 @@ def effective(at: Placer, size: int, guess: float, progress: Progress) -> SizeSt
     side of the sharp point).  The step is the distance covered from the
     stop, where the position is exact, to the last frame placed before the
     clamp, over the commands sent: the mean of every command of the runs.
-    The spread comes from the same placements
-    (:func:`rig.calfit.command_spread`).  A jittery size gets more runs,
+    The spread comes from the same placements, the well-placed frames only
+    (:func:`rig.calfit.run_spread`).  A jittery size gets more runs,
     back and forth, until the mean is known to ``precision`` of a step
     (standard error sigma / sqrt(n)) or ``max_runs`` have been made
     (:func:`rig.calfit.precise_enough`).
@@ -123,7 +123,9 @@ def effective(at: Placer, size: int, guess: float, progress: Progress) -> SizeSt
     while True:
         tracks = [track(run, first, encoder, place.subject, range_steps, play) for run in runs]
         value, commands = step_from_runs(runs, tracks, first, play)
-        sigma, increments = command_spread(runs, tracks, value, place.placement_var)
+        sigma, increments = run_spread(runs, tracks, value, encoder=encoder,
+                                       noise=at.frames.noise,
+                                       placement_var=place.placement_var)
         enough = precise_enough(value, sigma, increments, commands, s.precision,
                                 s.precision_steps)
         seen = dict(zip((NEAR, FAR), ends_seen(runs, tracks, range_steps)))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from rig.calfit import (Run, command_spread, ends_seen, far_stop_back, far_stop_fit,
-                        first_guess, fit_run, linear, motion_time, placement_var,
-                        precise_enough, readings_off, run_ends, same_readings, segments,
-                        sharpest, shifted, snap, stalled, step_from_runs, track,
-                        whole_steps)
+                        first_guess, fit_run, linear, motion_time, placement_profile,
+                        placement_var, precise_enough, readings_off, run_ends, run_spread,
+                        same_readings, segments, sharpest, shifted, snap, stalled,
+                        step_from_runs, track, well_placed, whole_steps)
 from rig.vision import Encoder
 
 RANGE = 300
@@ -97,6 +97,70 @@ def test_command_spread_finds_the_commands_own_spread_not_the_placement(sigma):
         assert found < 0.15
     else:
         assert found == pytest.approx(sigma, rel=0.2)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.43])
+def test_command_spread_keeps_a_blurs_loose_placement_out_of_the_spread(sigma):
+    """Frames in a blur place loosely (tau 1.5 steps over most of the range), next to
+    the sharp point tightly (0.15): given where each frame places how well, the
+    spread is the commands' own; with one tau for all (the tight one, as measured at
+    known positions next to the sharp point) the blur passed for spread (seed 8 of the
+    lens zoo: size 2's 0.43 measured 1.18)."""
+    rng = np.random.default_rng(5)
+    tau2 = np.where(np.arange(RANGE + 1) < 200, 1.5 ** 2, 0.15 ** 2)
+    runs, tracks = [], []
+    for k in range(6):
+        direction = 1 if k % 2 == 0 else -1
+        start = 0.0 if direction > 0 else float(RANGE)
+        steps = 6.5 + rng.normal(0, sigma, 44) if sigma else np.full(44, 6.5)
+        x = start + direction * np.cumsum(steps)
+        x = x[(x > 3) & (x < RANGE - 3)]
+        where = np.clip(np.round(x).astype(int), 0, RANGE)
+        runs.append(Run(start, direction, float(RANGE), [None] * len(x)))
+        tracks.append(x + rng.normal(0, 1, len(x)) * np.sqrt(tau2[where]))
+    found, _ = command_spread(runs, tracks, 6.5, 0.15 ** 2, placement=tau2)
+    blind, _ = command_spread(runs, tracks, 6.5, 0.15 ** 2)
+    assert blind > sigma + 0.5                # the old way: the blur taken for spread
+    if sigma == 0:
+        assert found < 0.2
+    else:
+        assert found == pytest.approx(sigma, rel=0.35)
+
+
+def test_placement_profile_is_loose_where_the_table_barely_changes():
+    tab = table()
+    tab[:100] = tab[100]          # a blur: the first 100 entries alike
+    tab[:100] += np.linspace(0, 0.5, 100)[:, None].astype(np.float32)
+    profile = placement_profile(Encoder(tab), noise=1.0, placement_var=0.05)
+    assert profile.shape == (RANGE + 1,)
+    assert profile.min() >= 0.05
+    assert np.median(profile[10:90]) > 20 * np.median(profile[150:250])
+
+
+def test_well_placed_frames_and_their_spread_leave_the_blur_out():
+    """A blur (the first 150 entries barely change) whose frames place 2 steps off at
+    random, though their noise over the table's change says a few tenths: the spread of
+    the well-placed frames is the commands' own (0.4), all frames' is several times it."""
+    rng = np.random.default_rng(11)
+    tab = table()
+    tab[:150] = tab[150] + np.linspace(-3, 0, 150)[:, None].astype(np.float32)
+    enc = Encoder(tab)
+    runs, tracks = [], []
+    for k in range(6):
+        direction = 1 if k % 2 == 0 else -1
+        start = 0.0 if direction > 0 else float(RANGE)
+        x = start + direction * np.cumsum(6.0 + rng.normal(0, 0.4, 45))
+        x = x[(x > 3) & (x < RANGE - 3)]
+        off = np.where(x < 150, rng.normal(0, 2.0, len(x)), rng.normal(0, 0.1, len(x)))
+        runs.append(Run(start, direction, float(RANGE), [None] * len(x)))
+        tracks.append(x + off)
+    well = well_placed(enc, tracks)
+    assert all(np.all(np.isnan(w[t < 140])) and not np.any(np.isnan(w[t > 160]))
+               for w, t in zip(well, tracks))
+    found, count = run_spread(runs, tracks, 6.0, encoder=enc, noise=1.0, placement_var=0.01)
+    blind, _ = command_spread(runs, tracks, 6.0, 0.01)
+    assert count >= 12 and found == pytest.approx(0.4, rel=0.3)
+    assert blind > 2 * found
 
 
 def test_ends_seen_by_a_start_or_by_frames_near_a_stop():
