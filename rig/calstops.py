@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps", "count_spread",
-           "spread_bound", "repeated", "mean_bound", "settle_time"]
+           "pooled_spread", "spread_bound", "repeated", "mean_bound", "rms_bound", "settle_time"]
 
 GRID = 0.02          # resolution of the stall search, commands
 QUADRATIC = False    # fit a d**2 term too (worse on the zoo: docs/calibration.md)
@@ -252,18 +252,11 @@ def count_spread(counts: Sequence[tuple[int, float, float]]) -> float:
     return math.sqrt(excess / dof) if dof else 0.0
 
 
-def spread_bound(groups: Sequence[Sequence[tuple[int, float, float]]],
-                 prior: float) -> tuple[float, int]:
-    """An upper bound on one command's spread (steps, one sigma) and the degrees of freedom
-    it rests on, from groups of legs that each repeat one leg (same start, same count of
-    commands): ``(commands, counted, sigma)``.
-
-    Where :func:`count_spread` gives the spread itself (for the calibration's jitter),
-    this is for how well the steps are known, where a spread too small would let a wrong
-    calibration through: the pooled excess variance (as there) raised to its 80 %
-    upper bound (chi-square, :data:`CHI2_20`); two legs of a group already count (one
-    degree of freedom).  No group of two: ``(prior, 0)``.
-    """
+def pooled_spread(groups: Sequence[Sequence[tuple[int, float, float]]]) -> tuple[float, int]:
+    """One command's spread (steps, one sigma) from groups of legs that each repeat one leg
+    (same start, same count of commands): ``(commands, counted, sigma)``, and the degrees
+    of freedom it rests on.  As :func:`count_spread`, but two legs of a group already
+    count (one degree of freedom); no group of two: ``(0.0, 0)``."""
     excess, dof = 0.0, 0
     for legs in groups:
         if len(legs) < 2:
@@ -275,9 +268,23 @@ def spread_bound(groups: Sequence[Sequence[tuple[int, float, float]]],
         s2 = float(np.mean([float(s) ** 2 for _, _, s in legs]))
         excess += (len(legs) - 1) * max(float(np.var(c, ddof=1)) - s2, 0.0) / k
         dof += len(legs) - 1
+    return (math.sqrt(excess / dof), dof) if dof else (0.0, 0)
+
+
+def spread_bound(groups: Sequence[Sequence[tuple[int, float, float]]],
+                 prior: float) -> tuple[float, int]:
+    """An upper bound on one command's spread (steps, one sigma) and the degrees of freedom
+    it rests on, from groups of repeated legs (:func:`pooled_spread`).
+
+    Where :func:`pooled_spread` gives the spread itself (for the calibration's jitter),
+    this is for how well the steps are known, where a spread too small would let a wrong
+    calibration through: the pooled excess variance raised to its 80 % upper bound
+    (chi-square, :data:`CHI2_20`).  No group of two: ``(prior, 0)``.
+    """
+    spread, dof = pooled_spread(groups)
     if not dof:
         return float(prior), 0
-    return math.sqrt(excess / dof * _upper(dof)), dof
+    return spread * math.sqrt(_upper(dof)), dof
 
 
 def _upper(dof: int) -> float:
@@ -294,6 +301,16 @@ def mean_bound(values: Sequence[float]) -> tuple[float, float]:
     if len(v) < 2:
         raise ValueError("a scatter needs two values at least")
     return float(v.mean()), math.sqrt(float(np.var(v, ddof=1)) * _upper(len(v) - 1) / len(v))
+
+
+def rms_bound(residuals: Sequence[float]) -> tuple[float, float]:
+    """One error's size from residuals about a known value: (root mean square, its 80 %
+    upper bound)."""
+    r = np.asarray(residuals, dtype=float)
+    if not len(r):
+        raise ValueError("no residuals")
+    ms = float(np.mean(r * r))
+    return math.sqrt(ms), math.sqrt(ms * _upper(len(r)))
 
 
 def repeated(legs: Sequence[tuple[int, float, float]], spread: float,
