@@ -20,9 +20,13 @@ Phases, each a function that returns its findings as data:
    time until the picture settles (size 1: the settled wait, a bound);
    the passing trains' counts give the size's spread;
 4. :func:`measure_range` - home, the pass to the far stop (range + play),
-   the play where the lens leaves the far stop, and the **check leg** of
-   known count (a gate that needs no truth);
-5. :func:`measure_sizes` - a leg of each size at each stop: steps near and far;
+   then at least three times the play where the lens leaves the far stop and
+   the **check leg** of known count back: a gate that needs no truth, the
+   stalls' bias (corrected for) and one stall's error, all measured;
+5. :func:`far_legs`, :func:`near_legs`, :func:`size_ends` - legs of each size
+   at each stop, repeated until its steps near and far are known to
+   :data:`STEPS_SHARE` with the commands' spread in their error, else
+   ``precision``;
 6. the verify arrivals of :func:`rig.calibrate._finish`, each placed by
    counting size-1 commands to the far stop (:func:`arrivals`).
 """
@@ -78,7 +82,8 @@ VERIFY_REACH = 0.2    # arrivals end this share of the range (at least 40 steps)
 STEPS_SHARE = 0.05 / 3  # a size's steps at each stop known to this share (one sigma): issue
                         # 13's 5 % at three sigmas
 MAX_LEGS = 6          # legs of one size at one stop, at most, before refusing (precision)
-SPREAD_DOF = 2        # a spread bound rests on this many degrees of freedom at least
+SPREAD_DOF = 4        # a spread bound rests on this many degrees of freedom at least (with
+                      # 2, ef24-real read 0.16 for its size 3's 0.8: 1 time in 5 at 80 %)
 PLAY_SIGMA = 0.5      # the play known to this many size-1 steps (one sigma): a step at 2 sigmas
 RANGE_SHARE = 0.01 / 1.5  # the range known to this share (one sigma), else precision: its
                          # 1 % at 1.5 sigmas at least
