@@ -543,7 +543,7 @@ def check_leg(counted: float, contrast: float) -> None:
             f"check: {CHECK} size-1 commands out of the far stop counted back as "
             f"{counted:.1f} on average ({off:+.1f}, allowed {CHECK_OFF:g}; the picture "
             f"changes {contrast:.2f} noise sigmas per step there): where the lens stalls "
-            "cannot be read well enough. Nothing was saved", "check")
+            "cannot be read well enough", "check")
 
 
 Leg = tuple[int, float, float]     # (commands, counted, sigma of the count's stall fit)
