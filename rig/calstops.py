@@ -37,12 +37,15 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["Stall", "stall_point", "leg_steps", "SizeSteps", "size_steps", "count_spread",
-           "settle_time"]
+           "pooled_spread", "spread_bound", "repeated", "mean_bound", "rms_bound", "settle_time"]
 
 GRID = 0.02          # resolution of the stall search, commands
 QUADRATIC = False    # fit a d**2 term too (worse on the zoo: docs/calibration.md)
 RANK = 3             # directions of the picture's change the fit follows
 MIN_LEGS = 3         # legs of one length a spread rests on, at least
+# chi-square's 20 % point for 1..10 degrees of freedom: a variance from d of them is below
+# d / this (its 80 % upper bound) four times in five
+CHI2_20 = (0.0642, 0.446, 1.005, 1.649, 2.343, 3.070, 3.822, 4.594, 5.380, 6.179)
 WINDOW = 20.0        # steps off the stop a second fit keeps (the picture's change is not
                      # linear over more; bench/cal_stops.py chose it on zoo seeds 1-12)
 
@@ -247,6 +250,89 @@ def count_spread(counts: Sequence[tuple[int, float, float]]) -> float:
         excess += (len(legs) - 1) * max(var - s2, 0.0) / k
         dof += len(legs) - 1
     return math.sqrt(excess / dof) if dof else 0.0
+
+
+def pooled_spread(groups: Sequence[Sequence[tuple[int, float, float]]]) -> tuple[float, int]:
+    """One command's spread (steps, one sigma) from groups of legs that each repeat one leg
+    (same start, same count of commands): ``(commands, counted, sigma)``, and the degrees
+    of freedom it rests on.  As :func:`count_spread`, but two legs of a group already
+    count (one degree of freedom); no group of two: ``(0.0, 0)``."""
+    excess, dof = 0.0, 0
+    for legs in groups:
+        if len(legs) < 2:
+            continue
+        k = int(legs[0][0])
+        if k < 1 or any(int(n) != k for n, _, _ in legs):
+            raise ValueError("a group repeats one leg: the same count of commands")
+        c = np.array([float(x) for _, x, _ in legs])
+        s2 = float(np.mean([float(s) ** 2 for _, _, s in legs]))
+        excess += (len(legs) - 1) * max(float(np.var(c, ddof=1)) - s2, 0.0) / k
+        dof += len(legs) - 1
+    return (math.sqrt(excess / dof), dof) if dof else (0.0, 0)
+
+
+def spread_bound(groups: Sequence[Sequence[tuple[int, float, float]]],
+                 prior: float) -> tuple[float, int]:
+    """An upper bound on one command's spread (steps, one sigma) and the degrees of freedom
+    it rests on, from groups of repeated legs (:func:`pooled_spread`).
+
+    Where :func:`pooled_spread` gives the spread itself (for the calibration's jitter),
+    this is for how well the steps are known, where a spread too small would let a wrong
+    calibration through: the pooled excess variance raised to its 80 % upper bound
+    (chi-square, :data:`CHI2_20`).  No group of two: ``(prior, 0)``.
+    """
+    spread, dof = pooled_spread(groups)
+    if not dof:
+        return float(prior), 0
+    return spread * math.sqrt(_upper(dof)), dof
+
+
+def _upper(dof: int) -> float:
+    """A variance from ``dof`` degrees of freedom, times this: its 80 % upper bound."""
+    if dof <= len(CHI2_20):
+        return dof / CHI2_20[dof - 1]
+    return 1.0 / (1.0 - 2.0 / (9 * dof) - 0.8416 * math.sqrt(2.0 / (9 * dof))) ** 3
+
+
+def mean_bound(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of repeated measurements and an upper bound (80 %) on its standard error
+    from their own scatter alone (at least two values)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        raise ValueError("a scatter needs two values at least")
+    return float(v.mean()), math.sqrt(float(np.var(v, ddof=1)) * _upper(len(v) - 1) / len(v))
+
+
+def rms_bound(residuals: Sequence[float]) -> tuple[float, float]:
+    """One error's size from residuals about a known value: (root mean square, its 80 %
+    upper bound)."""
+    r = np.asarray(residuals, dtype=float)
+    if not len(r):
+        raise ValueError("no residuals")
+    ms = float(np.mean(r * r))
+    return math.sqrt(ms), math.sqrt(ms * _upper(len(r)))
+
+
+def repeated(legs: Sequence[tuple[int, float, float]], spread: float,
+             shared: float = 0.0) -> tuple[int, float, float]:
+    """Repeats of one leg as one: ``(commands, mean count, its sigma)``.
+
+    Each count's error is its stall fit's (``sigma``) plus ``commands``
+    times the commands' variance (``spread**2``); ``shared`` is an error
+    every repeat has in common (the pass a near leg is counted against).
+    The scatter of the counts themselves sets a floor: repeats that
+    disagree more than their errors say are known no better than they agree.
+    """
+    if not legs:
+        raise ValueError("no legs")
+    k = int(legs[0][0])
+    c = np.array([float(x) for _, x, _ in legs])
+    r = len(c)
+    each = float(np.mean([float(s) ** 2 for _, _, s in legs])) + k * spread ** 2
+    var = each / r
+    if r > 1:
+        var = max(var, float(np.var(c, ddof=1)) / r)
+    return k, float(c.mean()), math.sqrt(var + shared ** 2)
 
 
 def settle_time(times: Sequence[float], off: Sequence[float], still: float) -> float | None:

@@ -20,9 +20,13 @@ Phases, each a function that returns its findings as data:
    time until the picture settles (size 1: the settled wait, a bound);
    the passing trains' counts give the size's spread;
 4. :func:`measure_range` - home, the pass to the far stop (range + play),
-   the play where the lens leaves the far stop, and the **check leg** of
-   known count (a gate that needs no truth);
-5. :func:`measure_sizes` - a leg of each size at each stop: steps near and far;
+   then at least three times the play where the lens leaves the far stop and
+   the **check leg** of known count back: a gate that needs no truth, the
+   stalls' bias (corrected for) and one stall's error, all measured;
+5. :func:`far_legs`, :func:`near_legs`, :func:`size_ends` - legs of each size
+   at each stop, repeated until its steps near and far are known to
+   :data:`STEPS_SHARE` with the commands' spread in their error, else
+   ``precision``;
 6. the verify arrivals of :func:`rig.calibrate._finish`, each placed by
    counting size-1 commands to the far stop (:func:`arrivals`).
 """
@@ -41,7 +45,8 @@ import numpy as np
 
 from .calestimate import Arrival, arrival_spread
 from .calibration import Calibration
-from .calstops import SizeSteps, Stall, count_spread, settle_time, size_steps, stall_point
+from .calstops import (SizeSteps, Stall, count_spread, mean_bound, pooled_spread, repeated,
+                       rms_bound, settle_time, size_steps, spread_bound, stall_point)
 from .lens import FAR, NEAR, SPACING_GUARD, Lens
 from .probeport import distance as signature_distance
 from .probeport import signature
@@ -74,6 +79,18 @@ MIN_CONTRAST = 0.05   # a stall whose picture changes less per step than this: d
 TEST_COMMANDS = 6     # largest commands each way that show whether the lens moves at all
 MOVED_NOISE = 4.0     # a signature this many noise floors from the resting one: it moved
 VERIFY_REACH = 0.2    # arrivals end this share of the range (at least 40 steps) off the far stop
+STEPS_SHARE = 0.05 / 3  # a size's steps at each stop known to this share (one sigma): issue
+                        # 13's 5 % at three sigmas
+MAX_LEGS = 6          # legs of one size at one stop, at most, before refusing (precision)
+SPREAD_DOF = 4        # a spread bound rests on this many degrees of freedom at least (with
+                      # 2, ef24-real read 0.16 for its size 3's 0.8: 1 time in 5 at 80 %)
+PLAY_SIGMA = 0.5      # the play known to this many size-1 steps (one sigma): a step at 2 sigmas
+RANGE_SHARE = 0.01 / 1.5  # the range known to this share (one sigma), else precision: its
+                         # 1 % at 1.5 sigmas at least
+STALL_FLOOR = 0.25    # a stall's error, size-1 steps, however well the check legs agree
+EDGE = 0.05           # a play read this close to 0 sits on the edge of its fit's grid
+PLAY_MIN = 3          # times off the far stop for the play, at least
+PLAY_LEGS = 5         # ... at most
 
 
 class _Refusal(Exception):
@@ -434,12 +451,30 @@ class Range:
     span: float          # size-1 steps between the stops
     backlash: float      # size-1 steps of play
     passed: Stall        # the pass's stall (range + play)
-    check: Stall         # the check leg's (known: CHECK)
+    check: Stall         # the check legs' mean (known: CHECK)
+    play_sigma: float = 0.0   # one sigma of the backlash, size-1 steps
+    stall_rms: float = 0.0    # how far the check legs' stalls fell from their known count
+    stall_sigma: float = 0.0  # ... its 80 % upper bound: one stall's error at the far stop
+    bias: float = 0.0         # what a stall at the far stop reads more than the lens's count
 
 
 def measure_range(cnt: Counter, far_ref: list[np.ndarray]) -> Range:
-    """From the near stop: the pass to the far stop (range + play), the play where the
-    lens leaves the far stop, and the check leg (its count is known)."""
+    """From the near stop: the pass to the far stop (range + play); then, at least
+    :data:`PLAY_MIN` times, the play where the lens leaves the far stop and the check leg
+    back (its count is known), until the play is known to :data:`PLAY_SIGMA`, else
+    ``precision``.
+
+    The check legs measure how a stall at the far stop reads: their mean's
+    offset from the known count is the bias of every stall there (a picture
+    that barely changes over the last steps before the stop reads the lens
+    there early), and it reads the lens leaving the stop late by as much;
+    the play, the range and the far legs are corrected for it (zoo seed 6:
+    checks 23.0-23.5, plays 0.8-1.5, play 0.4).  The play's error is the
+    repeats' scatter (:func:`rig.calstops.mean_bound`) with the bias's; where a
+    fit sits on the edge of its grid (read 0: it cannot read less) the scatter
+    says nothing and the fits' own errors count (zoo seed 16 read 0, 0, 0.5, 0
+    for a play of 1.6, each +-1 to +-3).
+    """
     fit = cnt.approach(FAR, far_ref, least=START_FRAMES).stall
     _trusted(fit, "the pass from the near stop")
     if fit.sigma > PASS_SIGMA:
@@ -447,63 +482,217 @@ def measure_range(cnt: Counter, far_ref: list[np.ndarray]) -> Range:
                        f"+-{fit.sigma:.1f} size-1 steps: the picture next to it changes too "
                        "little with the lens", "precision")
     far_frames = cnt.plateau(3)
-    left_far = cnt.leave(NEAR, CHECK, far_frames)
-    check = cnt.approach(FAR, far_ref, lookback=False, least=CHECK + OVER).stall
-    backlash = max(left_far.count, 0.0)
-    return Range(fit.count - backlash, backlash, fit, check)
+    plays: list[tuple[int, float, float]] = []
+    checks: list[tuple[int, float, float]] = []
+    while True:
+        left = cnt.leave(NEAR, CHECK, far_frames)
+        back = cnt.approach(FAR, far_ref, lookback=False, least=CHECK + OVER)
+        far_frames = back.at_stop
+        plays.append((1, left.count, left.sigma))
+        checks.append((1, back.stall.count, back.stall.sigma))
+        log.info("off the far stop: the play %.2f +- %.2f (contrast %.2f), the check leg "
+                 "%.2f +- %.2f of %d", left.count, left.sigma, left.contrast,
+                 back.stall.count, back.stall.sigma, CHECK)
+        if len(plays) < PLAY_MIN:
+            continue
+        mean_check, bias_sigma = mean_bound([c for _, c, _ in checks])
+        bias = mean_check - CHECK
+        check_leg(mean_check, back.stall.contrast)
+        read, scatter = mean_bound([c for _, c, _ in plays])
+        play = read + bias
+        play_sigma = math.hypot(scatter, bias_sigma)
+        if any(c <= EDGE for _, c, _ in plays):
+            play_sigma = max(play_sigma,
+                             math.sqrt(sum(e * e for _, _, e in plays)) / len(plays))
+        if play_sigma <= PLAY_SIGMA:
+            break
+        if len(plays) >= PLAY_LEGS:
+            raise _Refusal(
+                f"the play where the lens leaves the far stop is known only to "
+                f"+-{play_sigma:.2f} size-1 steps after {len(plays)} tries (read "
+                + ", ".join(f"{c:.1f}" for _, c, _ in plays) + "): the picture next to the "
+                "far stop changes too little with the lens", "precision")
+    # How far the check legs fall from their known count is what one stall at the far
+    # stop errs by, measured (the fits' own errors are often several times larger where
+    # the picture changes little: zoo seed 16, +-4 to +-6 against 1.3).
+    stall_rms, stall_sigma = rms_bound([c - mean_check for _, c, _ in checks])
+    stall_sigma = max(stall_sigma, STALL_FLOOR)
+    backlash = max(play, 0.0)
+    span = fit.count - bias - backlash
+    span_sigma = math.hypot(stall_sigma, play_sigma)
+    if span_sigma > RANGE_SHARE * span:
+        raise _Refusal(f"the range ({span:.0f} size-1 steps) is known only to "
+                       f"+-{span_sigma:.1f} (a stall +-{stall_sigma:.1f}, the play "
+                       f"+-{play_sigma:.2f}): the picture next to the far stop changes too "
+                       "little with the lens", "precision")
+    _, _, check_sigma = repeated(checks, 0.0)
+    check = Stall(mean_check, check_sigma, back.stall.contrast, back.stall.frames)
+    log.info("range: the pass counted %.2f +- %.2f (contrast %.2f); the play read %.2f, "
+             "%.2f +- %.2f for the stalls' bias %+.2f (check legs' mean %.2f of %d, one "
+             "stall +-%.2f); range %.2f", fit.count, fit.sigma, fit.contrast, read, play,
+             play_sigma, bias, mean_check, CHECK, stall_sigma, span)
+    return Range(span, backlash, fit, check, play_sigma, stall_rms, stall_sigma, bias)
 
 
-def check_leg(rng: Range) -> None:
-    """The gate of known count: ``CHECK`` size-1 commands in, counted back out."""
-    off = rng.check.count - CHECK
+def check_leg(counted: float, contrast: float) -> None:
+    """The gate of known count: ``CHECK`` size-1 commands out, counted back in (the mean
+    of the check legs): a stall read this far off cannot be corrected for."""
+    off = counted - CHECK
     if abs(off) > CHECK_OFF:
         raise _Refusal(
             f"check: {CHECK} size-1 commands out of the far stop counted back as "
-            f"{rng.check.count:.1f} ({off:+.1f}, allowed {CHECK_OFF:g}; the picture changes "
-            f"{rng.check.contrast:.2f} noise sigmas per step there): where the lens stalls "
-            "cannot be read well enough. Nothing was saved", "check")
+            f"{counted:.1f} on average ({off:+.1f}, allowed {CHECK_OFF:g}; the picture "
+            f"changes {contrast:.2f} noise sigmas per step there): where the lens stalls "
+            "cannot be read well enough", "check")
+
+
+Leg = tuple[int, float, float]     # (commands, counted, sigma of the count's stall fit)
+
+
+@dataclass
+class SizeLegs:
+    """The legs of one size so far, each repeat of the same leg: the far legs' counts back
+    (motor steps), the near legs' counts on to the far stop (range + play - motor steps)."""
+
+    far: list[Leg]
+    near: list[Leg]
+
+
+def far_leg(cnt: Counter, size: int, n: int, step: float, far_ref: list[np.ndarray]) -> Leg:
+    """``n`` commands of ``size`` out of the far stop, counted back: ``(n, count, sigma)``;
+    the count is the ``n`` commands' motor steps (the play cancels)."""
+    for _ in range(n):
+        cnt.send(size, NEAR)
+    f = cnt.approach(FAR, far_ref, least=int(1.3 * n * step) + OVER, lookback=False).stall
+    log.info("far leg: %d size-%d commands counted back as %.2f +- %.2f", n, size,
+             f.count, f.sigma)
+    return n, f.count, f.sigma
+
+
+def near_leg(cnt: Counter, size: int, n: int, step: float, rng: Range,
+             far_ref: list[np.ndarray], home_count: int) -> Leg:
+    """Homed, ``n`` commands of ``size`` out of the near stop, counted on to the far stop
+    (where every stall is): ``(n, count on, sigma)``; the pass's count less the count on
+    is the ``n`` commands' motor steps."""
+    cnt.into(NEAR, home_count)
+    for _ in range(n):
+        cnt.send(size, FAR)
+    f = cnt.approach(FAR, far_ref, least=int(rng.span + rng.backlash - 0.85 * n * step) + OVER,
+                     lookback=False).stall
+    log.info("near leg: %d size-%d commands, %.2f steps (pass %.2f less %.2f)", n, size,
+             rng.passed.count - f.count, rng.passed.count, f.count)
+    return n, f.count, f.sigma
 
 
 def far_legs(cnt: Counter, span: float, far_ref: list[np.ndarray],
-             first: dict[int, float]) -> dict[int, tuple[int, float, float]]:
-    """For each size above 1, ``n`` commands out of the far stop, counted back:
-    ``(n, count, sigma)``; the count is the ``n`` commands' motor steps (the play cancels)."""
+             first: dict[int, float]) -> dict[int, SizeLegs]:
+    """For each size above 1, its first far leg (:func:`far_leg`), reaching
+    :data:`LEG_SHARE` of the range."""
     out = {}
     for size in sorted((s for s in cnt.motion if s != 1), reverse=True):
         n = max(2, int(round(LEG_SHARE * span / first[size])))
-        for _ in range(n):
-            cnt.send(size, NEAR)
-        f = cnt.approach(FAR, far_ref, least=int(1.3 * n * first[size]) + OVER,
-                         lookback=False).stall
-        out[size] = (n, f.count, f.sigma)
-        log.info("far leg: %d size-%d commands counted back as %.2f +- %.2f", n, size,
-                 f.count, f.sigma)
+        out[size] = SizeLegs([far_leg(cnt, size, n, first[size], far_ref)], [])
     return out
 
 
 def near_legs(cnt: Counter, rng: Range, far_ref: list[np.ndarray],
-              far: dict[int, tuple[int, float, float]], home_count: int) -> dict[int, SizeSteps]:
-    """Homed, ``n`` commands out of the near stop, counted on to the far stop (where
-    every stall is): the pass's count less this one is their motor steps.  With the far
-    leg of the size, its steps at both stops (:func:`rig.calstops.size_steps`)."""
-    span, b = rng.span, rng.backlash
-    out = {}
-    for size, (n_far, count_far, _) in far.items():
-        cnt.into(NEAR, home_count)
+              legs: dict[int, SizeLegs], home_count: int) -> None:
+    """Each size's first near leg (:func:`near_leg`), reaching :data:`NEAR_SHARE` of the
+    range, added to ``legs``."""
+    for size, have in legs.items():
+        n_far, count_far, _ = have.far[0]
         step = count_far / n_far
-        n = max(2, int(round(NEAR_SHARE * span / step)))
-        for _ in range(n):
-            cnt.send(size, FAR)
-        f = cnt.approach(FAR, far_ref, least=int(span + b - 0.85 * n * step) + OVER,
-                         lookback=False).stall
-        near = (n, rng.passed.count - f.count, math.hypot(rng.passed.sigma, f.sigma))
-        if near[1] <= 0:
-            raise _Refusal(f"{n} size-{size} commands from the near stop counted "
-                           f"{near[1]:.1f} steps: the counts disagree", "precision")
-        out[size] = size_steps(near, far[size], span, backlash=b)
-        log.info("near leg: %d size-%d commands, %.2f steps (pass %.2f less %.2f): %s", n,
-                 size, near[1], rng.passed.count, f.count, out[size])
-    return out
+        n = max(2, int(round(NEAR_SHARE * rng.span / step)))
+        have.near.append(near_leg(cnt, size, n, step, rng, far_ref, home_count))
+
+
+def _measured(legs: list[Leg], sigma: float) -> list[Leg]:
+    """The legs with each stall's error as the check legs measured it."""
+    return [(n, c, sigma) for n, c, _ in legs]
+
+
+def estimate(size: int, have: SizeLegs, rng: Range, spread: float,
+             floor: bool = False) -> SizeSteps:
+    """A size's steps at both stops from its legs (:func:`rig.calstops.size_steps`), the
+    repeats of each leg averaged, with the commands' ``spread`` in the errors and each
+    stall's as the check legs measured it (the far legs' counts less the stalls' bias;
+    a near leg's count is the difference of two stalls, where it cancels).  ``floor``: the errors no repeats would
+    lessen (the pass's stall, shared by every near leg)."""
+    n_far, far_count, far_sigma = repeated(_measured(have.far, rng.stall_sigma), spread)
+    far_count -= rng.bias             # a stall at the far stop reads this much more
+    n, on, sigma = repeated(_measured(have.near, rng.stall_sigma), spread,
+                            shared=rng.stall_sigma)
+    if floor:
+        far_sigma, sigma = 1e-9, rng.stall_sigma
+    near = (n, rng.passed.count - on, sigma)
+    if near[1] <= 0:
+        raise _Refusal(f"{n} size-{size} commands from the near stop counted "
+                       f"{near[1]:.1f} steps: the counts disagree", "precision")
+    return size_steps(near, (n_far, far_count, far_sigma), rng.span, backlash=rng.backlash)
+
+
+def size_ends(cnt: Counter, rng: Range, far_ref: list[np.ndarray], legs: dict[int, SizeLegs],
+              trains: dict[int, tuple[Leg, ...]],
+              home_count: int) -> tuple[dict[int, SizeSteps], dict[int, float]]:
+    """Each size's steps at both stops, known to :data:`STEPS_SHARE` (one sigma).
+
+    Their errors carry the spread of the commands (an upper bound from the
+    scatter of repeated counts: the timing trains, the legs,
+    :func:`rig.calstops.spread_bound`), and a count that disagrees with its
+    repeats more than its errors say is known only as well as they agree
+    (:func:`rig.calstops.repeated`).  Legs are repeated (the far leg where the
+    steps at the far stop or the spread is not known well enough, the near leg
+    where those at the near stop are not) until both are known well enough, or
+    refused (``precision``) after :data:`MAX_LEGS` of each.  Also each size's spread
+    (:func:`rig.calstops.pooled_spread`, the jitter the calibration saves) where two
+    degrees of freedom or more measure it.
+    """
+    out, spreads = {}, {}
+    for size, have in legs.items():
+        n_far, count_far, _ = have.far[0]
+        step = count_far / n_far
+        while True:
+            groups = [[c for c in trains.get(size, ()) if c[0] == k]
+                      for k in sorted({c[0] for c in trains.get(size, ())})]
+            repeats = groups + [_measured(have.far, rng.stall_rms),
+                                _measured(have.near, rng.stall_rms)]
+            spread, dof = spread_bound(repeats, UNKNOWN_SPREAD * step)
+            est = estimate(size, have, rng, spread)
+            near_share = est.near_sigma / max(est.near, 1e-9)
+            far_share = est.far_sigma / max(est.far, 1e-9)
+            log.info("size %d: near %.3f +- %.1f %%, far %.3f +- %.1f %% (%d + %d legs, "
+                     "spread at most %.3f steps on %d degrees of freedom)", size, est.near,
+                     100 * near_share, est.far, 100 * far_share, len(have.near),
+                     len(have.far), spread, dof)
+            more_far = far_share > STEPS_SHARE or dof < SPREAD_DOF
+            more_near = near_share > STEPS_SHARE
+            if not (more_far or more_near):
+                break
+            least = estimate(size, have, rng, spread, floor=True)
+            if max(least.near_sigma / least.near, least.far_sigma / least.far) > STEPS_SHARE:
+                raise _Refusal(
+                    f"size {size}: its steps cannot be known to {100 * STEPS_SHARE:.1f} % "
+                    f"however often its legs are repeated: the pass they are counted "
+                    f"against is known only to +-{rng.stall_sigma:.1f} size-1 steps",
+                    "precision")
+            if max(len(have.far), len(have.near)) >= MAX_LEGS:
+                raise _Refusal(
+                    f"size {size}: its steps are known only to +-{100 * near_share:.1f} % "
+                    f"at the near stop and +-{100 * far_share:.1f} % at the far stop after "
+                    f"{len(have.near)} legs at the near stop and {len(have.far)} at the far "
+                    f"(its commands spread by up to {spread:.2f} steps each), short of "
+                    f"{100 * STEPS_SHARE:.1f} %", "precision")
+            if more_far or not more_near:
+                have.far.append(far_leg(cnt, size, n_far, step, far_ref))
+            if more_near:
+                n_near = have.near[0][0]
+                have.near.append(near_leg(cnt, size, n_near, step, rng, far_ref,
+                                          home_count))
+        out[size] = est
+        point, dof = pooled_spread(repeats)
+        if dof >= SPREAD_DOF:
+            spreads[size] = point
+    return out, spreads
 
 
 # ------------------------------------------------------------------ verification
@@ -530,7 +719,7 @@ def arrivals(cnt: Counter, rng: Range,
         expect = rng.span - predicted + play_in_count
         back = cnt.approach(FAR, far_ref, lookback=False, every=2 if expect < 40 else 4,
                             least=int(1.1 * expect) + OVER).stall
-        where = rng.span - (back.count - play_in_count)
+        where = rng.span - (back.count - rng.bias - play_in_count)
         a = Arrival(origin, int(round(predicted)), predicted, where,
                     arrival_spread(counts, jitter, back.sigma ** 2), what)
         log.info("calibration check: %s", a.describe())
@@ -619,33 +808,39 @@ def calibrate_stops(lens: Lens, settings, progress) -> Calibration:
         progress("range", 0.3)
         cnt.home_until_still(NEAR, max(20, settings.max_steps // 20))
         rng = measure_range(cnt, far_ref)
-        check_leg(rng)
         big = max(sizes)
         progress("far legs", 0.5)
         first = {big: busy.single}
         for k in sizes:
             if k not in first and k != sizes[0]:
                 first[k] = busy.single / 6.85
-        far = far_legs(cnt, rng.span, far_ref, first)
+        legs = far_legs(cnt, rng.span, far_ref, first)
         progress("speeds", 0.6)
-        for size in sorted(far, reverse=True):
-            n, count, _ = far[size]
+        for size in sorted(legs, reverse=True):
+            n, count, _ = legs[size].far[0]
             timings[size] = time_size(cnt, size, count / n, far_ref, latency)
             cnt.motion[size] = timings[size].move_s * (1.0 + settings.margin)
-        n_big, count_big, _ = far[big]
+        n_big, count_big, _ = legs[big].far[0]
         home_count = int(math.ceil(1.1 * (rng.span + rng.backlash)
                                    / (0.85 * count_big / n_big))) + 2
         progress("near legs", 0.75)
-        ends = near_legs(cnt, rng, far_ref, far, home_count)
+        near_legs(cnt, rng, far_ref, legs, home_count)
+        ends, spreads = size_ends(cnt, rng, far_ref, legs,
+                         {k: t.counts for k, t in timings.items()}, home_count)
     except _Refusal as exc:
         raise CalibrationError(f"{exc}; nothing was saved", exc.cause) from None
     steps = {sizes[0]: 1.0}
     snapped: dict[int, tuple[float, float]] = {}
     for size, est in ends.items():
-        steps[size] = _snap(est.mean, settings.snap)
-        near, far_ = _snap(est.near, settings.snap), _snap(est.far, settings.snap)
-        snapped[size] = (near, far_)
-    jitter = {size: count_spread(t.counts) for size, t in timings.items()}
+        steps[size], snapped[size] = est.mean, (est.near, est.far)
+        # A whole number everywhere (the motor's own steps) only where neither end can be
+        # told from it: snapping one end alone moved a size-2 end by up to 4 % (0.15 of
+        # 3.8 steps), on top of its error.
+        whole = _snap(est.mean, settings.snap)
+        if (whole != est.mean and abs(est.near - whole) <= min(settings.snap, est.near_sigma)
+                and abs(est.far - whole) <= min(settings.snap, est.far_sigma)):
+            steps[size], snapped[size] = whole, (whole, whole)
+    jitter = {size: spreads.get(size, count_spread(t.counts)) for size, t in timings.items()}
     sigma = lens.latency.std
     moves = {k: timings[k].move_s for k in sizes}
     periods = {k: moves[k] * (1.0 + settings.margin) + SPACING_GUARD * sigma for k in sizes}

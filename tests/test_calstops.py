@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from rig.calstops import leg_steps, size_steps, stall_point
+from rig.calstops import (leg_steps, mean_bound, repeated, size_steps, spread_bound,
+                          stall_point)
 from rig.clock import VirtualClock
 from rig.sim import SimBody
 from rig.simprofile import DriveSpec
@@ -90,6 +91,56 @@ def test_size_steps_recovers_both_stops_from_one_leg_at_each():
     assert 0 < est.near_sigma < 0.5 and 0 < est.far_sigma < 0.5
     looser = size_steps((12, n1, 2.0), (8, n2, 2.0), span, backlash=3.0)
     assert looser.near_sigma > 3 * est.near_sigma
+
+
+def _legs(rng, k, spread, fit, repeats, mean=150.0):
+    return [(k, mean + rng.normal(0, math.sqrt(k) * spread) + rng.normal(0, fit), fit)
+            for _ in range(repeats)]
+
+
+def test_spread_bound_is_above_the_commands_spread_about_four_times_in_five():
+    rng = np.random.default_rng(11)
+    spread = 1.3
+    above = [spread_bound([_legs(rng, 4, spread, 0.4, 3), _legs(rng, 7, spread, 0.4, 2)],
+                          prior=0.1)[0] > spread for _ in range(2000)]
+    assert 0.74 < np.mean(above) < 0.86
+
+
+def test_spread_bound_from_many_legs_comes_close_to_the_spread():
+    rng = np.random.default_rng(12)
+    bound, dof = spread_bound([_legs(rng, 5, 0.8, 0.3, 400)], prior=0.1)
+    assert dof == 399
+    assert 0.8 * 0.9 < bound < 0.8 * 1.1
+
+
+def test_spread_bound_without_a_repeated_leg_is_the_prior():
+    assert spread_bound([[(4, 100.0, 0.3)], [(5, 120.0, 0.3)], []], prior=2.5) == (2.5, 0)
+    with pytest.raises(ValueError):
+        spread_bound([[(4, 100.0, 0.3), (5, 120.0, 0.3)]], prior=2.5)
+
+
+def test_repeated_legs_average_and_their_error_carries_the_spread_and_the_shared_part():
+    k, c, sigma = repeated([(6, 100.0, 0.5), (6, 102.0, 0.5)], spread=1.0)
+    assert (k, c) == (6, 101.0)
+    assert sigma == pytest.approx(math.sqrt(max((0.25 + 6.0) / 2, 2.0 / 2)))
+    assert repeated([(6, 100.0, 0.5)], spread=1.0, shared=2.0)[2] == pytest.approx(
+        math.sqrt(0.25 + 6.0 + 4.0))
+
+
+def test_repeats_that_disagree_beyond_their_errors_are_known_only_as_well_as_they_agree():
+    _, _, sigma = repeated([(3, 100.0, 0.2), (3, 110.0, 0.2), (3, 90.0, 0.2)], spread=0.0)
+    assert sigma == pytest.approx(math.sqrt(100.0 / 3))
+
+
+def test_mean_bound_is_above_the_means_error_about_four_times_in_five():
+    rng = np.random.default_rng(13)
+    sigma, r = 0.7, 3
+    above = [mean_bound(rng.normal(2.0, sigma, r))[1] > sigma / math.sqrt(r)
+             for _ in range(4000)]
+    assert 0.76 < np.mean(above) < 0.84
+    assert mean_bound([1.0, 1.0, 1.0]) == (1.0, 0.0)
+    with pytest.raises(ValueError):
+        mean_bound([1.0])
 
 
 def test_size_steps_refuses_empty_legs():
