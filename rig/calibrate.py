@@ -160,8 +160,7 @@ def _calibrate_liveview(lens: Lens, settings: CalibrationSettings,
     speeds = measure_speeds(at, found.steps, found.jitter, progress)
     ground = Ground(at.placing.zone(40.0), at.placing.side, sweep.far_side, sweep.range,
                     found.jitter, at.placing.placement_var, settings.settle_large_s,
-                    lambda lo, hi: at.fix(lo, hi, frames=ANCHOR_FRAMES),
-                    tuple(float(v) for v in at.placing.encoder.sensitivity()))
+                    lambda lo, hi: at.fix(lo, hi, frames=ANCHOR_FRAMES))
     return _finish(lens, "liveview", found.steps, speeds.moves, speeds.periods, found.jitter,
                    sweep.range, started,
                    progress, verify=lambda cal: verify(lens, ground, cal, progress),
