@@ -163,7 +163,7 @@ def show(name: str, which: str, rows: list[Row]) -> None:
     print("    spread " + ", ".join(
         f"size {k} {span([r.jitter[k] for r in good], '.3f')} (truth {true_jitter[k]:.2f})"
         for k in SIZES))
-    print("    move_s aimed at (1 + 3 spreads / steps; rig.calspeed.JITTER_ALLOWANCE) " + ", ".join(
+    print("    move_s aimed at (1 + 3 spreads / steps; rig.calibration.JITTER_ALLOWANCE) " + ", ".join(
         f"size {k} {1 + 3 * true_jitter[k] / profile.drive[k].steps:.3f}" for k in SIZES))
     durations = [r.duration_s for r in good]
     print(f"    calibration {span(durations, '.0f')} virtual s, "

@@ -78,6 +78,10 @@ class DriveCal:
 # well under a sigma, which the plan's spacing takes back.
 CALL_GUARD = 2.0
 
+# Both calibration methods time each size's commands for a longer than average
+# command: its motion time gets this many spreads of its steps, as a share of them.
+JITTER_ALLOWANCE = 3.0
+
 
 @dataclass(frozen=True)
 class Calibration:

@@ -23,7 +23,7 @@ import gphoto2 as gp
 
 from .calestimate import lag_limit, queue_motion_time
 from .calfit import motion_time
-from .calibration import Calibration
+from .calibration import JITTER_ALLOWANCE, Calibration
 from .calplace import Placer
 from .lens import FAR, NEAR, SPACING_GUARD
 
@@ -39,7 +39,6 @@ QUEUE_GUARD_S = 0.1     # on such a camera, waited on top of a train's longest m
 TRAINS_IF_JITTERY = 4   # trains per spacing when one train's end wanders too much
 NEIGHBOURS = 3          # positions short of an anchor whose placement is measured
 ANCHOR_FRAMES = 4       # frames averaged to place an anchor or its neighbours
-JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time
 
 
 @dataclass(frozen=True)

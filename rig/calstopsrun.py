@@ -44,7 +44,7 @@ import gphoto2 as gp
 import numpy as np
 
 from .calestimate import Arrival, arrival_spread
-from .calibration import Calibration
+from .calibration import JITTER_ALLOWANCE, Calibration
 from .calstops import (SizeSteps, Stall, count_spread, mean_bound, pooled_spread, repeated,
                        rms_bound, settle_time, size_steps, spread_bound, stall_point)
 from .lens import FAR, NEAR, SPACING_GUARD, Lens
@@ -70,7 +70,6 @@ LEG_SHARE = 0.25      # a far leg's commands reach this share of the range
 NEAR_SHARE = 0.5      # a near leg's commands reach this share of the range
 TRAIN_STEPS = 14.0    # size-1 steps a timing train reaches (at least 2 commands)
 LEAD_IN = 8           # settled size-1 commands out of the far stop before a timing train
-JITTER_ALLOWANCE = 3.0  # spreads of a size's steps added to its motion time (as a share)
 UNKNOWN_SPREAD = 0.05   # a size's spread, as a share of its steps, while unmeasured
 TRIALS = 6            # timing trains per size on a body that drops or refuses
 QUEUE_GUARD = 1.1     # a queueing body's settle-time motion, times this (frames are coarse)
