@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/rig demo --out build/demo
 
+# One pytest worker per core (pytest-xdist), each test file on one worker: the files
+# that share a calibrated lens (tests/conftest.py) calibrate it once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Plans against focus_sq, calibration over simulator seeds against the
 # previous calibrate, autofocus against the seed's full sweep, then play

@@ -191,12 +191,26 @@ def pytest_runtest_protocol(item, nextitem):
     _current_test[0] = "(between tests)"
 
 
+def pytest_sessionfinish(session):
+    """An xdist worker (make test runs one per core) hands its count to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["rig_calibrations"] = [list(c) for c in CALIBRATIONS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the xdist controller: each worker's calibrations join the run's."""
+    CALIBRATIONS.extend(tuple(c) for c in getattr(node, "workeroutput", {}).get(
+        "rig_calibrations", []))
+
+
 def pytest_terminal_summary(terminalreporter):
     if not CALIBRATIONS:
         return
     cpu = sum(c for _, _, c in CALIBRATIONS)
     terminalreporter.write_line(
-        f"calibrations run in this process: {len(CALIBRATIONS)}, {cpu:.0f} s of CPU "
+        f"calibrations run in this run: {len(CALIBRATIONS)}, {cpu:.0f} s of CPU "
         f"(-v lists them by test)")
     if terminalreporter.verbosity > 0:
         by_test: dict[str, list] = {}
