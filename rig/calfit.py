@@ -185,17 +185,7 @@ def placement_var(encoder: "Encoder", frames: Sequence[np.ndarray], positions: S
 
 def segments(values: np.ndarray) -> list[np.ndarray]:
     """The stretches of ``values`` without NaN."""
-    out, current = [], []
-    for v in values:
-        if np.isnan(v):
-            if current:
-                out.append(np.array(current))
-            current = []
-        else:
-            current.append(float(v))
-    if current:
-        out.append(np.array(current))
-    return out
+    return [np.asarray(values[first:last], dtype=float) for first, last in _stretches(values)]
 
 
 def step_from_runs(runs: Sequence[Run], tracks: Sequence[np.ndarray],
